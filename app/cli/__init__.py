@@ -1,0 +1,12 @@
+"""``flask`` sub-commands; each group is thin and calls one service."""
+
+from flask import Flask
+
+
+def register_cli(app: Flask) -> None:
+    """Attach every command group to ``app``."""
+    from app.cli.candles import candles_cli
+    from app.cli.users import users_cli
+
+    app.cli.add_command(candles_cli)
+    app.cli.add_command(users_cli)

@@ -1,0 +1,56 @@
+"""``flask candles ...``: import, fetch and inspect stored candles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from app.errors import AppError
+from app.services import candle_store
+
+candles_cli = AppGroup("candles", help="Import, fetch and inspect candles.")
+
+
+@candles_cli.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--symbol", required=True, help="Pair in ccxt spelling, e.g. BTC/USDT.")
+@click.option("--timeframe", required=True, help="ccxt timeframe, e.g. 1h.")
+@click.option("--exchange", default="binance", show_default=True)
+def import_command(path: Path, symbol: str, timeframe: str, exchange: str) -> None:
+    """Import a candle CSV (plain or .gz); all rows or none."""
+    try:
+        result = candle_store.import_csv(path, symbol=symbol, timeframe=timeframe, exchange=exchange)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{symbol} {timeframe}: {result.received} candles read, {result.inserted} new, {result.skipped} already stored")
+
+
+@candles_cli.command("import-bundled")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def import_bundled_command(data_dir: Path | None) -> None:
+    """Import every ``PAIR-TF.csv.gz`` in the bundled data directory (idempotent)."""
+    from flask import current_app
+
+    directory = data_dir or Path(current_app.config["CANDLE_DATA_DIR"])
+    try:
+        for path, symbol, timeframe, result in candle_store.import_directory(directory):
+            click.echo(f"{path.name}: {symbol} {timeframe} {result.inserted} new of {result.received}")
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@candles_cli.command("status")
+def status_command() -> None:
+    """Show coverage per symbol/timeframe: first, last, count and gaps."""
+    rows = candle_store.coverage()
+    if not rows:
+        click.echo("no candles stored")
+        return
+    click.echo(f"{'symbol':<12}{'tf':<5}{'first':<27}{'last':<27}{'count':>8}{'gaps':>6}{'missing':>9}")
+    for row in rows:
+        click.echo(
+            f"{row['symbol']:<12}{row['timeframe']:<5}{row['first']:<27}{row['last']:<27}"
+            f"{row['count']:>8}{row['gaps']:>6}{row['missing_bars']:>9}"
+        )

@@ -1,0 +1,69 @@
+"""One error hierarchy for the whole app, mapped to HTTP in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+
+class AppError(Exception):
+    """An error meant for the user: a stable code, a message, optional details."""
+
+    status_code = 400
+    code = "error"
+
+    def __init__(self, message: str, *, details: Any = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class ValidationError(AppError):
+    """Bad input: a grid, a CSV, a payload, a parameter."""
+
+    code = "validation_error"
+
+
+class NotFoundError(AppError):
+    """A named thing (symbol, job, user) does not exist."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(AppError):
+    """The request clashes with the current state (already exists, already running)."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class ForbiddenError(AppError):
+    """The user may not do this (tier or role)."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Render AppError and HTTP errors as the DESIGN's JSON shape for API clients."""
+
+    @app.errorhandler(AppError)
+    def handle_app_error(error: AppError):
+        return jsonify(error.to_dict()), error.status_code
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException):
+        if not _wants_json():
+            return error
+        body = {"error": {"code": error.name.lower().replace(" ", "_"), "message": error.description, "details": None}}
+        return jsonify(body), error.code

@@ -1,0 +1,46 @@
+"""User accounts."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from app.errors import ConflictError, ValidationError
+from app.extensions import db
+from app.models import User
+from app.models.user import TIERS
+
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 8
+
+
+def create_user(*, email: str, password: str, tier: str = "free") -> User:
+    """Create a user with a hashed password; refuse bad input and duplicate emails."""
+    email = email.strip().lower()
+    if not EMAIL_PATTERN.match(email):
+        raise ValidationError(f"not an email address: '{email}'")
+    if tier not in TIERS:
+        raise ValidationError(f"tier must be one of {', '.join(TIERS)}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if db.session.scalar(select(User).where(User.email == email)):
+        raise ConflictError(f"a user with email '{email}' already exists")
+    user = User(email=email, tier=tier)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def ensure_user(*, email: str, password: str, tier: str) -> tuple[User, bool]:
+    """Return the user with ``email``, creating it when missing; the flag says whether it was created."""
+    existing = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if existing:
+        return existing, False
+    return create_user(email=email, password=password, tier=tier), True
+
+
+def list_users() -> list[User]:
+    """Return all users, oldest first."""
+    return list(db.session.scalars(select(User).order_by(User.id)))

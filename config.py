@@ -1,0 +1,70 @@
+"""Configuration classes, read from environment variables with safe local defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def _sqlite_url(name: str) -> str:
+    return f"sqlite:///{INSTANCE_DIR / name}"
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_url("cryptolens.db")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Bundled candles imported by the demo; benchmarks read a larger directory.
+    CANDLE_DATA_DIR = os.environ.get("CANDLE_DATA_DIR", str(BASE_DIR / "data" / "candles"))
+    DEFAULT_EXCHANGE = os.environ.get("EXCHANGE", "binance")
+    SCAN_TIMEFRAMES = os.environ.get("SCAN_TIMEFRAMES", "1h,4h,1d").split(",")
+    TESTING = False
+
+
+class DevelopmentConfig(Config):
+    """Local development: SQLite file under instance/ unless DATABASE_URL is set."""
+
+    DEBUG = True
+
+
+class TestingConfig(Config):
+    """Tests: in-memory SQLite unless DATABASE_URL is set (for MySQL runs), no CSRF."""
+
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
+    WTF_CSRF_ENABLED = False
+    SECRET_KEY = "testing"
+
+
+class ProductionConfig(Config):
+    """Production: SECRET_KEY and DATABASE_URL must come from the environment."""
+
+    DEBUG = False
+
+    @classmethod
+    def check(cls) -> None:
+        """Refuse to start without the settings production cannot guess."""
+        missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(name)]
+        if missing:
+            raise RuntimeError(f"production config needs environment variable(s): {', '.join(missing)}")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    """Pick the config class named by CRYPTOLENS_ENV (default development)."""
+    name = os.environ.get("CRYPTOLENS_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"CRYPTOLENS_ENV must be one of {', '.join(CONFIGS)}, not '{name}'") from None
