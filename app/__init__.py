@@ -16,9 +16,11 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         config_class.check()
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config_class)
-    # Read DATABASE_URL at creation time so every config honours it, whenever it was set.
+    # Read secrets at creation time so every config honours them, whenever they were set.
     if os.environ.get("DATABASE_URL"):
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    if os.environ.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
     os.makedirs(app.instance_path, exist_ok=True)
 
     _init_extensions(app)

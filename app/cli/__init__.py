@@ -6,7 +6,9 @@ from flask import Flask
 def register_cli(app: Flask) -> None:
     """Attach every command group to ``app``."""
     from app.cli.candles import candles_cli
+    from app.cli.demo import demo_cli
     from app.cli.users import users_cli
 
     app.cli.add_command(candles_cli)
+    app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)

@@ -86,7 +86,7 @@ def read_candles_csv(path: str | Path) -> pd.DataFrame:
         values = raw[col] if pd.api.types.is_numeric_dtype(raw[col]) else pd.to_numeric(raw[col], errors="coerce")
         bad = ~np.isfinite(values.to_numpy(dtype="float64", na_value=np.nan))
         if bad.any():
-            pos = int(np.flatnonzero(bad.to_numpy())[0])
+            pos = int(np.flatnonzero(bad)[0])
             raise CandleValidationError(
                 f"not a finite number: {raw[col].iloc[pos]!r}", source=str(path), row=pos + 2, field=col
             )

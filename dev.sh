@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The two everyday commands (see README):
+#   ./dev.sh run    set up, migrate, load the bundled demo data, serve http://127.0.0.1:5000
+#   ./dev.sh test   set up, run the test suite
+# Extra arguments after `test` go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+export FLASK_APP=run.py
+
+setup() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "==> creating virtual environment in $VENV"
+    "$PYTHON" -m venv "$VENV"
+  fi
+  # Reinstall only when requirements.txt changed since the last install.
+  if [ ! -f "$VENV/.installed" ] || [ requirements.txt -nt "$VENV/.installed" ]; then
+    echo "==> installing requirements"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements.txt
+    touch "$VENV/.installed"
+  fi
+}
+
+case "${1:-}" in
+  run)
+    setup
+    echo "==> migrating the database"
+    "$VENV/bin/flask" db upgrade
+    echo "==> preparing the demo (bundled candles, admin user)"
+    "$VENV/bin/flask" demo prepare
+    echo "==> serving on http://127.0.0.1:${PORT:-5000}"
+    exec "$VENV/bin/flask" run --host 127.0.0.1 --port "${PORT:-5000}"
+    ;;
+  test)
+    shift
+    setup
+    exec "$VENV/bin/pytest" "$@"
+    ;;
+  *)
+    echo "usage: ./dev.sh run | ./dev.sh test [pytest args]" >&2
+    exit 2
+    ;;
+esac

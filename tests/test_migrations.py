@@ -1,0 +1,35 @@
+"""Alembic migrations build exactly the schema the models describe."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, inspect
+
+from app import create_app
+from app.extensions import db
+from config import TestingConfig
+
+EXPECTED_TABLES = {"users", "symbols", "candles", "patterns", "user_symbol_preferences"}
+
+
+def _upgraded_app(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    app = create_app(TestingConfig)
+    with app.app_context():
+        upgrade()
+    return app, url
+
+
+def test_upgrade_creates_every_table(tmp_path, monkeypatch):
+    _, url = _upgraded_app(tmp_path, monkeypatch)
+    tables = set(inspect(create_engine(url)).get_table_names())
+    assert EXPECTED_TABLES <= tables
+
+
+def test_no_pending_autogenerate_diff(tmp_path, monkeypatch):
+    _, url = _upgraded_app(tmp_path, monkeypatch)
+    with create_engine(url).connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diff = compare_metadata(context, db.metadata)
+    assert diff == [], f"models and migrations disagree: {diff}"
