@@ -1,0 +1,852 @@
+"""Simulate trade setups over candles and compute backtest metrics (pure: numpy + numba).
+
+No Flask, no SQLAlchemy, no detection and no level computation here: callers
+hand in setups (detection bar, direction, entry, stop, target) already built by
+the detectors and ``trade_levels.compute_levels``. This module implements
+DESIGN section 5 (bullish described; bearish mirrors every comparison).
+
+Fill (``find_fills``)
+    A limit order is live from the candle after detection (``index + 1``) to
+    ``index + max_wait_bars`` inclusive. Each waiting candle is checked in this
+    order: a CLOSE beyond the stop (bullish ``close < stop``) cancels the order;
+    else ``low <= entry`` fills it at ``entry``. A candle that closes beyond the
+    stop always trades through the entry too, so from OHLC alone the touch and
+    the failure cannot be ordered; we follow DESIGN 5 ("cancelled when a candle
+    closes beyond the stop first") and treat the zone as failed: no trade. No
+    fill in the window: the setup expires. Setups whose levels are NaN
+    (e.g. ATR not yet defined), whose risk ``|entry - stop|`` is not positive
+    or whose target is not beyond the entry are skipped (status ``invalid``).
+
+Exit (``resolve_exits``)
+    The fill candle itself can stop the trade out (its low reaches the stop:
+    a loss at the stop price) but never takes profit, because we cannot know
+    whether its high came after the fill. From the next candle on, the first
+    candle whose ``low <= stop`` or ``high >= target`` closes the trade; both in
+    one candle counts as the stop (conservative). A stop exit happens at the
+    stop, or at the candle's open when it gapped through (``open < stop``:
+    exit at the open). A target exit happens at the target (also on a gap, the
+    conservative side). Still open after the last candle: closed at the last
+    close with reason ``end_of_data``.
+
+Costs (``apply_trading_costs``)
+    Slippage moves both prices against the trader, then commission is charged
+    on each side's notional, folded into the price: long
+    ``entry' = entry (1 + s)(1 + c)``, ``exit' = exit (1 - s)(1 - c)``; short
+    ``entry' = entry (1 - s)(1 - c)``, ``exit' = exit (1 + s)(1 + c)``, with
+    ``s = slippage_pct / 100`` and ``c = commission_pct / 100``.
+
+Per trade
+    ``r_multiple`` (net R) ``= direction x (exit' - entry') / |entry - stop|``
+    (the planned risk uses the raw limit prices). ``return_pct = r_multiple x
+    risk_per_trade_pct`` (the equity change the trade causes, in percent).
+    A trade is a WIN when its net ``r_multiple > 0``; every other trade
+    (``r_multiple <= 0``, including a break-even) is a LOSS, so
+    ``winning_trades + losing_trades == total_trades``. ``planned_rr =
+    |target - entry| / |entry - stop|``. Entry time is the fill candle's open
+    time and exit time the exit candle's open time (candle timestamps are open
+    times); the duration is their difference in hours (0 for a trade that
+    filled and stopped in the same candle).
+
+Equity
+    Trades are independent (setups may overlap in time) and compound in exit
+    order: ties on the exit candle keep detection order. Equity starts at 1.0
+    and after each trade becomes ``max(0, equity x (1 + return_pct / 100))``
+    (a floor at ruin keeps the curve meaningful for absurd costs/gaps).
+
+Metrics (``aggregate_metrics``; all finite, JSON-safe; no trades: all 0)
+    - ``total_trades, winning_trades, losing_trades``; ``win_rate`` = 100 x
+      wins / trades (percent).
+    - ``avg_rr``: mean ``planned_rr`` of the trades taken (= rr_target for
+      ``fixed_rr``); ``expectancy_r``: mean net ``r_multiple``.
+    - ``total_profit_pct`` = 100 x (final equity - 1).
+    - ``max_drawdown``: largest peak-to-trough fall of the per-trade equity
+      curve (peak includes the starting 1.0), in percent, >= 0.
+    - ``profit_factor`` = sum of positive R / |sum of negative R|; with no
+      negative R it is ``METRIC_CAP`` (999.0) if there is any profit, else 0.0;
+      always capped at ``METRIC_CAP``.
+    - ``win_loss_ratio`` = mean R of wins / |mean R of losses|; same cap rules
+      (no loss or all losses at exactly 0R: ``METRIC_CAP`` if any win).
+    - ``max_consecutive_losses``: longest run of losses in exit order.
+    - ``avg_trade_duration``: mean duration in hours.
+    - ``sharpe_ratio`` / ``sortino_ratio`` from the DAILY equity curve: one
+      point per UTC calendar day from the first to the last candle's day (days
+      without candles or trades included), the equity after every trade whose
+      exit candle opened on or before that day. Daily returns ``r_d = E_d /
+      E_{d-1} - 1`` with ``E_{-1} = 1``. Sharpe = mean(r) / std(r, ddof=1) x
+      sqrt(365); 0.0 with fewer than 2 days or zero deviation. Sortino =
+      mean(r) / sqrt(mean(min(r, 0)^2)) x sqrt(365) (downside deviation over
+      all days, target 0); zero downside: ``METRIC_CAP`` if mean > 0 else 0.0.
+      Both clipped to [-METRIC_CAP, METRIC_CAP].
+
+``reference_backtest`` is a plain-Python, candle-by-candle implementation of
+the same rules (using ``apply_trading_costs``) that the tests use to check the
+compiled path; it is not meant for production use.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+STATUS_INVALID, STATUS_EXPIRED, STATUS_CANCELLED, STATUS_FILLED = 0, 1, 2, 3
+STATUS_NAMES = ("invalid", "expired", "cancelled", "filled")
+EXIT_NONE, EXIT_TARGET, EXIT_STOP, EXIT_END_OF_DATA = 0, 1, 2, 3
+EXIT_REASONS = ("none", "target", "stop", "end_of_data")
+
+METRIC_CAP = 999.0
+DAYS_PER_YEAR = 365
+NS_PER_DAY = 86_400_000_000_000
+NS_PER_HOUR = 3_600_000_000_000
+
+METRIC_NAMES: tuple[str, ...] = (
+    "total_trades",
+    "winning_trades",
+    "losing_trades",
+    "win_rate",
+    "avg_rr",
+    "total_profit_pct",
+    "max_drawdown",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "profit_factor",
+    "avg_trade_duration",
+    "max_consecutive_losses",
+    "win_loss_ratio",
+    "expectancy_r",
+)
+INT_METRICS = frozenset({"total_trades", "winning_trades", "losing_trades", "max_consecutive_losses"})
+
+
+# --------------------------------------------------------------------------- costs
+
+
+def _direction_sign(direction: int | str) -> int:
+    if isinstance(direction, str):
+        sign = {"long": 1, "bullish": 1, "short": -1, "bearish": -1}.get(direction)
+        if sign is None:
+            raise ValueError(f"direction must be 'long'/'short' (or 'bullish'/'bearish'), got {direction!r}")
+        return sign
+    if int(direction) not in (1, -1):
+        raise ValueError(f"direction must be +1 or -1, got {direction!r}")
+    return int(direction)
+
+
+def apply_trading_costs(
+    entry_price: float, exit_price: float, direction: int | str, commission_pct: float, slippage_pct: float
+) -> tuple[float, float]:
+    """Return (adjusted entry, adjusted exit) after slippage and per-side commission.
+
+    Both adjustments work against the trader: a long pays more on entry and
+    receives less on exit, a short the mirror. ``direction`` is +1/-1 or
+    'long'/'short'/'bullish'/'bearish'. See the module docstring for the formula.
+    """
+    if commission_pct < 0:
+        raise ValueError(f"commission_pct must be >= 0, got {commission_pct}")
+    if slippage_pct < 0:
+        raise ValueError(f"slippage_pct must be >= 0, got {slippage_pct}")
+    sign = _direction_sign(direction)
+    worse = (1.0 + slippage_pct / 100.0) * (1.0 + commission_pct / 100.0)
+    better = (1.0 - slippage_pct / 100.0) * (1.0 - commission_pct / 100.0)
+    if sign > 0:
+        return float(entry_price) * worse, float(exit_price) * better
+    return float(entry_price) * better, float(exit_price) * worse
+
+
+# --------------------------------------------------------------------------- market arrays
+
+
+@njit(cache=True)
+def _sparse_table(values, levels, take_min):  # pragma: no cover - numba
+    n = values.shape[0]
+    table = np.empty((levels, n), np.float64)
+    table[0, :] = values
+    for k in range(1, levels):
+        half = 1 << (k - 1)
+        for j in range(n):
+            a = table[k - 1, j]
+            if j + half < n:
+                b = table[k - 1, j + half]
+                a = min(a, b) if take_min else max(a, b)
+            table[k, j] = a
+    return table
+
+
+@dataclass(frozen=True)
+class MarketArrays:
+    """Hold the candle arrays of one backtest slice plus search tables built once.
+
+    ``low_min`` / ``high_max`` are sparse tables (level k = min/max over
+    ``2**k`` bars from each position) that answer "first bar at/after j whose
+    low <= price" in O(log n), so long-running trades cost no per-candle scan.
+    ``day`` is each candle's UTC day counted from the first candle's day.
+    """
+
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    time_ns: np.ndarray
+    day: np.ndarray
+    n_days: int
+    low_min: np.ndarray
+    high_max: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.close.shape[0])
+
+
+def prepare_market(
+    *, open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, time_ns: np.ndarray
+) -> MarketArrays:
+    """Return the MarketArrays of one candle slice (``time_ns``: candle open times, epoch ns UTC)."""
+    arrays = [np.ascontiguousarray(np.asarray(a, dtype=np.float64)) for a in (open_, high, low, close)]
+    time_ns = np.ascontiguousarray(np.asarray(time_ns, dtype=np.int64))
+    n = arrays[3].shape[0]
+    if any(a.shape != (n,) for a in arrays) or time_ns.shape != (n,):
+        raise ValueError("open_, high, low, close and time_ns must be 1-d arrays of the same length")
+    if n == 0:
+        raise ValueError("candles must not be empty")
+    days = np.floor_divide(time_ns, NS_PER_DAY)
+    day = days - days[0]
+    levels = max(1, int(n).bit_length())
+    return MarketArrays(
+        open=arrays[0],
+        high=arrays[1],
+        low=arrays[2],
+        close=arrays[3],
+        time_ns=time_ns,
+        day=np.ascontiguousarray(day),
+        n_days=int(day[-1]) + 1,
+        low_min=_sparse_table(arrays[2], levels, True),
+        high_max=_sparse_table(arrays[1], levels, False),
+    )
+
+
+# --------------------------------------------------------------------------- compiled kernels
+
+
+@njit(cache=True, inline="always")
+def _first_at_or_below(table, start, end, level):  # pragma: no cover - numba
+    """Return the first j in [start, end] with values[j] <= level, else end + 1."""
+    j = start
+    for k in range(table.shape[0] - 1, -1, -1):
+        step = 1 << k
+        if j + step - 1 <= end and table[k, j] > level:
+            j += step
+    return j
+
+
+@njit(cache=True, inline="always")
+def _first_at_or_above(table, start, end, level):  # pragma: no cover - numba
+    """Return the first j in [start, end] with values[j] >= level, else end + 1."""
+    j = start
+    for k in range(table.shape[0] - 1, -1, -1):
+        step = 1 << k
+        if j + step - 1 <= end and table[k, j] < level:
+            j += step
+    return j
+
+
+@njit(cache=True)
+def _fill_kernel(
+    high, low, close, low_min, high_max, index, direction, entry, stop, max_wait
+):  # pragma: no cover - numba
+    n = close.shape[0]
+    m = index.shape[0]
+    status = np.zeros(m, np.int8)
+    fill_bar = np.full(m, -1, np.int64)
+    stop_bar = np.full(m, -1, np.int64)
+    for i in range(m):
+        e = entry[i]
+        s = stop[i]
+        d = direction[i]
+        t0 = index[i]
+        if not (np.isfinite(e) and np.isfinite(s)) or t0 < 0 or t0 >= n:
+            continue
+        if (d > 0 and not e > s) or (d < 0 and not e < s):
+            continue
+        st = STATUS_EXPIRED
+        f = -1
+        last = min(n - 1, t0 + max_wait)
+        for j in range(t0 + 1, last + 1):
+            if d > 0:
+                if close[j] < s:
+                    st = STATUS_CANCELLED
+                    break
+                if low[j] <= e:
+                    st = STATUS_FILLED
+                    f = j
+                    break
+            else:
+                if close[j] > s:
+                    st = STATUS_CANCELLED
+                    break
+                if high[j] >= e:
+                    st = STATUS_FILLED
+                    f = j
+                    break
+        status[i] = st
+        if st != STATUS_FILLED:
+            continue
+        fill_bar[i] = f
+        # First candle at/after the fill that reaches the stop (n = never): independent of the target,
+        # so it is shared by every rr_target / tp_method with the same entry and stop.
+        if d > 0:
+            stop_bar[i] = f if low[f] <= s else _first_at_or_below(low_min, f + 1, n - 1, s)
+        else:
+            stop_bar[i] = f if high[f] >= s else _first_at_or_above(high_max, f + 1, n - 1, s)
+    return status, fill_bar, stop_bar
+
+
+@njit(cache=True)
+def _exit_kernel(
+    open_, close, low_min, high_max, status, fill_bar, stop_bar, direction, entry, stop, target, cost_worse, cost_better
+):  # pragma: no cover - numba
+    n = close.shape[0]
+    m = status.shape[0]
+    traded = np.zeros(m, np.bool_)
+    exit_bar = np.full(m, -1, np.int64)
+    reason = np.zeros(m, np.int8)
+    exit_price = np.full(m, np.nan)
+    r_mult = np.zeros(m)
+    planned = np.zeros(m)
+    for i in range(m):
+        if status[i] != STATUS_FILLED:
+            continue
+        e = entry[i]
+        s = stop[i]
+        t = target[i]
+        d = direction[i]
+        if not np.isfinite(t) or (d > 0 and not t > e) or (d < 0 and not t < e):
+            continue
+        f = fill_bar[i]
+        sb = stop_bar[i]
+        if sb == f:
+            xb = f
+            rs = EXIT_STOP
+            xp = s
+        else:
+            last = sb - 1 if sb < n else n - 1
+            tb = _first_at_or_above(high_max, f + 1, last, t) if d > 0 else _first_at_or_below(low_min, f + 1, last, t)
+            if tb <= last:
+                xb = tb
+                rs = EXIT_TARGET
+                xp = t
+            elif sb < n:
+                xb = sb
+                rs = EXIT_STOP
+                xp = min(open_[sb], s) if d > 0 else max(open_[sb], s)
+            else:
+                xb = n - 1
+                rs = EXIT_END_OF_DATA
+                xp = close[n - 1]
+        risk = abs(e - s)
+        r = (xp * cost_better - e * cost_worse) / risk if d > 0 else (e * cost_better - xp * cost_worse) / risk
+        traded[i] = True
+        exit_bar[i] = xb
+        reason[i] = rs
+        exit_price[i] = xp
+        r_mult[i] = r
+        planned[i] = abs(t - e) / risk
+    return traded, exit_bar, reason, exit_price, r_mult, planned
+
+
+@njit(cache=True)
+def _exit_order(traded, exit_bar):  # pragma: no cover - numba
+    """Return, per row, the positions of traded setups sorted by exit bar (stable), padded with -1."""
+    rows, m = traded.shape
+    order = np.full((rows, m), -1, np.int64)
+    counts = np.zeros(rows, np.int64)
+    for r in range(rows):
+        keys = np.empty(m, np.int64)
+        big = np.iinfo(np.int64).max
+        for i in range(m):
+            keys[i] = exit_bar[r, i] if traded[r, i] else big
+        idx = np.argsort(keys, kind="mergesort")
+        c = 0
+        for i in range(m):
+            if traded[r, idx[i]]:
+                order[r, c] = idx[i]
+                c += 1
+        counts[r] = c
+    return order, counts
+
+
+@njit(cache=True)
+def _clip(x, cap):  # pragma: no cover - numba
+    if not np.isfinite(x):
+        return 0.0
+    return min(max(x, -cap), cap)
+
+
+@njit(cache=True)
+def _aggregate_kernel(
+    order,
+    counts,
+    fill_bar,
+    exit_bar,
+    r_mult,
+    planned,
+    masks,
+    combo_level,
+    combo_filter,
+    time_ns,
+    day,
+    n_days,
+    risk_pct,
+    cap,
+    days_per_year,
+    ns_per_hour,
+):  # pragma: no cover - numba
+    n_combos = combo_level.shape[0]
+    out = np.zeros((n_combos, 14))
+    daily = np.empty(n_days)
+    ann = math.sqrt(days_per_year)
+    for c in range(n_combos):
+        lv = combo_level[c]
+        fm = combo_filter[c]
+        eq = 1.0
+        peak = 1.0
+        mdd = 0.0
+        trades = 0
+        wins = 0
+        sum_r = 0.0
+        gross_win = 0.0
+        gross_loss = 0.0
+        sum_win_r = 0.0
+        sum_loss_r = 0.0
+        streak = 0
+        max_streak = 0
+        sum_rr = 0.0
+        sum_hours = 0.0
+        next_day = 0
+        prev_eq = 1.0
+        for q in range(counts[lv]):
+            i = order[lv, q]
+            if not masks[fm, i]:
+                continue
+            xb = exit_bar[lv, i]
+            dday = day[xb]
+            while next_day < dday:  # close the days before this exit with the equity so far
+                daily[next_day] = eq / prev_eq - 1.0 if prev_eq > 0.0 else 0.0
+                prev_eq = eq
+                next_day += 1
+            r = r_mult[lv, i]
+            trades += 1
+            sum_r += r
+            if r > 0.0:
+                wins += 1
+                gross_win += r
+                sum_win_r += r
+                streak = 0
+            else:
+                gross_loss -= r
+                sum_loss_r -= r
+                streak += 1
+                if streak > max_streak:
+                    max_streak = streak
+            sum_rr += planned[lv, i]
+            sum_hours += (time_ns[xb] - time_ns[fill_bar[lv, i]]) / ns_per_hour
+            eq = max(0.0, eq * (1.0 + r * risk_pct / 100.0))
+            if eq > peak:
+                peak = eq
+            elif peak > 0.0:
+                dd = (peak - eq) / peak
+                if dd > mdd:
+                    mdd = dd
+        while next_day < n_days:
+            daily[next_day] = eq / prev_eq - 1.0 if prev_eq > 0.0 else 0.0
+            prev_eq = eq
+            next_day += 1
+        row = out[c]
+        if trades == 0:
+            continue
+        losses = trades - wins
+        row[0] = trades
+        row[1] = wins
+        row[2] = losses
+        row[3] = 100.0 * wins / trades
+        row[4] = sum_rr / trades
+        row[5] = 100.0 * (eq - 1.0)
+        row[6] = 100.0 * mdd
+        mean = 0.0
+        for k in range(n_days):
+            mean += daily[k]
+        mean /= n_days
+        var = 0.0
+        down = 0.0
+        for k in range(n_days):
+            dev = daily[k] - mean
+            var += dev * dev
+            if daily[k] < 0.0:
+                down += daily[k] * daily[k]
+        if n_days >= 2:
+            std = math.sqrt(var / (n_days - 1))
+            if std > 0.0:
+                row[7] = _clip(mean / std * ann, cap)
+        down = math.sqrt(down / n_days)
+        if down > 0.0:
+            row[8] = _clip(mean / down * ann, cap)
+        elif mean > 0.0:
+            row[8] = cap
+        if gross_loss > 0.0:
+            row[9] = min(gross_win / gross_loss, cap)
+        elif gross_win > 0.0:
+            row[9] = cap
+        row[10] = sum_hours / trades
+        row[11] = max_streak
+        if wins > 0:
+            avg_loss = sum_loss_r / losses if losses > 0 else 0.0
+            row[12] = min((sum_win_r / wins) / avg_loss, cap) if avg_loss > 0.0 else cap
+        row[13] = sum_r / trades
+    return out
+
+
+# --------------------------------------------------------------------------- public wrappers
+
+
+@dataclass(frozen=True)
+class Fills:
+    """Fill-search result per setup: status code, fill bar and first stop-touch bar (-1 / n = none)."""
+
+    status: np.ndarray
+    fill_bar: np.ndarray
+    stop_bar: np.ndarray
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Per-setup outcome: traded flag, exit bar, exit reason code, exit price, net R, planned R:R."""
+
+    status: np.ndarray
+    fill_bar: np.ndarray
+    traded: np.ndarray
+    exit_bar: np.ndarray
+    exit_reason: np.ndarray
+    exit_price: np.ndarray
+    r_multiple: np.ndarray
+    planned_rr: np.ndarray
+
+
+def _f64(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(values, dtype=np.float64))
+
+
+def find_fills(
+    market: MarketArrays,
+    *,
+    index: np.ndarray,
+    direction: np.ndarray,
+    entry: np.ndarray,
+    stop: np.ndarray,
+    max_wait_bars: int,
+) -> Fills:
+    """Search the limit fill (or cancel/expiry) of every setup and its first stop touch.
+
+    Depends only on entry and stop, so the grid shares it across rr_target and tp_method.
+    """
+    if int(max_wait_bars) < 1:
+        raise ValueError(f"max_wait_bars must be >= 1, got {max_wait_bars}")
+    status, fill_bar, stop_bar = _fill_kernel(
+        market.high,
+        market.low,
+        market.close,
+        market.low_min,
+        market.high_max,
+        np.ascontiguousarray(np.asarray(index, dtype=np.int64)),
+        np.ascontiguousarray(np.asarray(direction, dtype=np.int8)),
+        _f64(entry),
+        _f64(stop),
+        int(max_wait_bars),
+    )
+    return Fills(status=status, fill_bar=fill_bar, stop_bar=stop_bar)
+
+
+def resolve_exits(
+    market: MarketArrays,
+    fills: Fills,
+    *,
+    direction: np.ndarray,
+    entry: np.ndarray,
+    stop: np.ndarray,
+    target: np.ndarray,
+    commission_pct: float,
+    slippage_pct: float,
+) -> Outcomes:
+    """Return the exit and net R multiple of every filled setup (costs applied on both sides)."""
+    worse, better = apply_trading_costs(1.0, 1.0, 1, commission_pct, slippage_pct)
+    traded, exit_bar, reason, exit_price, r_mult, planned = _exit_kernel(
+        market.open,
+        market.close,
+        market.low_min,
+        market.high_max,
+        fills.status,
+        fills.fill_bar,
+        fills.stop_bar,
+        np.ascontiguousarray(np.asarray(direction, dtype=np.int8)),
+        _f64(entry),
+        _f64(stop),
+        _f64(target),
+        worse,
+        better,
+    )
+    status = np.where((fills.status == STATUS_FILLED) & ~traded, STATUS_INVALID, fills.status).astype(np.int8)
+    return Outcomes(
+        status=status,
+        fill_bar=fills.fill_bar,
+        traded=traded,
+        exit_bar=exit_bar,
+        exit_reason=reason,
+        exit_price=exit_price,
+        r_multiple=r_mult,
+        planned_rr=planned,
+    )
+
+
+def simulate_setups(
+    market: MarketArrays,
+    *,
+    index: np.ndarray,
+    direction: np.ndarray,
+    entry: np.ndarray,
+    stop: np.ndarray,
+    target: np.ndarray,
+    max_wait_bars: int,
+    commission_pct: float,
+    slippage_pct: float,
+) -> Outcomes:
+    """Run fill search and exit resolution for one set of setups."""
+    fills = find_fills(market, index=index, direction=direction, entry=entry, stop=stop, max_wait_bars=max_wait_bars)
+    return resolve_exits(
+        market,
+        fills,
+        direction=direction,
+        entry=entry,
+        stop=stop,
+        target=target,
+        commission_pct=commission_pct,
+        slippage_pct=slippage_pct,
+    )
+
+
+def exit_order(outcomes: list[Outcomes]) -> tuple[np.ndarray, np.ndarray]:
+    """Return (order, counts): per outcome set, traded positions sorted by exit bar (ties: setup order)."""
+    traded = np.ascontiguousarray(np.stack([o.traded for o in outcomes]))
+    exit_bar = np.ascontiguousarray(np.stack([o.exit_bar for o in outcomes]))
+    return _exit_order(traded, exit_bar)
+
+
+def aggregate_metrics(
+    market: MarketArrays,
+    outcomes: list[Outcomes],
+    *,
+    masks: np.ndarray,
+    combo_level: np.ndarray,
+    combo_filter: np.ndarray,
+    risk_per_trade_pct: float,
+) -> np.ndarray:
+    """Return a (combinations x METRIC_NAMES) float array of metrics.
+
+    Combination c uses the setups of ``outcomes[combo_level[c]]`` selected by
+    ``masks[combo_filter[c]]`` (all outcome sets index the same setup list).
+    """
+    if risk_per_trade_pct <= 0:
+        raise ValueError(f"risk_per_trade_pct must be > 0, got {risk_per_trade_pct}")
+    order, counts = exit_order(outcomes)
+    return _aggregate_kernel(
+        order,
+        counts,
+        np.ascontiguousarray(np.stack([o.fill_bar for o in outcomes])),
+        np.ascontiguousarray(np.stack([o.exit_bar for o in outcomes])),
+        np.ascontiguousarray(np.stack([o.r_multiple for o in outcomes])),
+        np.ascontiguousarray(np.stack([o.planned_rr for o in outcomes])),
+        np.ascontiguousarray(np.asarray(masks, dtype=np.bool_)),
+        np.ascontiguousarray(np.asarray(combo_level, dtype=np.int64)),
+        np.ascontiguousarray(np.asarray(combo_filter, dtype=np.int64)),
+        market.time_ns,
+        market.day,
+        market.n_days,
+        float(risk_per_trade_pct),
+        METRIC_CAP,
+        float(DAYS_PER_YEAR),
+        float(NS_PER_HOUR),
+    )
+
+
+def metrics_row_to_dict(row: np.ndarray) -> dict[str, float | int]:
+    """Return one metrics row as a JSON-safe dict (counts as int, the rest as float)."""
+    return {name: int(v) if name in INT_METRICS else float(v) for name, v in zip(METRIC_NAMES, row, strict=True)}
+
+
+# --------------------------------------------------------------------------- plain-Python reference
+
+
+def reference_backtest(
+    *,
+    open_: list[float] | np.ndarray,
+    high: list[float] | np.ndarray,
+    low: list[float] | np.ndarray,
+    close: list[float] | np.ndarray,
+    time_ns: list[int] | np.ndarray,
+    setups: list[dict],
+    max_wait_bars: int,
+    commission_pct: float,
+    slippage_pct: float,
+    risk_per_trade_pct: float,
+) -> dict:
+    """Backtest setups candle by candle in plain Python (a slow oracle for the compiled path).
+
+    ``setups``: dicts with index, direction (+1/-1), entry, stop, target.
+    Returns ``{"trades": [...], "metrics": {...}, "statuses": [...]}``; trades
+    are dicts with setup, fill_bar, exit_bar, exit_reason, exit_price,
+    r_multiple, planned_rr, in exit order.
+    """
+    o, h, lo, c = (list(map(float, a)) for a in (open_, high, low, close))
+    times = [int(t) for t in time_ns]
+    n = len(c)
+    trades = []
+    statuses = []
+    for k, su in enumerate(setups):
+        t0, d = int(su["index"]), int(su["direction"])
+        e, s, t = float(su["entry"]), float(su["stop"]), float(su["target"])
+        ok = all(math.isfinite(v) for v in (e, s, t)) and 0 <= t0 < n
+        ok = ok and ((d > 0 and t > e > s) or (d < 0 and t < e < s))
+        if not ok:
+            statuses.append("invalid")
+            continue
+        fill = None
+        status = "expired"
+        for j in range(t0 + 1, min(n - 1, t0 + max_wait_bars) + 1):
+            if (d > 0 and c[j] < s) or (d < 0 and c[j] > s):
+                status = "cancelled"
+                break
+            if (d > 0 and lo[j] <= e) or (d < 0 and h[j] >= e):
+                status, fill = "filled", j
+                break
+        statuses.append(status)
+        if fill is None:
+            continue
+        if (d > 0 and lo[fill] <= s) or (d < 0 and h[fill] >= s):
+            exit_bar, reason, price = fill, "stop", s
+        else:
+            exit_bar, reason, price = n - 1, "end_of_data", c[n - 1]
+            for j in range(fill + 1, n):
+                hit_stop = lo[j] <= s if d > 0 else h[j] >= s
+                hit_target = h[j] >= t if d > 0 else lo[j] <= t
+                if hit_stop:
+                    exit_bar, reason = j, "stop"
+                    price = min(o[j], s) if d > 0 else max(o[j], s)
+                    break
+                if hit_target:
+                    exit_bar, reason, price = j, "target", t
+                    break
+        adj_entry, adj_exit = apply_trading_costs(e, price, d, commission_pct, slippage_pct)
+        r = d * (adj_exit - adj_entry) / abs(e - s)
+        trades.append(
+            {
+                "setup": k,
+                "fill_bar": fill,
+                "exit_bar": exit_bar,
+                "exit_reason": reason,
+                "exit_price": price,
+                "r_multiple": r,
+                "planned_rr": abs(t - e) / abs(e - s),
+            }
+        )
+    trades.sort(key=lambda tr: (tr["exit_bar"], tr["setup"]))
+    metrics = reference_metrics(
+        r_multiples=[tr["r_multiple"] for tr in trades],
+        planned_rr=[tr["planned_rr"] for tr in trades],
+        entry_time_ns=[times[tr["fill_bar"]] for tr in trades],
+        exit_time_ns=[times[tr["exit_bar"]] for tr in trades],
+        first_time_ns=times[0],
+        last_time_ns=times[-1],
+        risk_per_trade_pct=risk_per_trade_pct,
+    )
+    return {"trades": trades, "metrics": metrics, "statuses": statuses}
+
+
+def reference_metrics(
+    *,
+    r_multiples: list[float],
+    planned_rr: list[float],
+    entry_time_ns: list[int],
+    exit_time_ns: list[int],
+    first_time_ns: int,
+    last_time_ns: int,
+    risk_per_trade_pct: float,
+) -> dict[str, float | int]:
+    """Compute the module-docstring metrics in plain Python from trades already in exit order."""
+    names = METRIC_NAMES
+    result: dict[str, float | int] = {name: (0 if name in INT_METRICS else 0.0) for name in names}
+    n = len(r_multiples)
+    if n == 0:
+        return result
+    wins = [r for r in r_multiples if r > 0]
+    losses = [r for r in r_multiples if r <= 0]
+    equity = [1.0]
+    for r in r_multiples:
+        equity.append(max(0.0, equity[-1] * (1 + r * risk_per_trade_pct / 100)))
+    peak, mdd = equity[0], 0.0
+    for value in equity:
+        peak = max(peak, value)
+        if peak > 0:
+            mdd = max(mdd, (peak - value) / peak)
+    streak = best = 0
+    for r in r_multiples:
+        streak = streak + 1 if r <= 0 else 0
+        best = max(best, streak)
+    first_day = first_time_ns // NS_PER_DAY
+    n_days = last_time_ns // NS_PER_DAY - first_day + 1
+    day_equity = []
+    k = 0
+    for d in range(n_days):
+        while k < n and exit_time_ns[k] // NS_PER_DAY - first_day <= d:
+            k += 1
+        day_equity.append(equity[k])
+    prev = 1.0
+    daily = []
+    for value in day_equity:
+        daily.append(value / prev - 1 if prev > 0 else 0.0)
+        prev = value
+    mean = sum(daily) / n_days
+    sharpe = 0.0
+    if n_days >= 2:
+        std = math.sqrt(sum((x - mean) ** 2 for x in daily) / (n_days - 1))
+        if std > 0:
+            sharpe = max(-METRIC_CAP, min(METRIC_CAP, mean / std * math.sqrt(DAYS_PER_YEAR)))
+    downside = math.sqrt(sum(min(x, 0.0) ** 2 for x in daily) / n_days)
+    if downside > 0:
+        sortino = max(-METRIC_CAP, min(METRIC_CAP, mean / downside * math.sqrt(DAYS_PER_YEAR)))
+    else:
+        sortino = METRIC_CAP if mean > 0 else 0.0
+    gross_win = sum(wins)
+    gross_loss = -sum(r for r in r_multiples if r < 0)
+    profit_factor = METRIC_CAP if gross_win > 0 else 0.0
+    if gross_loss > 0:
+        profit_factor = min(gross_win / gross_loss, METRIC_CAP)
+    win_loss = 0.0
+    if wins:
+        avg_loss = -sum(losses) / len(losses) if losses else 0.0
+        win_loss = min((gross_win / len(wins)) / avg_loss, METRIC_CAP) if avg_loss > 0 else METRIC_CAP
+    durations = [(x - e) / NS_PER_HOUR for e, x in zip(entry_time_ns, exit_time_ns, strict=True)]
+    result.update(
+        total_trades=n,
+        winning_trades=len(wins),
+        losing_trades=len(losses),
+        win_rate=100.0 * len(wins) / n,
+        avg_rr=sum(planned_rr) / n,
+        total_profit_pct=100.0 * (equity[-1] - 1.0),
+        max_drawdown=100.0 * mdd,
+        sharpe_ratio=sharpe,
+        sortino_ratio=sortino,
+        profit_factor=profit_factor,
+        avg_trade_duration=sum(durations) / n,
+        max_consecutive_losses=best,
+        win_loss_ratio=win_loss,
+        expectancy_r=sum(r_multiples) / n,
+    )
+    return result
