@@ -1,16 +1,25 @@
-"""CryptoLens application factory."""
+"""CryptoLens application factory.
+
+Flask is imported inside the functions, not at module level, so that the pure
+computation modules under ``app.services`` can be imported (by worker
+processes, benchmarks, notebooks) without loading the web stack.
+"""
 
 from __future__ import annotations
 
 import os
-
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from config import Config, ProductionConfig, config_from_env
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config_class: type[Config] | None = None) -> Flask:
     """Build the app: config, extensions, models, blueprints, CLI and error handlers."""
+    from flask import Flask
+
     config_class = config_class or config_from_env()
     if issubclass(config_class, ProductionConfig):
         config_class.check()

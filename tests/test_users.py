@@ -18,8 +18,11 @@ def test_create_user_hashes_the_password(db):
 
 @pytest.mark.parametrize(
     ("email", "password", "tier", "error"),
-    [("not-an-email", "longenough", "free", "email"), ("a@b.co", "short", "free", "8 characters"),
-     ("a@b.co", "longenough", "gold", "tier")],
+    [
+        ("not-an-email", "longenough", "free", "email"),
+        ("a@b.co", "short", "free", "8 characters"),
+        ("a@b.co", "longenough", "gold", "tier"),
+    ],
 )
 def test_bad_input_is_refused(db, email, password, tier, error):
     with pytest.raises(ValidationError, match=error):

@@ -24,7 +24,9 @@ def import_command(path: Path, symbol: str, timeframe: str, exchange: str) -> No
         result = candle_store.import_csv(path, symbol=symbol, timeframe=timeframe, exchange=exchange)
     except AppError as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"{symbol} {timeframe}: {result.received} candles read, {result.inserted} new, {result.skipped} already stored")
+    click.echo(
+        f"{symbol} {timeframe}: {result.received} candles read, {result.inserted} new, {result.skipped} already stored"
+    )
 
 
 @candles_cli.command("import-bundled")

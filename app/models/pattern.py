@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String
+from sqlalchemy import Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -50,7 +50,6 @@ class Pattern(db.Model):
     tp1: Mapped[float | None] = mapped_column(Float, default=None)
     tp2: Mapped[float | None] = mapped_column(Float, default=None)
     tp3: Mapped[float | None] = mapped_column(Float, default=None)
-    bar_index: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     symbol: Mapped[Symbol] = relationship()

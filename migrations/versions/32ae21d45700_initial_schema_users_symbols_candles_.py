@@ -65,7 +65,6 @@ def upgrade():
     sa.Column('tp1', sa.Float(), nullable=True),
     sa.Column('tp2', sa.Float(), nullable=True),
     sa.Column('tp3', sa.Float(), nullable=True),
-    sa.Column('bar_index', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['symbol_id'], ['symbols.id'], name=op.f('fk_patterns_symbol_id_symbols'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_patterns'))

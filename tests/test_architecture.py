@@ -1,0 +1,32 @@
+"""Architecture rules that keep the pure core pure (DESIGN section 2)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+# Pure computation: DataFrames / arrays in, values out; never Flask or SQLAlchemy.
+PURE_MODULES = [
+    "app.services.candle_frame",
+    "app.services.parameter_grid",
+    "app.services.patterns",
+    "app.services.patterns.base",
+    "app.services.patterns.fair_value_gap",
+    "app.services.patterns.order_block",
+    "app.services.patterns.liquidity",
+    "app.services.patterns.registry",
+    "app.services.trade_levels",
+]
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_module_imports_neither_flask_nor_sqlalchemy(module):
+    code = (
+        f"import importlib, json, sys; importlib.import_module({module!r}); "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'sqlalchemy', 'flask_sqlalchemy'))))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == [], f"{module} pulls in {result.stdout}"
