@@ -1,0 +1,189 @@
+"""Benchmark the pure core on real candles and print pattern counts.
+
+Usage: ``.venv/bin/python scripts/benchmark.py [--data-dir DIR] [--only SECTION ...]``
+
+Each section is a function in ``SECTIONS`` (add new ones there); every figure
+is printed with its input size. Warm timings are the best of several runs
+after JIT warm-up; "cold" is the first call in a fresh process with an empty
+numba cache (compilation included) and the first call in this process (numba
+on-disk cache loaded if present).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import numpy as np  # noqa: E402
+
+from app.services.candle_frame import read_candles_csv  # noqa: E402
+from app.services.patterns import PATTERN_TYPES, get_detector  # noqa: E402
+from app.services.trade_levels import ENTRY_METHODS, TP_METHODS, compute_levels, wilder_atr  # noqa: E402
+
+BENCH_FILE = "BTC_USDT-30m.csv.gz"
+WARM_REPEATS = 7
+
+
+def default_data_dir() -> Path:
+    """Return ../shared/data/candles relative to the repo root if it exists, else data/candles."""
+    shared = REPO_ROOT.parent / "shared" / "data" / "candles"
+    return shared if shared.is_dir() else REPO_ROOT / "data" / "candles"
+
+
+def load_ohlc(path: Path) -> tuple[np.ndarray, ...]:
+    """Return (open, high, low, close) arrays of a candle CSV."""
+    df = read_candles_csv(path)
+    return tuple(df[c].to_numpy() for c in ("open", "high", "low", "close"))
+
+
+def best_of(fn: Callable[[], object], repeats: int = WARM_REPEATS) -> float:
+    """Return the fastest wall time of ``repeats`` calls, in seconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def bench_path(data_dir: Path) -> Path:
+    path = data_dir / BENCH_FILE
+    if not path.is_file():
+        candidates = sorted(data_dir.glob("*.csv.gz"), key=lambda p: p.stat().st_size)
+        if not candidates:
+            raise SystemExit(f"no candle files in {data_dir}")
+        path = candidates[-1]
+    return path
+
+
+def detect_all(o, h, lo, c, *, skip_overlap: bool = False) -> dict[str, int]:
+    """Run all three detectors (production defaults) and return pattern counts."""
+    return {pt: len(get_detector(pt).find(o, h, lo, c, skip_overlap=skip_overlap)) for pt in PATTERN_TYPES}
+
+
+_COLD_SNIPPET = """
+import sys, time
+sys.path.insert(0, {root!r})
+from scripts.benchmark import load_ohlc, detect_all
+from pathlib import Path
+o, h, lo, c = load_ohlc(Path({path!r}))
+t = time.perf_counter(); detect_all(o, h, lo, c); print(time.perf_counter() - t)
+"""
+
+
+def section_detect(data_dir: Path) -> None:
+    """Time all three detectors together (candidates + min-zone + overlap filters)."""
+    path = bench_path(data_dir)
+    o, h, lo, c = load_ohlc(path)
+    n = len(c)
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        code = _COLD_SNIPPET.format(root=str(REPO_ROOT), path=str(path))
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        compile_cold = float(out.stdout.strip().splitlines()[-1])
+    start = time.perf_counter()
+    counts = detect_all(o, h, lo, c)
+    first = time.perf_counter() - start
+    warm = best_of(lambda: detect_all(o, h, lo, c))
+    warm_skip = best_of(lambda: detect_all(o, h, lo, c, skip_overlap=True))
+    print(f"detect  {path.name}: {n:,} bars, all 3 detectors, patterns {counts}")
+    print(f"  cold, fresh process + empty numba cache (JIT compile): {compile_cold:8.3f} s")
+    print(f"  first call in this process (numba disk cache):         {first:8.3f} s")
+    print(f"  warm, with overlap filter (best of {WARM_REPEATS}):              {warm * 1000:8.2f} ms")
+    print(f"  warm, skip_overlap (best of {WARM_REPEATS}):                     {warm_skip * 1000:8.2f} ms")
+    for pt in PATTERN_TYPES:
+        det = get_detector(pt)
+        t_cand = best_of(lambda det=det: det.find_candidates(o, h, lo, c))
+        cands = det.find_candidates(o, h, lo, c)
+        t_find = best_of(lambda det=det: det.find(o, h, lo, c))
+        print(
+            f"  {pt:16s} {n:,} bars: find_candidates {t_cand * 1000:7.2f} ms ({len(cands):,} candidates), "
+            f"find {t_find * 1000:7.2f} ms"
+        )
+
+
+def section_levels(data_dir: Path) -> None:
+    """Time Wilder ATR and compute_levels for every entry x tp method on all order blocks."""
+    path = bench_path(data_dir)
+    o, h, lo, c = load_ohlc(path)
+    n = len(c)
+    wilder_atr(h, lo, c)
+    t_atr = best_of(lambda: wilder_atr(h, lo, c))
+    atr = wilder_atr(h, lo, c)
+    pats = get_detector("order_block").find(o, h, lo, c, skip_overlap=True)
+    print(f"levels  {path.name}: {n:,} bars; wilder_atr {t_atr * 1000:.2f} ms")
+    for entry in ENTRY_METHODS:
+        for tp in TP_METHODS:
+
+            def run(entry=entry, tp=tp):
+                return compute_levels(
+                    patterns=pats,
+                    high=h,
+                    low=lo,
+                    close=c,
+                    atr=atr,
+                    entry_method=entry,
+                    sl_buffer_pct=10.0,
+                    tp_method=tp,
+                    rr_target=2.0,
+                )
+
+            run()
+            print(f"  {entry:10s} x {tp:12s} {len(pats):,} patterns: {best_of(run) * 1000:7.2f} ms")
+
+
+def section_counts(data_dir: Path) -> None:
+    """Print pattern counts per type and direction (production defaults) for every file."""
+    files = sorted(data_dir.glob("*.csv*"))
+    if not files:
+        raise SystemExit(f"no candle files in {data_dir}")
+    header = "".join(f"{pt + ' bull/bear':>28s}" for pt in PATTERN_TYPES)
+    print(f"counts  {data_dir}")
+    print(f"  {'file':32s}{'bars':>9s}{header}")
+    missing = []
+    for path in files:
+        o, h, lo, c = load_ohlc(path)
+        cells = []
+        for pt in PATTERN_TYPES:
+            found = get_detector(pt).find(o, h, lo, c)
+            bull = int((found.direction == 1).sum())
+            bear = int((found.direction == -1).sum())
+            if bull == 0 or bear == 0:
+                missing.append(f"{path.name} {pt}")
+            cells.append(f"{bull:>14,d} / {bear:<11,d}")
+        print(f"  {path.name:32s}{len(c):>9,d}" + "".join(cells))
+    if missing:
+        print(f"  WARNING: no patterns of one direction for: {', '.join(missing)}")
+
+
+SECTIONS: dict[str, Callable[[Path], None]] = {
+    "detect": section_detect,
+    "levels": section_levels,
+    "counts": section_counts,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the selected sections."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir(), help="directory of candle CSV files")
+    parser.add_argument("--only", nargs="+", choices=sorted(SECTIONS), help="run only these sections")
+    args = parser.parse_args(argv)
+    for name in args.only or SECTIONS:
+        SECTIONS[name](args.data_dir)
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
