@@ -13,6 +13,7 @@ from app.services.trade_levels import (
     ENTRY_METHODS,
     TP_METHODS,
     compute_levels,
+    production_level_arrays,
     production_levels,
     wilder_atr,
 )
@@ -205,6 +206,33 @@ def test_production_bearish():
         swing_length=2,
     )
     assert got.as_dict() == {"entry": 196.0, "stop_loss": 201.0, "tp1": 191.0, "tp2": 191.0, "tp3": C - 109.8}
+
+
+def test_production_level_arrays_vectorized_rows():
+    high, low, close, atr = market()
+    atr[:14] = np.nan
+    pats = PatternArrays.from_arrays(
+        index=[10, 20, 20], direction=[1, 1, 1], zone_low=[100.0, 100.0, 100.0], zone_high=[104.0, 104.0, 108.0]
+    )
+    got = production_level_arrays(
+        patterns=pats,
+        high=high,
+        low=low,
+        close=close,
+        atr=atr,
+        entry_method="atr_buffer",
+        sl_buffer_pct=0.0,
+        tp_method="fixed_rr",
+        rr_target=1.0,
+        swing_length=2,
+    )
+    # row 0: ATR NaN at bar 10 -> skipped; row 1: entry 104.2, R 4.2, TP2 108.4 -> TP3 next swing 109.8;
+    # row 2: entry 108.2, R 8.2, TP2 116.4 -> no swing above -> 108.2 + 1.5 x 8.2
+    assert all(np.isnan(values[0]) for values in got.values())
+    assert [got[k][1] for k in ("entry", "stop_loss", "tp1", "tp2", "tp3")] == pytest.approx(
+        [104.2, 100.0, 108.4, 108.4, 109.8], rel=1e-12
+    )
+    assert got["tp3"][2] == pytest.approx(108.2 + 1.5 * 8.2, rel=1e-12)
 
 
 @pytest.mark.parametrize("entry_method", ENTRY_METHODS)

@@ -23,7 +23,7 @@ ATR is NaN at detection (fewer than 14 bars), atr-based methods give NaN for
 entry, stop and target alike (the setup is skipped); a setup whose risk is not
 positive (a zero-height zone with no stop buffer) is NaN too.
 
-Production TP1/TP2/TP3 (``production_levels``): TP1 = entry + 1R; TP2 = the
+Production TP1/TP2/TP3 (``production_level_arrays`` / ``production_levels``): TP1 = entry + 1R; TP2 = the
 target of the chosen ``tp_method`` with ``rr_target``; TP3 = the nearest
 unbroken swing high strictly beyond TP2 (same swing rules as above), else
 entry + 1.5 x (TP2 - entry).
@@ -274,6 +274,91 @@ def compute_levels(
     return TradeLevels(entry=entry, stop=stop, target=target)
 
 
+def production_level_arrays(
+    *,
+    patterns: PatternArrays,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    atr: np.ndarray,
+    entry_method: str = DEFAULT_ENTRY_METHOD,
+    sl_buffer_pct: float = DEFAULT_SL_BUFFER_PCT,
+    tp_method: str = DEFAULT_TP_METHOD,
+    rr_target: float = DEFAULT_RR_TARGET,
+    swing_length: int = DEFAULT_SWING_LENGTH,
+) -> dict[str, np.ndarray]:
+    """Return {'entry', 'stop_loss', 'tp1', 'tp2', 'tp3'} arrays, one row per pattern (vectorized).
+
+    TP1 = entry + 1R; TP2 = the ``tp_method`` target with ``rr_target`` (the
+    ``compute_levels`` target); TP3 = the nearest unbroken confirmed swing
+    strictly beyond TP2 (same swing rules as ``swing_target``), else
+    entry + 1.5 x (TP2 - entry). NaN in every field where the setup is skipped.
+    """
+    lv = compute_levels(
+        patterns=patterns,
+        high=high,
+        low=low,
+        close=close,
+        atr=atr,
+        entry_method=entry_method,
+        sl_buffer_pct=sl_buffer_pct,
+        tp_method=tp_method,
+        rr_target=rr_target,
+        swing_length=swing_length,
+    )
+    sign = np.where(patterns.direction == BULLISH, 1.0, -1.0)
+    entry, stop, tp2 = lv.entry, lv.stop, lv.target
+    tp1 = entry + sign * np.abs(entry - stop)
+    beyond = nearest_swing_levels(
+        patterns=patterns, threshold=tp2, high=high, low=low, swing_length=swing_length, strict=True
+    )
+    tp3 = np.where(np.isnan(beyond), entry + TP3_EXTENSION * (tp2 - entry), beyond)
+    tp3 = np.where(np.isnan(entry), np.nan, tp3)
+    return {"entry": entry, "stop_loss": stop, "tp1": tp1, "tp2": tp2, "tp3": tp3}
+
+
+def production_level_arrays(
+    *,
+    patterns: PatternArrays,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    atr: np.ndarray,
+    entry_method: str = DEFAULT_ENTRY_METHOD,
+    sl_buffer_pct: float = DEFAULT_SL_BUFFER_PCT,
+    tp_method: str = DEFAULT_TP_METHOD,
+    rr_target: float = DEFAULT_RR_TARGET,
+    swing_length: int = DEFAULT_SWING_LENGTH,
+) -> dict[str, np.ndarray]:
+    """Return entry, stop_loss, tp1, tp2, tp3 arrays for many patterns (vectorized).
+
+    TP1 = 1R; TP2 = the ``tp_method`` target with ``rr_target``; TP3 = the
+    nearest unbroken swing strictly beyond TP2, else entry + 1.5 x (TP2 - entry).
+    A skipped setup (see ``compute_levels``) is NaN in every array.
+    """
+    high, low, close = as_float_array(high), as_float_array(low), as_float_array(close)
+    lv = compute_levels(
+        patterns=patterns,
+        high=high,
+        low=low,
+        close=close,
+        atr=atr,
+        entry_method=entry_method,
+        sl_buffer_pct=sl_buffer_pct,
+        tp_method=tp_method,
+        rr_target=rr_target,
+        swing_length=swing_length,
+    )
+    sign = np.where(patterns.direction == BULLISH, 1.0, -1.0)
+    tp1 = lv.entry + sign * np.abs(lv.entry - lv.stop)
+    beyond = nearest_swing_levels(
+        patterns=patterns, threshold=lv.target, high=high, low=low, swing_length=swing_length, strict=True
+    )
+    tp3 = np.where(np.isfinite(beyond), beyond, lv.entry + TP3_EXTENSION * (lv.target - lv.entry))
+    tp3 = np.where(np.isnan(lv.entry), np.nan, tp3)
+    return {"entry": lv.entry, "stop_loss": lv.stop, "tp1": tp1, "tp2": lv.target, "tp3": tp3}
+
+
 def production_levels(
     *,
     direction: int | str,
@@ -292,41 +377,25 @@ def production_levels(
 ) -> ProductionLevels:
     """Return entry, stop_loss, TP1, TP2, TP3 of one pattern detected at bar ``index``.
 
-    TP1 = 1R; TP2 = the ``tp_method`` target with ``rr_target``; TP3 = the
-    nearest unbroken swing strictly beyond TP2, else entry + 1.5 x (TP2 - entry).
-    All values NaN when the setup is skipped (see ``compute_levels``).
+    The one-pattern form of ``production_level_arrays`` (same rules).
     """
-    high = as_float_array(high)
-    low = as_float_array(low)
-    close = as_float_array(close)
-    if atr is None:
-        atr = wilder_atr(high, low, close)
-    code = direction_code(direction)
+    high, low, close = as_float_array(high), as_float_array(low), as_float_array(close)
     one = PatternArrays(
         index=np.array([index], np.int64),
-        direction=np.array([code], np.int8),
+        direction=np.array([direction_code(direction)], np.int8),
         zone_low=np.array([zone_low], np.float64),
         zone_high=np.array([zone_high], np.float64),
     )
-    lv = compute_levels(
+    levels = production_level_arrays(
         patterns=one,
         high=high,
         low=low,
         close=close,
-        atr=atr,
+        atr=wilder_atr(high, low, close) if atr is None else atr,
         entry_method=entry_method,
         sl_buffer_pct=sl_buffer_pct,
         tp_method=tp_method,
         rr_target=rr_target,
         swing_length=swing_length,
     )
-    entry, stop, tp2 = float(lv.entry[0]), float(lv.stop[0]), float(lv.target[0])
-    if np.isnan(entry):
-        return ProductionLevels(entry=np.nan, stop_loss=np.nan, tp1=np.nan, tp2=np.nan, tp3=np.nan)
-    sign = 1.0 if code == BULLISH else -1.0
-    tp1 = entry + sign * abs(entry - stop)
-    beyond = nearest_swing_levels(
-        patterns=one, threshold=np.array([tp2]), high=high, low=low, swing_length=swing_length, strict=True
-    )[0]
-    tp3 = float(beyond) if np.isfinite(beyond) else entry + TP3_EXTENSION * (tp2 - entry)
-    return ProductionLevels(entry=entry, stop_loss=stop, tp1=tp1, tp2=tp2, tp3=tp3)
+    return ProductionLevels(**{name: float(values[0]) for name, values in levels.items()})
