@@ -317,48 +317,6 @@ def production_level_arrays(
     return {"entry": entry, "stop_loss": stop, "tp1": tp1, "tp2": tp2, "tp3": tp3}
 
 
-def production_level_arrays(
-    *,
-    patterns: PatternArrays,
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
-    atr: np.ndarray,
-    entry_method: str = DEFAULT_ENTRY_METHOD,
-    sl_buffer_pct: float = DEFAULT_SL_BUFFER_PCT,
-    tp_method: str = DEFAULT_TP_METHOD,
-    rr_target: float = DEFAULT_RR_TARGET,
-    swing_length: int = DEFAULT_SWING_LENGTH,
-) -> dict[str, np.ndarray]:
-    """Return entry, stop_loss, tp1, tp2, tp3 arrays for many patterns (vectorized).
-
-    TP1 = 1R; TP2 = the ``tp_method`` target with ``rr_target``; TP3 = the
-    nearest unbroken swing strictly beyond TP2, else entry + 1.5 x (TP2 - entry).
-    A skipped setup (see ``compute_levels``) is NaN in every array.
-    """
-    high, low, close = as_float_array(high), as_float_array(low), as_float_array(close)
-    lv = compute_levels(
-        patterns=patterns,
-        high=high,
-        low=low,
-        close=close,
-        atr=atr,
-        entry_method=entry_method,
-        sl_buffer_pct=sl_buffer_pct,
-        tp_method=tp_method,
-        rr_target=rr_target,
-        swing_length=swing_length,
-    )
-    sign = np.where(patterns.direction == BULLISH, 1.0, -1.0)
-    tp1 = lv.entry + sign * np.abs(lv.entry - lv.stop)
-    beyond = nearest_swing_levels(
-        patterns=patterns, threshold=lv.target, high=high, low=low, swing_length=swing_length, strict=True
-    )
-    tp3 = np.where(np.isfinite(beyond), beyond, lv.entry + TP3_EXTENSION * (lv.target - lv.entry))
-    tp3 = np.where(np.isnan(lv.entry), np.nan, tp3)
-    return {"entry": lv.entry, "stop_loss": lv.stop, "tp1": tp1, "tp2": lv.target, "tp3": tp3}
-
-
 def production_levels(
     *,
     direction: int | str,
