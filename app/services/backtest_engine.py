@@ -250,6 +250,33 @@ def _first_at_or_above(table, start, end, level):  # pragma: no cover - numba
     return j
 
 
+LINEAR_SCAN_BARS = 16  # most trades resolve within a few candles: scan those directly, then jump
+
+
+@njit(cache=True, inline="always")
+def _scan_at_or_below(values, table, start, end, level):  # pragma: no cover - numba
+    """Return the first j in [start, end] with values[j] <= level, else end + 1 (scan, then sparse table)."""
+    stop = min(end, start + LINEAR_SCAN_BARS - 1)
+    for j in range(start, stop + 1):
+        if values[j] <= level:
+            return j
+    if stop >= end:
+        return end + 1
+    return _first_at_or_below(table, stop + 1, end, level)
+
+
+@njit(cache=True, inline="always")
+def _scan_at_or_above(values, table, start, end, level):  # pragma: no cover - numba
+    """Return the first j in [start, end] with values[j] >= level, else end + 1 (scan, then sparse table)."""
+    stop = min(end, start + LINEAR_SCAN_BARS - 1)
+    for j in range(start, stop + 1):
+        if values[j] >= level:
+            return j
+    if stop >= end:
+        return end + 1
+    return _first_at_or_above(table, stop + 1, end, level)
+
+
 @njit(cache=True)
 def _fill_kernel(
     high, low, close, low_min, high_max, index, direction, entry, stop, max_wait
@@ -295,32 +322,63 @@ def _fill_kernel(
         # First candle at/after the fill that reaches the stop (n = never): independent of the target,
         # so it is shared by every rr_target / tp_method with the same entry and stop.
         if d > 0:
-            stop_bar[i] = f if low[f] <= s else _first_at_or_below(low_min, f + 1, n - 1, s)
+            stop_bar[i] = f if low[f] <= s else _scan_at_or_below(low, low_min, f + 1, n - 1, s)
         else:
-            stop_bar[i] = f if high[f] >= s else _first_at_or_above(high_max, f + 1, n - 1, s)
+            stop_bar[i] = f if high[f] >= s else _scan_at_or_above(high, high_max, f + 1, n - 1, s)
     return status, fill_bar, stop_bar
 
 
 @njit(cache=True)
 def _exit_kernel(
-    open_, close, low_min, high_max, status, fill_bar, stop_bar, direction, entry, stop, target, cost_worse, cost_better
+    open_,
+    high,
+    low,
+    close,
+    low_min,
+    high_max,
+    time_ns,
+    day,
+    ns_per_hour,
+    fill_status,
+    fill_bar,
+    stop_bar,
+    direction,
+    entry,
+    stop,
+    target,
+    cost_worse,
+    cost_better,
+    status,
+    traded,
+    exit_bar,
+    reason,
+    exit_price,
+    r_mult,
+    planned,
+    hours,
+    exit_day,
 ):  # pragma: no cover - numba
+    # Writes into the caller's (row) arrays so that a grid fills one 2-D table without copies.
     n = close.shape[0]
-    m = status.shape[0]
-    traded = np.zeros(m, np.bool_)
-    exit_bar = np.full(m, -1, np.int64)
-    reason = np.zeros(m, np.int8)
-    exit_price = np.full(m, np.nan)
-    r_mult = np.zeros(m)
-    planned = np.zeros(m)
+    m = fill_status.shape[0]
     for i in range(m):
-        if status[i] != STATUS_FILLED:
+        status[i] = fill_status[i]
+        traded[i] = False
+        exit_bar[i] = -1
+        reason[i] = EXIT_NONE
+        exit_price[i] = np.nan
+        r_mult[i] = 0.0
+        planned[i] = 0.0
+        hours[i] = 0.0
+        exit_day[i] = -1
+        if fill_status[i] != STATUS_FILLED:
             continue
         e = entry[i]
         s = stop[i]
         t = target[i]
         d = direction[i]
         if not np.isfinite(t) or (d > 0 and not t > e) or (d < 0 and not t < e):
+            status[i] = STATUS_INVALID
             continue
         f = fill_bar[i]
         sb = stop_bar[i]
@@ -330,7 +388,10 @@ def _exit_kernel(
             xp = s
         else:
             last = sb - 1 if sb < n else n - 1
-            tb = _first_at_or_above(high_max, f + 1, last, t) if d > 0 else _first_at_or_below(low_min, f + 1, last, t)
+            if d > 0:
+                tb = _scan_at_or_above(high, high_max, f + 1, last, t)
+            else:
+                tb = _scan_at_or_below(low, low_min, f + 1, last, t)
             if tb <= last:
                 xb = tb
                 rs = EXIT_TARGET
@@ -351,28 +412,8 @@ def _exit_kernel(
         exit_price[i] = xp
         r_mult[i] = r
         planned[i] = abs(t - e) / risk
-    return traded, exit_bar, reason, exit_price, r_mult, planned
-
-
-@njit(cache=True)
-def _exit_order(traded, exit_bar):  # pragma: no cover - numba
-    """Return, per row, the positions of traded setups sorted by exit bar (stable), padded with -1."""
-    rows, m = traded.shape
-    order = np.full((rows, m), -1, np.int64)
-    counts = np.zeros(rows, np.int64)
-    for r in range(rows):
-        keys = np.empty(m, np.int64)
-        big = np.iinfo(np.int64).max
-        for i in range(m):
-            keys[i] = exit_bar[r, i] if traded[r, i] else big
-        idx = np.argsort(keys, kind="mergesort")
-        c = 0
-        for i in range(m):
-            if traded[r, idx[i]]:
-                order[r, c] = idx[i]
-                c += 1
-        counts[r] = c
-    return order, counts
+        hours[i] = (time_ns[xb] - time_ns[f]) / ns_per_hour
+        exit_day[i] = day[xb]
 
 
 @njit(cache=True)
@@ -384,124 +425,149 @@ def _clip(x, cap):  # pragma: no cover - numba
 
 @njit(cache=True)
 def _aggregate_kernel(
-    order,
+    pos,
     counts,
-    fill_bar,
-    exit_bar,
     r_mult,
     planned,
-    masks,
+    hours,
+    exit_day,
+    mask_t,
     combo_level,
     combo_filter,
-    time_ns,
-    day,
     n_days,
     risk_pct,
     cap,
     days_per_year,
-    ns_per_hour,
 ):  # pragma: no cover - numba
+    """Metrics of every combination; combinations sharing a level set walk its trades together.
+
+    Per level set, each trade (in exit order) is loaded once and applied to every combination whose filter
+    mask holds it; their states are independent, so the per-combination arithmetic is exactly that of a
+    single-combination call (a grid row equals a single run bit for bit).
+    """
     n_combos = combo_level.shape[0]
     out = np.zeros((n_combos, 14))
-    daily = np.empty(n_days)
     ann = math.sqrt(days_per_year)
-    for c in range(n_combos):
-        lv = combo_level[c]
-        fm = combo_filter[c]
-        eq = 1.0
-        peak = 1.0
-        mdd = 0.0
-        trades = 0
-        wins = 0
-        sum_r = 0.0
-        gross_win = 0.0
-        gross_loss = 0.0
-        sum_win_r = 0.0
-        sum_loss_r = 0.0
-        streak = 0
-        max_streak = 0
-        sum_rr = 0.0
-        sum_hours = 0.0
-        next_day = 0
-        prev_eq = 1.0
+    by_level = np.argsort(combo_level, kind="mergesort")
+    start = 0
+    while start < n_combos:
+        lv = combo_level[by_level[start]]
+        end = start
+        while end < n_combos and combo_level[by_level[end]] == lv:
+            end += 1
+        k = end - start
+        members = by_level[start:end]
+        filt = np.empty(k, np.int64)
+        for j in range(k):
+            filt[j] = combo_filter[members[j]]
+        eq = np.ones(k)
+        peak = np.ones(k)
+        mdd = np.zeros(k)
+        trades = np.zeros(k, np.int64)
+        wins = np.zeros(k, np.int64)
+        sum_r = np.zeros(k)
+        gross_win = np.zeros(k)
+        gross_loss = np.zeros(k)
+        streak = np.zeros(k, np.int64)
+        max_streak = np.zeros(k, np.int64)
+        sum_rr = np.zeros(k)
+        sum_hours = np.zeros(k)
+        # Daily returns are non-zero only on days with an exit, so only those days are visited; the other
+        # days of the calendar enter the statistics as zeros through n_days.
+        prev_eq = np.ones(k)
+        sum_d = np.zeros(k)
+        sum_d2 = np.zeros(k)
+        sum_down2 = np.zeros(k)
+        cur_day = -1
         for q in range(counts[lv]):
-            i = order[lv, q]
-            if not masks[fm, i]:
-                continue
-            xb = exit_bar[lv, i]
-            dday = day[xb]
-            while next_day < dday:  # close the days before this exit with the equity so far
-                daily[next_day] = eq / prev_eq - 1.0 if prev_eq > 0.0 else 0.0
-                prev_eq = eq
-                next_day += 1
+            i = pos[lv, q]
+            dday = exit_day[lv, i]
+            if dday != cur_day:
+                if cur_day >= 0:
+                    for j in range(k):
+                        ret = eq[j] / prev_eq[j] - 1.0 if prev_eq[j] > 0.0 else 0.0
+                        sum_d[j] += ret
+                        sum_d2[j] += ret * ret
+                        if ret < 0.0:
+                            sum_down2[j] += ret * ret
+                        prev_eq[j] = eq[j]
+                cur_day = dday
             r = r_mult[lv, i]
-            trades += 1
-            sum_r += r
-            if r > 0.0:
-                wins += 1
-                gross_win += r
-                sum_win_r += r
-                streak = 0
-            else:
-                gross_loss -= r
-                sum_loss_r -= r
-                streak += 1
-                if streak > max_streak:
-                    max_streak = streak
-            sum_rr += planned[lv, i]
-            sum_hours += (time_ns[xb] - time_ns[fill_bar[lv, i]]) / ns_per_hour
-            eq = max(0.0, eq * (1.0 + r * risk_pct / 100.0))
-            if eq > peak:
-                peak = eq
-            elif peak > 0.0:
-                dd = (peak - eq) / peak
-                if dd > mdd:
-                    mdd = dd
-        while next_day < n_days:
-            daily[next_day] = eq / prev_eq - 1.0 if prev_eq > 0.0 else 0.0
-            prev_eq = eq
-            next_day += 1
-        row = out[c]
-        if trades == 0:
-            continue
-        losses = trades - wins
-        row[0] = trades
-        row[1] = wins
-        row[2] = losses
-        row[3] = 100.0 * wins / trades
-        row[4] = sum_rr / trades
-        row[5] = 100.0 * (eq - 1.0)
-        row[6] = 100.0 * mdd
-        mean = 0.0
-        for k in range(n_days):
-            mean += daily[k]
-        mean /= n_days
-        var = 0.0
-        down = 0.0
-        for k in range(n_days):
-            dev = daily[k] - mean
-            var += dev * dev
-            if daily[k] < 0.0:
-                down += daily[k] * daily[k]
-        if n_days >= 2:
-            std = math.sqrt(var / (n_days - 1))
-            if std > 0.0:
-                row[7] = _clip(mean / std * ann, cap)
-        down = math.sqrt(down / n_days)
-        if down > 0.0:
-            row[8] = _clip(mean / down * ann, cap)
-        elif mean > 0.0:
-            row[8] = cap
-        if gross_loss > 0.0:
-            row[9] = min(gross_win / gross_loss, cap)
-        elif gross_win > 0.0:
-            row[9] = cap
-        row[10] = sum_hours / trades
-        row[11] = max_streak
-        if wins > 0:
-            avg_loss = sum_loss_r / losses if losses > 0 else 0.0
-            row[12] = min((sum_win_r / wins) / avg_loss, cap) if avg_loss > 0.0 else cap
-        row[13] = sum_r / trades
+            rr = planned[lv, i]
+            hr = hours[lv, i]
+            factor = 1.0 + r * risk_pct / 100.0
+            member = mask_t[i]
+            if r > 0.0:  # a win: equity rises, the streak resets, no new drawdown
+                for j in range(k):
+                    if member[filt[j]]:
+                        trades[j] += 1
+                        wins[j] += 1
+                        sum_r[j] += r
+                        gross_win[j] += r
+                        streak[j] = 0
+                        sum_rr[j] += rr
+                        sum_hours[j] += hr
+                        e = eq[j] * factor
+                        eq[j] = e
+                        if e > peak[j]:
+                            peak[j] = e
+            else:  # a loss (r <= 0): equity cannot make a new peak
+                for j in range(k):
+                    if member[filt[j]]:
+                        trades[j] += 1
+                        sum_r[j] += r
+                        gross_loss[j] -= r
+                        st = streak[j] + 1
+                        streak[j] = st
+                        if st > max_streak[j]:
+                            max_streak[j] = st
+                        sum_rr[j] += rr
+                        sum_hours[j] += hr
+                        e = max(0.0, eq[j] * factor)
+                        eq[j] = e
+                        if e < peak[j] * (1.0 - mdd[j]):
+                            mdd[j] = max(mdd[j], (peak[j] - e) / peak[j])
+        for j in range(k):
+            n_tr = trades[j]
+            if n_tr == 0:
+                continue
+            ret = eq[j] / prev_eq[j] - 1.0 if prev_eq[j] > 0.0 else 0.0
+            sd = sum_d[j] + ret
+            sd2 = sum_d2[j] + ret * ret
+            sdown2 = sum_down2[j] + (ret * ret if ret < 0.0 else 0.0)
+            row = out[members[j]]
+            n_win = wins[j]
+            losses = n_tr - n_win
+            row[0] = n_tr
+            row[1] = n_win
+            row[2] = losses
+            row[3] = 100.0 * n_win / n_tr
+            row[4] = sum_rr[j] / n_tr
+            row[5] = 100.0 * (eq[j] - 1.0)
+            row[6] = 100.0 * mdd[j]
+            mean = sd / n_days
+            if n_days >= 2:
+                std = math.sqrt(max(0.0, (sd2 - sd * mean) / (n_days - 1)))
+                if std > 0.0:
+                    row[7] = _clip(mean / std * ann, cap)
+            down = math.sqrt(sdown2 / n_days)
+            if down > 0.0:
+                row[8] = _clip(mean / down * ann, cap)
+            elif mean > 0.0:
+                row[8] = cap
+            gw = gross_win[j]
+            gl = gross_loss[j]
+            if gl > 0.0:
+                row[9] = min(gw / gl, cap)
+            elif gw > 0.0:
+                row[9] = cap
+            row[10] = sum_hours[j] / n_tr
+            row[11] = max_streak[j]
+            if n_win > 0:
+                avg_loss = gl / losses if losses > 0 else 0.0
+                row[12] = min((gw / n_win) / avg_loss, cap) if avg_loss > 0.0 else cap
+            row[13] = sum_r[j] / n_tr
+        start = end
     return out
 
 
@@ -519,7 +585,13 @@ class Fills:
 
 @dataclass(frozen=True)
 class Outcomes:
-    """Per-setup outcome: traded flag, exit bar, exit reason code, exit price, net R, planned R:R."""
+    """Per-setup outcome of one level set (rows of an ``OutcomeTable``).
+
+    ``status`` (STATUS_*), ``fill_bar``, ``traded``, ``exit_bar``,
+    ``exit_reason`` (EXIT_*), ``exit_price``, ``r_multiple`` (net R),
+    ``planned_rr``, ``hours`` (duration) and ``exit_day`` (day of the exit
+    candle, counted from the slice's first day); -1 / NaN / 0 when not traded.
+    """
 
     status: np.ndarray
     fill_bar: np.ndarray
@@ -529,6 +601,55 @@ class Outcomes:
     exit_price: np.ndarray
     r_multiple: np.ndarray
     planned_rr: np.ndarray
+    hours: np.ndarray
+    exit_day: np.ndarray
+
+
+_OUTCOME_DTYPES = {
+    "status": np.int8,
+    "fill_bar": np.int64,
+    "traded": np.bool_,
+    "exit_bar": np.int64,
+    "exit_reason": np.int8,
+    "exit_price": np.float64,
+    "r_multiple": np.float64,
+    "planned_rr": np.float64,
+    "hours": np.float64,
+    "exit_day": np.int64,
+}
+
+
+@dataclass(frozen=True)
+class OutcomeTable:
+    """Outcomes of many level sets over one setup list, as 2-D arrays (one row per level set)."""
+
+    status: np.ndarray
+    fill_bar: np.ndarray
+    traded: np.ndarray
+    exit_bar: np.ndarray
+    exit_reason: np.ndarray
+    exit_price: np.ndarray
+    r_multiple: np.ndarray
+    planned_rr: np.ndarray
+    hours: np.ndarray
+    exit_day: np.ndarray
+
+    @classmethod
+    def allocate(cls, rows: int, setups: int) -> OutcomeTable:
+        """Return an uninitialised table for ``rows`` level sets of ``setups`` setups."""
+        return cls(**{name: np.empty((rows, setups), dtype) for name, dtype in _OUTCOME_DTYPES.items()})
+
+    @classmethod
+    def stack(cls, outcomes: list[Outcomes]) -> OutcomeTable:
+        """Return a table holding copies of ``outcomes`` (all over the same setup list)."""
+        return cls(**{name: np.stack([getattr(o, name) for o in outcomes]) for name in _OUTCOME_DTYPES})
+
+    def __len__(self) -> int:
+        return int(self.status.shape[0])
+
+    def row(self, k: int) -> Outcomes:
+        """Return level set ``k`` as Outcomes (views, no copy)."""
+        return Outcomes(**{name: getattr(self, name)[k] for name in _OUTCOME_DTYPES})
 
 
 def _f64(values: np.ndarray) -> np.ndarray:
@@ -575,14 +696,27 @@ def resolve_exits(
     target: np.ndarray,
     commission_pct: float,
     slippage_pct: float,
+    out: Outcomes | None = None,
 ) -> Outcomes:
-    """Return the exit and net R multiple of every filled setup (costs applied on both sides)."""
+    """Return the exit and net R multiple of every filled setup (costs applied on both sides).
+
+    ``out`` (e.g. ``OutcomeTable.row(k)``) receives the result in place; a
+    filled setup whose target is NaN or not beyond its entry becomes ``invalid``.
+    """
     worse, better = apply_trading_costs(1.0, 1.0, 1, commission_pct, slippage_pct)
-    traded, exit_bar, reason, exit_price, r_mult, planned = _exit_kernel(
+    m = fills.status.shape[0]
+    if out is None:
+        out = OutcomeTable.allocate(1, m).row(0)
+    _exit_kernel(
         market.open,
+        market.high,
+        market.low,
         market.close,
         market.low_min,
         market.high_max,
+        market.time_ns,
+        market.day,
+        float(NS_PER_HOUR),
         fills.status,
         fills.fill_bar,
         fills.stop_bar,
@@ -592,18 +726,18 @@ def resolve_exits(
         _f64(target),
         worse,
         better,
+        out.status,
+        out.traded,
+        out.exit_bar,
+        out.exit_reason,
+        out.exit_price,
+        out.r_multiple,
+        out.planned_rr,
+        out.hours,
+        out.exit_day,
     )
-    status = np.where((fills.status == STATUS_FILLED) & ~traded, STATUS_INVALID, fills.status).astype(np.int8)
-    return Outcomes(
-        status=status,
-        fill_bar=fills.fill_bar,
-        traded=traded,
-        exit_bar=exit_bar,
-        exit_reason=reason,
-        exit_price=exit_price,
-        r_multiple=r_mult,
-        planned_rr=planned,
-    )
+    out.fill_bar[:] = fills.fill_bar
+    return out
 
 
 def simulate_setups(
@@ -632,16 +766,9 @@ def simulate_setups(
     )
 
 
-def exit_order(outcomes: list[Outcomes]) -> tuple[np.ndarray, np.ndarray]:
-    """Return (order, counts): per outcome set, traded positions sorted by exit bar (ties: setup order)."""
-    traded = np.ascontiguousarray(np.stack([o.traded for o in outcomes]))
-    exit_bar = np.ascontiguousarray(np.stack([o.exit_bar for o in outcomes]))
-    return _exit_order(traded, exit_bar)
-
-
 def aggregate_metrics(
     market: MarketArrays,
-    outcomes: list[Outcomes],
+    outcomes: OutcomeTable | list[Outcomes],
     *,
     masks: np.ndarray,
     combo_level: np.ndarray,
@@ -650,30 +777,47 @@ def aggregate_metrics(
 ) -> np.ndarray:
     """Return a (combinations x METRIC_NAMES) float array of metrics.
 
-    Combination c uses the setups of ``outcomes[combo_level[c]]`` selected by
-    ``masks[combo_filter[c]]`` (all outcome sets index the same setup list).
+    Combination c uses the setups of level set ``combo_level[c]`` (a row of
+    ``outcomes``) selected by ``masks[combo_filter[c]]``; every level set
+    indexes the same setup list.
     """
     if risk_per_trade_pct <= 0:
         raise ValueError(f"risk_per_trade_pct must be > 0, got {risk_per_trade_pct}")
-    order, counts = exit_order(outcomes)
+    table = outcomes if isinstance(outcomes, OutcomeTable) else OutcomeTable.stack(outcomes)
+    # Exit order: a stable sort on the exit bar keeps setup (detection) order on ties; untraded sort last.
+    keys = np.where(table.traded, table.exit_bar, np.iinfo(np.int64).max)
+    pos = np.ascontiguousarray(np.argsort(keys, axis=1, kind="stable").astype(np.int64, copy=False))
+    counts = np.ascontiguousarray(table.traded.sum(axis=1, dtype=np.int64))
     return _aggregate_kernel(
-        order,
+        pos,
         counts,
-        np.ascontiguousarray(np.stack([o.fill_bar for o in outcomes])),
-        np.ascontiguousarray(np.stack([o.exit_bar for o in outcomes])),
-        np.ascontiguousarray(np.stack([o.r_multiple for o in outcomes])),
-        np.ascontiguousarray(np.stack([o.planned_rr for o in outcomes])),
-        np.ascontiguousarray(np.asarray(masks, dtype=np.bool_)),
+        np.ascontiguousarray(table.r_multiple),
+        np.ascontiguousarray(table.planned_rr),
+        np.ascontiguousarray(table.hours),
+        np.ascontiguousarray(table.exit_day),
+        np.ascontiguousarray(np.asarray(masks, dtype=np.bool_).T),  # setup-major: one cache line per trade
         np.ascontiguousarray(np.asarray(combo_level, dtype=np.int64)),
         np.ascontiguousarray(np.asarray(combo_filter, dtype=np.int64)),
-        market.time_ns,
-        market.day,
         market.n_days,
         float(risk_per_trade_pct),
         METRIC_CAP,
         float(DAYS_PER_YEAR),
-        float(NS_PER_HOUR),
     )
+
+
+@njit(cache=True)
+def _equal_nan(a, b):  # pragma: no cover - numba
+    if a.shape[0] != b.shape[0]:
+        return False
+    for i in range(a.shape[0]):  # noqa: SIM110 - numba compiles no all() over a generator
+        if a[i] != b[i] and not (np.isnan(a[i]) and np.isnan(b[i])):
+            return False
+    return True
+
+
+def same_prices(a: np.ndarray, b: np.ndarray) -> bool:
+    """Return True when two price arrays are equal element by element (NaN equals NaN)."""
+    return bool(_equal_nan(_f64(a), _f64(b)))
 
 
 def metrics_row_to_dict(row: np.ndarray) -> dict[str, float | int]:
