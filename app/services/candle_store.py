@@ -172,7 +172,7 @@ def load_candles(
         query = query.where(Candle.timestamp >= start_ms)
     if end_ms is not None:
         query = query.where(Candle.timestamp <= end_ms)
-    rows = db.session.execute(query.order_by(Candle.timestamp)).all()
+    rows = [tuple(row) for row in db.session.execute(query.order_by(Candle.timestamp))]
     if not rows:
         return empty_candles()
     arr = np.asarray(rows, dtype="float64")
