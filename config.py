@@ -23,6 +23,12 @@ class Config:
     CANDLE_DATA_DIR = os.environ.get("CANDLE_DATA_DIR", str(BASE_DIR / "data" / "candles"))
     DEFAULT_EXCHANGE = os.environ.get("EXCHANGE", "binance")
     SCAN_TIMEFRAMES = os.environ.get("SCAN_TIMEFRAMES", "1h,4h,1d").split(",")
+    # Optimizer: the weekly sweep's scope and the runner's limits.
+    OPTIMIZE_TIMEFRAMES = os.environ.get("OPTIMIZE_TIMEFRAMES", "30m,1h,4h,1d").split(",")
+    OPTIMIZE_LOOKBACK_DAYS = int(os.environ.get("OPTIMIZE_LOOKBACK_DAYS", "1825"))
+    OPTIMIZER_WORKERS = int(os.environ.get("OPTIMIZER_WORKERS", "0")) or None  # None: one per CPU core
+    OPTIMIZER_STALE_SECONDS = int(os.environ.get("OPTIMIZER_STALE_SECONDS", "600"))
+    OPTIMIZER_MAX_RUNS_PER_JOB = int(os.environ.get("OPTIMIZER_MAX_RUNS_PER_JOB", "200000"))
     TESTING = False
 
 

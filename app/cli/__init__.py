@@ -7,8 +7,12 @@ def register_cli(app: Flask) -> None:
     """Attach every command group to ``app``."""
     from app.cli.candles import candles_cli
     from app.cli.demo import demo_cli
+    from app.cli.optimize import optimize_cli
+    from app.cli.patterns import patterns_cli
     from app.cli.users import users_cli
 
     app.cli.add_command(candles_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(optimize_cli)
+    app.cli.add_command(patterns_cli)
     app.cli.add_command(users_cli)

@@ -69,7 +69,7 @@ class OptimizationJob(db.Model):
     failed_runs: Mapped[int] = mapped_column(Integer, default=0)
 
     # Results: best run per slice, and a human summary of how the job ended.
-    best_params_json: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    best_params_json: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     summary: Mapped[str | None] = mapped_column(Text, default=None)
 
     # Claiming: one process owns a running job and proves it is alive with a heartbeat.
@@ -144,7 +144,7 @@ class OptimizationRun(db.Model):
     # SHA-256 of the exact candles the slice used, so a result can be reproduced or flagged stale.
     candles_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
     # Small by design: trades only for the best run of each slice (see optimizer).
-    results_json: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    results_json: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
