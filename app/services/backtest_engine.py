@@ -377,7 +377,7 @@ def _exit_kernel(
         s = stop[i]
         t = target[i]
         d = direction[i]
-        if not np.isfinite(t) or (d > 0 and not t > e) or (d < 0 and not t < e):
+        if not (np.isfinite(e) and np.isfinite(s) and np.isfinite(t)) or (d > 0 and not t > e) or (d < 0 and not t < e):
             status[i] = STATUS_INVALID
             continue
         f = fill_bar[i]
@@ -701,7 +701,9 @@ def resolve_exits(
     """Return the exit and net R multiple of every filled setup (costs applied on both sides).
 
     ``out`` (e.g. ``OutcomeTable.row(k)``) receives the result in place; a
-    filled setup whose target is NaN or not beyond its entry becomes ``invalid``.
+    filled setup whose entry, stop or target is NaN, or whose target is not
+    beyond its entry, becomes ``invalid``. ``fills`` may come from entry/stop
+    arrays that ``prices_cover`` these (shared across level sets).
     """
     worse, better = apply_trading_costs(1.0, 1.0, 1, commission_pct, slippage_pct)
     m = fills.status.shape[0]
@@ -806,18 +808,22 @@ def aggregate_metrics(
 
 
 @njit(cache=True)
-def _equal_nan(a, b):  # pragma: no cover - numba
-    if a.shape[0] != b.shape[0]:
+def _covers(cached, current):  # pragma: no cover - numba
+    if cached.shape[0] != current.shape[0]:
         return False
-    for i in range(a.shape[0]):  # noqa: SIM110 - numba compiles no all() over a generator
-        if a[i] != b[i] and not (np.isnan(a[i]) and np.isnan(b[i])):
+    for i in range(cached.shape[0]):  # noqa: SIM110 - numba compiles no all() over a generator
+        if not np.isnan(current[i]) and current[i] != cached[i]:
             return False
     return True
 
 
-def same_prices(a: np.ndarray, b: np.ndarray) -> bool:
-    """Return True when two price arrays are equal element by element (NaN equals NaN)."""
-    return bool(_equal_nan(_f64(a), _f64(b)))
+def prices_cover(cached: np.ndarray, current: np.ndarray) -> bool:
+    """Return True when ``current`` equals ``cached`` wherever ``current`` is not NaN.
+
+    Fills computed for ``cached`` entry/stop then serve ``current`` too: a
+    setup blanked (NaN) in ``current`` is turned invalid by ``resolve_exits``.
+    """
+    return bool(_covers(_f64(cached), _f64(current)))
 
 
 def metrics_row_to_dict(row: np.ndarray) -> dict[str, float | int]:

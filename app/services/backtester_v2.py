@@ -62,8 +62,8 @@ from app.services.backtest_engine import (
     find_fills,
     metrics_row_to_dict,
     prepare_market,
+    prices_cover,
     resolve_exits,
-    same_prices,
 )
 from app.services.candle_frame import validate_candles
 from app.services.patterns import DEFAULT_EXPIRY_BARS, DEFAULT_SWING_LENGTH, PatternArrays, get_detector
@@ -287,10 +287,10 @@ def _evaluate(
             swing_length=swing_length,
         )
         # The fill search needs only entry & stop; reuse it when they match (they do for one entry method and
-        # buffer, except where compute_levels blanked a setup, hence the check).
+        # buffer, except where compute_levels blanked a setup, e.g. ATR not yet defined: hence the check).
         fills = None
         for entry, stop, cached in fill_cache.get((em, sl), []):
-            if same_prices(entry, lv.entry) and same_prices(stop, lv.stop):
+            if prices_cover(entry, lv.entry) and prices_cover(stop, lv.stop):
                 fills = cached
                 break
         if fills is None:

@@ -1,0 +1,91 @@
+"""No lookahead: trades closed by candle k are the same whether the backtest saw data up to k or all of it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.services.backtest_engine import prepare_market, reference_backtest, simulate_setups
+from app.services.backtester_v2 import run_backtest_v2
+from app.services.patterns import PATTERN_TYPES, get_detector
+from app.services.trade_levels import compute_levels, wilder_atr
+
+PARAMS = [
+    {"entry_method": "zone_edge", "tp_method": "fixed_rr", "rr_target": 2.0, "sl_buffer_pct": 10.0},
+    {"entry_method": "atr_buffer", "tp_method": "swing_target", "rr_target": 3.0, "sl_buffer_pct": 5.0},
+    {"entry_method": "zone_mid", "tp_method": "atr_multiple", "rr_target": 1.5, "sl_buffer_pct": 20.0},
+]
+
+
+@pytest.mark.parametrize("pattern_type", PATTERN_TYPES)
+@pytest.mark.parametrize("params", PARAMS, ids=lambda p: f"{p['entry_method']}-{p['tp_method']}")
+def test_trades_closed_by_k_do_not_depend_on_later_candles(btc_4h, pattern_type, params):
+    full = run_backtest_v2("BTC/USDT", "4h", None, None, candles=btc_4h, pattern_type=pattern_type, **params)
+    n = len(btc_4h)
+    for k in (n // 5, n // 2, (4 * n) // 5 + 7):
+        cut = btc_4h.index[k].isoformat()
+        part = run_backtest_v2(
+            "BTC/USDT", "4h", None, None, candles=btc_4h.iloc[: k + 1], pattern_type=pattern_type, **params
+        )
+        closed_part = [t for t in part["trades"] if t["exit_reason"] != "end_of_data"]
+        closed_full = [t for t in full["trades"] if t["exit_time"] <= cut]
+        assert closed_part == closed_full
+        assert len(closed_full) > 10
+        # A trade still open at k is closed at k's close in the shorter run, and is still open (or later) in full.
+        still_open = {t["entry_time"] for t in part["trades"] if t["exit_reason"] == "end_of_data"}
+        assert all(t["exit_time"] == cut for t in part["trades"] if t["exit_reason"] == "end_of_data")
+        assert still_open <= {t["entry_time"] for t in full["trades"] if t["exit_time"] > cut}
+
+
+@pytest.mark.parametrize("pattern_type", PATTERN_TYPES)
+def test_compiled_path_matches_the_reference_on_real_setups(btc_4h, pattern_type):
+    df = btc_4h.iloc[:4000]
+    o, h, lo, c = (df[col].to_numpy() for col in ("open", "high", "low", "close"))
+    patterns = get_detector(pattern_type).find(o, h, lo, c, min_zone_pct=0.1)
+    levels = compute_levels(
+        patterns=patterns,
+        high=h,
+        low=lo,
+        close=c,
+        atr=wilder_atr(h, lo, c),
+        entry_method="zone_mid",
+        sl_buffer_pct=10.0,
+        tp_method="swing_target",
+        rr_target=2.5,
+    )
+    market = prepare_market(open_=o, high=h, low=lo, close=c, time_ns=df.index.asi8)
+    out = simulate_setups(
+        market,
+        index=patterns.index,
+        direction=patterns.direction,
+        entry=levels.entry,
+        stop=levels.stop,
+        target=levels.target,
+        max_wait_bars=30,
+        commission_pct=0.1,
+        slippage_pct=0.05,
+    )
+    setups = [
+        {"index": i, "direction": d, "entry": e, "stop": s, "target": t}
+        for i, d, e, s, t in zip(
+            patterns.index, patterns.direction, levels.entry, levels.stop, levels.target, strict=True
+        )
+    ]
+    ref = reference_backtest(
+        open_=o,
+        high=h,
+        low=lo,
+        close=c,
+        time_ns=df.index.asi8,
+        setups=setups,
+        max_wait_bars=30,
+        commission_pct=0.1,
+        slippage_pct=0.05,
+        risk_per_trade_pct=1.0,
+    )
+    ref_trades = sorted(ref["trades"], key=lambda t: t["setup"])
+    traded = np.flatnonzero(out.traded)
+    assert traded.tolist() == [t["setup"] for t in ref_trades]
+    assert out.exit_bar[traded].tolist() == [t["exit_bar"] for t in ref_trades]
+    assert np.allclose(out.r_multiple[traded], [t["r_multiple"] for t in ref_trades], rtol=1e-12, atol=1e-12)
+    assert len(traded) > 50
