@@ -7,10 +7,13 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from app.cli.candles_fetch import fetch_command
 from app.errors import AppError
 from app.services import candle_store
 
 candles_cli = AppGroup("candles", help="Import, fetch and inspect candles.")
+# Fetching lives in its own module: it is the only command that talks to an exchange.
+candles_cli.add_command(fetch_command)
 
 
 @candles_cli.command("import")

@@ -10,8 +10,16 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from sqlalchemy import select
+
+from app.cli.progress import optimization_progress
+from app.extensions import db
+from app.models import OptimizationJob
 from app.services import candle_store
+from app.services.optimizer import ParameterOptimizer
 from app.services.users import ensure_user
+
+DEMO_JOB_NAME = "demo: quick sweep of the bundled candles"
 
 demo_cli = AppGroup("demo", help="Prepare the local demo.")
 
@@ -29,3 +37,15 @@ def prepare_command() -> None:
         click.echo(f"  demo admin created: {user.email} / {password}  (shown once; keep it)")
     else:
         click.echo(f"  demo admin: {user.email}")
+
+
+@demo_cli.command("optimize")
+def optimize_command() -> None:
+    """Create (once) and run the demo's QUICK optimization job; a finished job adds nothing."""
+    optimizer = ParameterOptimizer()
+    job = db.session.scalar(select(OptimizationJob).where(OptimizationJob.name == DEMO_JOB_NAME))
+    if job is None:
+        job = optimizer.create_default_job(grid="quick", name=DEMO_JOB_NAME)
+        click.echo(f"  created job {job.id}: {job.total_runs} runs ({job.description})")
+    job = optimizer.run_job(job.id, progress=optimization_progress())
+    click.echo(f"  job {job.id} {job.status}: {job.summary}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -46,6 +47,17 @@ SliceKey = tuple[str, str, str]
 ProgressCallback = Callable[["ProgressEvent"], None]
 
 
+@dataclass
+class RunStats:
+    """Where a ``run_job`` call spent its time (for the benchmark and the logs)."""
+
+    slices: int = 0
+    runs: int = 0
+    compute_seconds: float = 0.0  # summed over workers (CPU-side work, detection to metrics)
+    store_seconds: float = 0.0  # main process, database writes
+    wall_seconds: float = 0.0
+
+
 @dataclass(frozen=True)
 class ProgressEvent:
     """Reported after each stored slice (and once at the start with ``result=None``)."""
@@ -70,6 +82,7 @@ class ParameterOptimizer:
         self.stale_after = stale_after or timedelta(seconds=config.get("OPTIMIZER_STALE_SECONDS", 600))
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.max_runs_per_job = int(config.get("OPTIMIZER_MAX_RUNS_PER_JOB", 200_000))
+        self.last_stats = RunStats()
 
     # ------------------------------------------------------------------ creating jobs
 
@@ -249,7 +262,9 @@ class ParameterOptimizer:
         (with a summary naming the slices) otherwise. Raises ConflictError
         when another live process holds the job.
         """
+        started = time.perf_counter()
         job = self._claim(job_id)
+        stats = self.last_stats = RunStats()
         try:
             tasks = self._pending_tasks(job)
             self._refresh_counters(job)
@@ -257,10 +272,17 @@ class ParameterOptimizer:
             if progress:
                 progress(ProgressEvent(job, None, 0, total))
             for done, result in enumerate(self._execute(job, tasks), start=1):
+                store_started = time.perf_counter()
                 self._store_slice(job, result)
+                stats.store_seconds += time.perf_counter() - store_started
+                stats.compute_seconds += result.seconds
+                stats.slices += 1
+                stats.runs += len(result.metrics) if result.metrics is not None else 0
+                stats.wall_seconds = time.perf_counter() - started
                 if progress:
                     progress(ProgressEvent(job, result, done, total))
             self._finish(job)
+            stats.wall_seconds = time.perf_counter() - started
         except BaseException as exc:
             db.session.rollback()
             self._mark_interrupted(job_id, exc)
