@@ -174,6 +174,7 @@ class ParameterOptimizer:
         )
         if not symbols:
             raise ValidationError("no active symbols: import or fetch candles first")
+        symbols = self._check_symbols(symbols)
         if timeframes is None:
             timeframes = [tf for tf in config["OPTIMIZE_TIMEFRAMES"] if self._stored_for_all(symbols, tf)]
             if not timeframes:
