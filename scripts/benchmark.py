@@ -166,10 +166,62 @@ def section_counts(data_dir: Path) -> None:
         print(f"  WARNING: no patterns of one direction for: {', '.join(missing)}")
 
 
+BACKTEST_FILE = "BTC_USDT-1h.csv.gz"
+
+_BACKTEST_COLD_SNIPPET = """
+import sys, time
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from scripts.benchmark import backtest_inputs
+from app.services.backtester_v2 import run_backtest_grid
+df, combos = backtest_inputs(Path({path!r}))
+t = time.perf_counter(); run_backtest_grid(df, pattern_type={pattern_type!r}, combinations=combos)
+print(time.perf_counter() - t)
+"""
+
+
+def backtest_inputs(path: Path) -> tuple[object, list[dict]]:
+    """Return (candles DataFrame, the 960 combinations of the default optimizer grid)."""
+    from app.services.parameter_grid import DEFAULT_PARAMETER_GRID, expand_grid
+
+    return read_candles_csv(path), expand_grid(DEFAULT_PARAMETER_GRID)
+
+
+def _cold_grid_seconds(path: Path, pattern_type: str, env: dict[str, str]) -> float:
+    code = _BACKTEST_COLD_SNIPPET.format(root=str(REPO_ROOT), path=str(path), pattern_type=pattern_type)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def section_backtest(data_dir: Path) -> None:
+    """Time one run_backtest_v2 and the 960-combination default grid per pattern type (runs/s)."""
+    from app.services.backtester_v2 import run_backtest_grid, run_backtest_v2
+
+    path = data_dir / BACKTEST_FILE if (data_dir / BACKTEST_FILE).is_file() else bench_path(data_dir)
+    df, combos = backtest_inputs(path)
+    n = len(df)
+    with tempfile.TemporaryDirectory() as cache:
+        first_ever = _cold_grid_seconds(path, "imbalance", dict(os.environ, NUMBA_CACHE_DIR=cache))
+    run_backtest_v2("X", "1h", None, None, candles=df)  # warm-up; also writes the on-disk numba cache
+    single = best_of(lambda: run_backtest_v2("X", "1h", None, None, candles=df))
+    print(f"backtest  {path.name}: {n:,} bars, default grid of {len(combos)} combinations")
+    print(f"  first-ever grid, fresh process + empty numba cache (JIT compile): {first_ever:8.3f} s")
+    print(f"  run_backtest_v2, one run, candles given (warm, best of {WARM_REPEATS}):    {single * 1000:8.2f} ms")
+    for pt in PATTERN_TYPES:
+        run_backtest_grid(df, pattern_type=pt, combinations=combos)
+        cold = _cold_grid_seconds(path, pt, dict(os.environ))
+        warm = best_of(lambda pt=pt: run_backtest_grid(df, pattern_type=pt, combinations=combos))
+        print(
+            f"  {pt:16s} grid: warm {warm * 1000:7.1f} ms = {len(combos) / warm:7,.0f} runs/s; "
+            f"cold (fresh process, numba cache present) {cold * 1000:7.1f} ms = {len(combos) / cold:7,.0f} runs/s"
+        )
+
+
 SECTIONS: dict[str, Callable[[Path], None]] = {
     "detect": section_detect,
     "levels": section_levels,
     "counts": section_counts,
+    "backtest": section_backtest,
 }
 
 
