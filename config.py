@@ -17,7 +17,8 @@ class Config:
     """Settings shared by every environment."""
 
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
-    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_url("cryptolens.db")
+    # create_app() replaces this with DATABASE_URL whenever that is set, in every config.
+    SQLALCHEMY_DATABASE_URI = _sqlite_url("cryptolens.db")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     # Bundled candles imported by the demo; benchmarks read a larger directory.
     CANDLE_DATA_DIR = os.environ.get("CANDLE_DATA_DIR", str(BASE_DIR / "data" / "candles"))
@@ -39,10 +40,10 @@ class DevelopmentConfig(Config):
 
 
 class TestingConfig(Config):
-    """Tests: in-memory SQLite unless DATABASE_URL is set (for MySQL runs), no CSRF."""
+    """Tests: in-memory SQLite unless DATABASE_URL is set (point it at a throw-away MySQL database), no CSRF."""
 
     TESTING = True
-    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
     WTF_CSRF_ENABLED = False
     SECRET_KEY = "testing"
 

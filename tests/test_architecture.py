@@ -19,6 +19,10 @@ PURE_MODULES = [
     "app.services.patterns.liquidity",
     "app.services.patterns.registry",
     "app.services.trade_levels",
+    "app.services.backtest_engine",
+    "app.services.backtester_v2",
+    "app.services.scoring",
+    "app.services.optimization_worker",
 ]
 
 

@@ -9,7 +9,15 @@ from app import create_app
 from app.extensions import db
 from config import TestingConfig
 
-EXPECTED_TABLES = {"users", "symbols", "candles", "patterns", "user_symbol_preferences"}
+EXPECTED_TABLES = {
+    "users",
+    "symbols",
+    "candles",
+    "patterns",
+    "user_symbol_preferences",
+    "optimization_jobs",
+    "optimization_runs",
+}
 
 
 def _upgraded_app(tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Double, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -57,9 +57,9 @@ class OptimizationJob(db.Model):
     parameter_grid: Mapped[dict[str, list[Any]]] = mapped_column(JSON)
 
     # Cost model and ranking, fixed at creation so every run of the job is comparable.
-    commission_pct: Mapped[float] = mapped_column(Float, default=0.1)
-    slippage_pct: Mapped[float] = mapped_column(Float, default=0.05)
-    risk_per_trade_pct: Mapped[float] = mapped_column(Float, default=1.0)
+    commission_pct: Mapped[float] = mapped_column(Double, default=0.1)
+    slippage_pct: Mapped[float] = mapped_column(Double, default=0.05)
+    risk_per_trade_pct: Mapped[float] = mapped_column(Double, default=1.0)
     ranking_metric: Mapped[str] = mapped_column(String(30), default="composite_score")
     min_trades: Mapped[int] = mapped_column(Integer, default=10)
 
@@ -117,29 +117,29 @@ class OptimizationRun(db.Model):
     start_date: Mapped[str] = mapped_column(String(20))
     end_date: Mapped[str] = mapped_column(String(20))
 
-    rr_target: Mapped[float] = mapped_column(Float)
-    sl_buffer_pct: Mapped[float] = mapped_column(Float)
+    rr_target: Mapped[float] = mapped_column(Double)
+    sl_buffer_pct: Mapped[float] = mapped_column(Double)
     tp_method: Mapped[str] = mapped_column(String(20))
     entry_method: Mapped[str] = mapped_column(String(20))
-    min_zone_pct: Mapped[float] = mapped_column(Float)
+    min_zone_pct: Mapped[float] = mapped_column(Double)
     use_overlap: Mapped[bool] = mapped_column(Boolean, default=True)
 
     status: Mapped[str] = mapped_column(String(20), default="pending")
     total_trades: Mapped[int] = mapped_column(Integer, default=0)
     winning_trades: Mapped[int] = mapped_column(Integer, default=0)
     losing_trades: Mapped[int] = mapped_column(Integer, default=0)
-    win_rate: Mapped[float] = mapped_column(Float, default=0.0)
-    avg_rr: Mapped[float] = mapped_column(Float, default=0.0)
-    total_profit_pct: Mapped[float] = mapped_column(Float, default=0.0)
-    max_drawdown: Mapped[float] = mapped_column(Float, default=0.0)
-    sharpe_ratio: Mapped[float] = mapped_column(Float, default=0.0)
-    sortino_ratio: Mapped[float] = mapped_column(Float, default=0.0)
-    profit_factor: Mapped[float] = mapped_column(Float, default=0.0)
-    avg_trade_duration: Mapped[float] = mapped_column(Float, default=0.0)
+    win_rate: Mapped[float] = mapped_column(Double, default=0.0)
+    avg_rr: Mapped[float] = mapped_column(Double, default=0.0)
+    total_profit_pct: Mapped[float] = mapped_column(Double, default=0.0)
+    max_drawdown: Mapped[float] = mapped_column(Double, default=0.0)
+    sharpe_ratio: Mapped[float] = mapped_column(Double, default=0.0)
+    sortino_ratio: Mapped[float] = mapped_column(Double, default=0.0)
+    profit_factor: Mapped[float] = mapped_column(Double, default=0.0)
+    avg_trade_duration: Mapped[float] = mapped_column(Double, default=0.0)
     max_consecutive_losses: Mapped[int] = mapped_column(Integer, default=0)
-    win_loss_ratio: Mapped[float] = mapped_column(Float, default=0.0)
-    expectancy_r: Mapped[float] = mapped_column(Float, default=0.0)
-    composite_score: Mapped[float] = mapped_column(Float, default=0.0)
+    win_loss_ratio: Mapped[float] = mapped_column(Double, default=0.0)
+    expectancy_r: Mapped[float] = mapped_column(Double, default=0.0)
+    composite_score: Mapped[float] = mapped_column(Double, default=0.0)
 
     # SHA-256 of the exact candles the slice used, so a result can be reproduced or flagged stale.
     candles_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, String
+from sqlalchemy import Double, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -40,16 +40,16 @@ class Pattern(db.Model):
     timeframe: Mapped[str] = mapped_column(String(5))
     pattern_type: Mapped[str] = mapped_column(String(30))
     direction: Mapped[str] = mapped_column(String(10))
-    zone_low: Mapped[float] = mapped_column(Float)
-    zone_high: Mapped[float] = mapped_column(Float)
+    zone_low: Mapped[float] = mapped_column(Double)
+    zone_high: Mapped[float] = mapped_column(Double)
     detected_at: Mapped[datetime] = mapped_column()
     status: Mapped[str] = mapped_column(String(20), default="active")
     status_changed_at: Mapped[datetime | None] = mapped_column(default=None)
-    entry: Mapped[float | None] = mapped_column(Float, default=None)
-    stop_loss: Mapped[float | None] = mapped_column(Float, default=None)
-    tp1: Mapped[float | None] = mapped_column(Float, default=None)
-    tp2: Mapped[float | None] = mapped_column(Float, default=None)
-    tp3: Mapped[float | None] = mapped_column(Float, default=None)
+    entry: Mapped[float | None] = mapped_column(Double, default=None)
+    stop_loss: Mapped[float | None] = mapped_column(Double, default=None)
+    tp1: Mapped[float | None] = mapped_column(Double, default=None)
+    tp2: Mapped[float | None] = mapped_column(Double, default=None)
+    tp3: Mapped[float | None] = mapped_column(Double, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     symbol: Mapped[Symbol] = relationship()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, Double, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -25,11 +25,11 @@ class UserSymbolPreference(db.Model):
     notify_imbalance: Mapped[bool] = mapped_column(Boolean, default=True)
     notify_order_block: Mapped[bool] = mapped_column(Boolean, default=True)
     notify_liquidity_sweep: Mapped[bool] = mapped_column(Boolean, default=True)
-    rr_target: Mapped[float | None] = mapped_column(Float, default=None)
-    sl_buffer_pct: Mapped[float | None] = mapped_column(Float, default=None)
+    rr_target: Mapped[float | None] = mapped_column(Double, default=None)
+    sl_buffer_pct: Mapped[float | None] = mapped_column(Double, default=None)
     tp_method: Mapped[str | None] = mapped_column(String(20), default=None)
     entry_method: Mapped[str | None] = mapped_column(String(20), default=None)
-    min_zone_pct: Mapped[float | None] = mapped_column(Float, default=None)
+    min_zone_pct: Mapped[float | None] = mapped_column(Double, default=None)
     use_overlap: Mapped[bool | None] = mapped_column(Boolean, default=None)
     use_custom_params: Mapped[bool] = mapped_column(Boolean, default=False)
     # Where the custom parameters came from ("manual", "optimization:<job id>", ...) and when.
