@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 from app.services.candle_frame import read_candles_csv  # noqa: E402
 from app.services.patterns import PATTERN_TYPES, get_detector  # noqa: E402
 from app.services.trade_levels import ENTRY_METHODS, TP_METHODS, compute_levels, wilder_atr  # noqa: E402
+from scripts.benchmark_sweep import section_sweep  # noqa: E402
 
 BENCH_FILE = "BTC_USDT-30m.csv.gz"
 WARM_REPEATS = 7
@@ -222,6 +223,7 @@ SECTIONS: dict[str, Callable[[Path], None]] = {
     "levels": section_levels,
     "counts": section_counts,
     "backtest": section_backtest,
+    "sweep": section_sweep,
 }
 
 

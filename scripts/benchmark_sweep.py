@@ -30,6 +30,7 @@ def section_sweep(data_dir: Path, *, workers: int | None = None) -> None:
     if missing:
         print(f"sweep: skipped, {len(missing)} files missing in {data_dir} (e.g. {missing[0]})")
         return
+    previous_url = os.environ.get("DATABASE_URL")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'sweep.db'}"
         from flask_migrate import upgrade
@@ -60,7 +61,10 @@ def section_sweep(data_dir: Path, *, workers: int | None = None) -> None:
             status = optimizer.run_job(job.id).status
             stats = optimizer.last_stats
             size_mb = (Path(tmp) / "sweep.db").stat().st_size / 1e6
-        del os.environ["DATABASE_URL"]
+        if previous_url is None:
+            del os.environ["DATABASE_URL"]
+        else:
+            os.environ["DATABASE_URL"] = previous_url
     print(
         f"sweep: {stats.runs:,} runs ({stats.slices} slices x 960) over {bars:,} candles, {optimizer.workers} workers: "
         f"{stats.wall_seconds:.1f}s end to end = {stats.runs / stats.wall_seconds:,.0f} runs/s; job {status}"

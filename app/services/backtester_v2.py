@@ -66,25 +66,13 @@ from app.services.backtest_engine import (
     resolve_exits,
 )
 from app.services.candle_frame import validate_candles
+from app.services.parameter_grid import PARAMETER_NAMES, PRODUCTION_DEFAULTS
 from app.services.patterns import DEFAULT_EXPIRY_BARS, DEFAULT_SWING_LENGTH, PatternArrays, get_detector
 from app.services.trade_levels import ENTRY_METHODS, TP_METHODS, compute_levels, wilder_atr
 
-GRID_PARAMETERS: tuple[str, ...] = (
-    "rr_target",
-    "sl_buffer_pct",
-    "min_zone_pct",
-    "tp_method",
-    "entry_method",
-    "use_overlap",
-)
-GRID_DEFAULTS: dict[str, Any] = {
-    "rr_target": 2.0,
-    "sl_buffer_pct": 10.0,
-    "min_zone_pct": 0.15,
-    "tp_method": "fixed_rr",
-    "entry_method": "zone_edge",
-    "use_overlap": True,
-}
+# The six grid parameters and production's defaults for them live with the grids (one source).
+GRID_PARAMETERS: tuple[str, ...] = PARAMETER_NAMES
+GRID_DEFAULTS: dict[str, Any] = PRODUCTION_DEFAULTS
 DEFAULT_COMMISSION_PCT = 0.1
 DEFAULT_SLIPPAGE_PCT = 0.05
 DEFAULT_RISK_PER_TRADE_PCT = 1.0
