@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import pattern_rows
+from pattern_helpers import pattern_rows
 
 from app.services.patterns import BEARISH, BULLISH, PatternArrays, PatternDetector, zone_status, zone_statuses
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import candles, mirror, mirrored, summary
+from pattern_helpers import candles, mirror, mirrored, summary
 
 from app.services.patterns import FVGDetector
 

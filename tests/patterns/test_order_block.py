@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import candles, mirror, mirrored, summary
+from pattern_helpers import candles, mirror, mirrored, summary
 
 from app.services.patterns import OrderBlockDetector
 

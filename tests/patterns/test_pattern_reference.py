@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import arrays, pattern_rows
+from pattern_helpers import arrays, pattern_rows
 
 from app.services.patterns import FVGDetector, LiquiditySweepDetector, OrderBlockDetector, PatternDetector
 
