@@ -4,7 +4,7 @@
 Usage:
   python scripts/run_optimization.py --new [--preset quick|default] [--symbols BTC/USDT ETH/USDT]
          [--timeframes 1h 4h] [--patterns imbalance order_block] [--start 2024-01-01] [--end 2024-12-31]
-         [--workers N]
+         [--validation none|walk_forward] [--no-monte-carlo] [--workers N]
   python scripts/run_optimization.py --job-id 7        # run or resume job 7
   python scripts/run_optimization.py                   # run the oldest pending (or stale) job, if any
 
@@ -42,6 +42,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--start", help="default: OPTIMIZE_LOOKBACK_DAYS before --end")
     parser.add_argument("--end", help="default: the newest stored candle")
     parser.add_argument("--workers", type=int, help="worker processes (default: one per CPU core)")
+    parser.add_argument(
+        "--validation", choices=["none", "walk_forward"], default="none", help="walk-forward validate every slice"
+    )
+    parser.add_argument(
+        "--no-monte-carlo", dest="monte_carlo", action="store_false", help="skip Monte Carlo on each best run"
+    )
     return parser.parse_args(argv)
 
 
@@ -59,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                     pattern_types=args.patterns,
                     start_date=args.start,
                     end_date=args.end,
+                    validation=args.validation,
+                    monte_carlo=args.monte_carlo,
                 )
                 print(f"created job {job.id} '{job.name}': {job.total_runs} runs", flush=True)
                 job_id = job.id

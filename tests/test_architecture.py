@@ -23,14 +23,16 @@ PURE_MODULES = [
     "app.services.backtester_v2",
     "app.services.scoring",
     "app.services.optimization_worker",
+    "app.services.validation",
 ]
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)
 def test_pure_module_imports_neither_flask_nor_sqlalchemy(module):
+    web_stack = "('flask', 'sqlalchemy', 'flask_sqlalchemy')"
     code = (
         f"import importlib, json, sys; importlib.import_module({module!r}); "
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'sqlalchemy', 'flask_sqlalchemy'))))"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {web_stack})))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert json.loads(result.stdout) == [], f"{module} pulls in {result.stdout}"

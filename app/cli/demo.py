@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
-
 from sqlalchemy import select
 
 from app.cli.progress import optimization_progress

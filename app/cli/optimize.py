@@ -31,13 +31,26 @@ def scope_options(command):
             click.option("--start", default=None, help="Start date (default: lookback from the newest candle)."),
             click.option("--end", default=None, help="End date (default: the newest stored candle)."),
             click.option("--name", default=None, help="Job name."),
+            click.option(
+                "--validation",
+                type=click.Choice(["none", "walk_forward"]),
+                default="none",
+                show_default=True,
+                help="Walk-forward validate every slice (5 rolling 70/30 windows).",
+            ),
+            click.option(
+                "--monte-carlo/--no-monte-carlo",
+                default=True,
+                show_default=True,
+                help="Resample each slice's best run 1,000 times.",
+            ),
         ]
     ):
         command = option(command)
     return command
 
 
-def create_from_options(preset, grid_json, symbols, timeframes, patterns, start, end, name):
+def create_from_options(preset, grid_json, symbols, timeframes, patterns, start, end, name, validation, monte_carlo):
     """Create a job from CLI options (defaults fill what is not given)."""
     grid = preset
     if grid_json:
@@ -53,6 +66,8 @@ def create_from_options(preset, grid_json, symbols, timeframes, patterns, start,
         start_date=start,
         end_date=end,
         name=name,
+        validation=validation,
+        monte_carlo=monte_carlo,
     )
 
 
@@ -111,12 +126,18 @@ def status_command(job_id: int | None) -> None:
 @click.option("--pattern", "pattern_type", default=None)
 @click.option("--metric", default="total_profit_pct", show_default=True)
 @click.option("--min-trades", type=click.IntRange(min=0), default=10, show_default=True)
+@click.option("--robust", is_flag=True, help="Rank by stability score (neighbour-averaged) instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def best_command(symbol, timeframe, pattern_type, metric, min_trades, as_json) -> None:
+def best_command(symbol, timeframe, pattern_type, metric, min_trades, robust, as_json) -> None:
     """Show the best parameters per slice."""
     try:
         rows = ParameterOptimizer().get_best_params(
-            symbol=symbol, timeframe=timeframe, pattern_type=pattern_type, metric=metric, min_trades=min_trades
+            symbol=symbol,
+            timeframe=timeframe,
+            pattern_type=pattern_type,
+            metric=metric,
+            min_trades=min_trades,
+            robust=robust,
         )
     except AppError as exc:
         raise click.ClickException(exc.message) from None
@@ -159,7 +180,68 @@ def job_text(job: OptimizationJob) -> str:
             for label, best in sorted(job.best_params_json.items())
         ]
         lines.extend("    " + line for line in _best_lines(rows))
+        robust = [
+            {"label": label, "params": best["robust"]["params"], "metrics": best["robust"]["metrics"]}
+            for label, best in sorted(job.best_params_json.items())
+            if best.get("robust")
+        ]
+        if robust:
+            lines.append("  robust best per slice (highest stability score: the metric averaged over grid neighbours):")
+            lines.extend("    " + line for line in _best_lines(robust))
+    lines.extend(validation_lines(job))
     return "\n".join(lines)
+
+
+def validation_lines(job: OptimizationJob) -> list[str]:
+    """Render the lookahead guard, walk-forward and Monte Carlo results stored with a job."""
+    results = job.validation_json or {}
+    lines = []
+    for pattern_type, verdict in sorted(results.get("lookahead", {}).items()):
+        detail = verdict.get("checked_on") or verdict.get("error", "")
+        lines.append(f"  lookahead guard {pattern_type}: {verdict['status']} ({detail})")
+        lines.extend(f"    {v}" for v in verdict.get("violations", [])[:3])
+    for label, checks in sorted((k, v) for k, v in results.items() if k != "lookahead"):
+        if "walk_forward" in checks:
+            lines.extend(_walk_forward_lines(label, checks["walk_forward"]))
+        if "monte_carlo" in checks:
+            lines.extend(_monte_carlo_lines(label, checks["monte_carlo"]))
+    return lines
+
+
+def _walk_forward_lines(label: str, result: dict) -> list[str]:
+    summary = result["summary"]
+    efficiency = summary.get("walk_forward_efficiency")
+    lines = [
+        f"  walk-forward {label}: efficiency {'n/a (no in-sample edge)' if efficiency is None else f'{efficiency:.2f}'}"
+        f", parameters changed {summary['param_changes']}x over {len(result['splits'])} windows",
+        f"    {'test window':<25}{'rr':>5}{'sl%':>5}  {'in-sample: trades':>17}{'exp R':>7}{'profit%':>9}"
+        f"  {'out-of-sample: trades':>21}{'exp R':>7}{'profit%':>9}",
+    ]
+    for split in result["splits"]:
+        ins, oos, p = split["in_sample"], split["out_of_sample"], split["params"]
+        window = f"{split['test_start'][:10]}..{split['test_end'][:10]}"
+        lines.append(
+            f"    {window:<25}{p['rr_target']:>5}{p['sl_buffer_pct']:>5.0f}  {ins['total_trades']:>17}"
+            f"{ins['expectancy_r']:>7.3f}{ins['total_profit_pct']:>9.1f}  {oos['total_trades']:>21}"
+            f"{oos['expectancy_r']:>7.3f}{oos['total_profit_pct']:>9.1f}"
+        )
+    stitched = summary["out_of_sample"]
+    lines.append(
+        f"    stitched out-of-sample: {stitched['total_trades']} trades, expectancy {stitched['expectancy_r']:.3f} R, "
+        f"profit {stitched['total_profit_pct']:.1f}%, max drawdown {stitched['max_drawdown']:.1f}%"
+    )
+    return lines
+
+
+def _monte_carlo_lines(label: str, result: dict) -> list[str]:
+    ret, dd = result["total_return_pct"], result["max_drawdown_pct"]
+    return [
+        f"  monte carlo {label} (best run, {result['n_simulations']} {result['method']}s"
+        f" of {result['n_trades']} trades):"
+        f" return p5 {ret['p5']:.1f}% / p50 {ret['p50']:.1f}% / p95 {ret['p95']:.1f}%;"
+        f" max drawdown p50 {dd['p50']:.1f}% / p95 {dd['p95']:.1f}%;"
+        f" P(drawdown > {result['drawdown_threshold']:.0f}%) = {result['prob_drawdown_exceeds']:.2f}"
+    ]
 
 
 def best_table(rows: list[dict]) -> str:

@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Double, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models._time import utcnow
 
 JOB_STATUSES = ("pending", "running", "completed", "failed")
+VALIDATION_MODES = ("none", "walk_forward")
 RUN_STATUSES = ("pending", "completed", "failed")
 
 # The six grid parameters, in the order they appear in keys and tables.
@@ -62,6 +64,12 @@ class OptimizationJob(db.Model):
     risk_per_trade_pct: Mapped[float] = mapped_column(Double, default=1.0)
     ranking_metric: Mapped[str] = mapped_column(String(30), default="composite_score")
     min_trades: Mapped[int] = mapped_column(Integer, default=10)
+
+    # Overfitting defences: walk-forward per slice ("none" | "walk_forward"), Monte Carlo on each
+    # slice's best run, and the lookahead guard's verdict; results per slice in validation_json.
+    validation: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
+    monte_carlo: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    validation_json: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
 
     # Progress.
     total_runs: Mapped[int] = mapped_column(Integer, default=0)
@@ -140,6 +148,8 @@ class OptimizationRun(db.Model):
     win_loss_ratio: Mapped[float] = mapped_column(Double, default=0.0)
     expectancy_r: Mapped[float] = mapped_column(Double, default=0.0)
     composite_score: Mapped[float] = mapped_column(Double, default=0.0)
+    # The ranking metric averaged over this run and its one-step grid neighbours (robustness).
+    stability_score: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
 
     # SHA-256 of the exact candles the slice used, so a result can be reproduced or flagged stale.
     candles_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)

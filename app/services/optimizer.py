@@ -34,7 +34,7 @@ from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
 from app.models import Candle, OptimizationJob, OptimizationRun, Symbol
 from app.models._time import utcnow
-from app.models.optimization import METRIC_COLUMNS, PARAMETER_COLUMNS
+from app.models.optimization import METRIC_COLUMNS, PARAMETER_COLUMNS, VALIDATION_MODES
 from app.services.backtester_v2 import run_backtest_v2
 from app.services.candle_frame import TIMEFRAME_MS
 from app.services.candle_store import load_candles
@@ -42,6 +42,7 @@ from app.services.optimization_worker import SliceResult, SliceTask, evaluate_sl
 from app.services.parameter_grid import PRESETS, GridError, expand_grid, grid_size, validate_grid
 from app.services.patterns import PATTERN_TYPES
 from app.services.scoring import RANKING_METRICS, check_metric, rank_order
+from app.services.validation import check_prefix_invariance
 
 SliceKey = tuple[str, str, str]
 ProgressCallback = Callable[["ProgressEvent"], None]
@@ -102,11 +103,15 @@ class ParameterOptimizer:
         commission_pct: float = 0.1,
         slippage_pct: float = 0.05,
         risk_per_trade_pct: float = 1.0,
+        validation: str = "none",
+        monte_carlo: bool = True,
     ) -> OptimizationJob:
         """Validate the scope and grid and store a pending job; refuse bad input, creating nothing.
 
         ``parameter_grid`` is a grid dict, a preset name (``quick``/``default``),
-        or None for the default grid.
+        or None for the default grid. ``validation="walk_forward"`` adds a
+        walk-forward validation of every slice; ``monte_carlo`` resamples each
+        slice's best run (see ``app.services.validation``).
         """
         name = (name or "").strip()
         if not name or len(name) > 100:
@@ -120,6 +125,10 @@ class ParameterOptimizer:
             check_metric(ranking_metric)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
+        if ranking_metric == "stability_score":
+            raise ValidationError(
+                "stability_score is derived from the ranking metric; rank the job by a backtest metric"
+            )
         for label, value in (("commission_pct", commission_pct), ("slippage_pct", slippage_pct)):
             if not 0 <= value < 10:
                 raise ValidationError(f"{label} must be in [0, 10), not {value}")
@@ -127,6 +136,8 @@ class ParameterOptimizer:
             raise ValidationError(f"risk_per_trade_pct must be in (0, 100], not {risk_per_trade_pct}")
         if min_trades < 0:
             raise ValidationError(f"min_trades must be >= 0, not {min_trades}")
+        if validation not in VALIDATION_MODES:
+            raise ValidationError(f"validation must be one of {', '.join(VALIDATION_MODES)}, not '{validation}'")
         self._check_candles_exist(symbols, timeframes, start, end)
         job = OptimizationJob(
             name=name,
@@ -143,6 +154,8 @@ class ParameterOptimizer:
             risk_per_trade_pct=risk_per_trade_pct,
             ranking_metric=ranking_metric,
             min_trades=min_trades,
+            validation=validation,
+            monte_carlo=bool(monte_carlo),
             total_runs=grid_size(grid) * len(symbols) * len(timeframes) * len(pattern_types),
         )
         db.session.add(job)
@@ -159,6 +172,8 @@ class ParameterOptimizer:
         start_date: str | None = None,
         end_date: str | None = None,
         name: str | None = None,
+        validation: str = "none",
+        monte_carlo: bool = True,
     ) -> OptimizationJob:
         """Create a job, filling what is not given the way the weekly sweep wants it.
 
@@ -199,7 +214,16 @@ class ParameterOptimizer:
         name = name or f"{preset} sweep {start_date}..{end_date}"
         description = f"{len(symbols)} symbols x {', '.join(timeframes)} x {', '.join(pattern_types)}"
         return self.create_job(
-            name, symbols, timeframes, pattern_types, start_date, end_date, grid, description=description
+            name,
+            symbols,
+            timeframes,
+            pattern_types,
+            start_date,
+            end_date,
+            grid,
+            description=description,
+            validation=validation,
+            monte_carlo=monte_carlo,
         )
 
     def _stored_for_all(self, symbols: list[str], timeframe: str) -> bool:
@@ -269,6 +293,8 @@ class ParameterOptimizer:
         try:
             tasks = self._pending_tasks(job)
             self._refresh_counters(job)
+            if not self._lookahead_guard(job, tasks):
+                return job
             total = len(tasks)
             if progress:
                 progress(ProgressEvent(job, None, 0, total))
@@ -359,10 +385,51 @@ class ParameterOptimizer:
                         costs=costs,
                         ranking_metric=job.ranking_metric,
                         min_trades=job.min_trades,
+                        validation=job.validation,
+                        monte_carlo=job.monte_carlo,
+                        seed=job.id,
                     )
                     for _, _, pattern_type in todo
                 )
         return sorted(tasks, key=lambda t: len(t.candles), reverse=True)
+
+    def _lookahead_guard(self, job: OptimizationJob, tasks: list[SliceTask]) -> bool:
+        """Check each pattern type's detector for prefix invariance on the job's own candles.
+
+        Uses the largest pending slice per pattern type (cut points seeded by
+        the job id). A violation stops the job: it is recorded in
+        ``validation_json["lookahead"]`` and the job ends ``failed``. A
+        detector that crashes outright is left to the slices, which record
+        the error per run.
+        """
+        verdicts: dict[str, Any] = {}
+        for task in tasks:  # heaviest first, so the first task of a type has the most candles
+            if task.pattern_type in verdicts:
+                continue
+            try:
+                violations = check_prefix_invariance(
+                    task.candles, pattern_type=task.pattern_type, n_cuts=10, seed=job.id
+                )
+            except Exception as exc:  # noqa: BLE001 - the slices will fail and record it
+                verdicts[task.pattern_type] = {"status": "not checked", "error": f"{type(exc).__name__}: {exc}"}
+                continue
+            verdicts[task.pattern_type] = {
+                "status": "violated" if violations else "ok",
+                "checked_on": slice_label(task.key),
+                "violations": violations[:20],
+            }
+        if not verdicts:
+            return True
+        job.validation_json = {**(job.validation_json or {}), "lookahead": verdicts}
+        failed = sorted(p for p, v in verdicts.items() if v["status"] == "violated")
+        if failed:
+            first = verdicts[failed[0]]["violations"][0]
+            job.status = "failed"
+            job.completed_at = utcnow()
+            job.claimed_by = None
+            job.summary = f"stopped by the lookahead guard: {', '.join(failed)} not prefix-invariant ({first})"
+        db.session.commit()
+        return not failed
 
     def _slice_statuses(self, job_id: int) -> dict[SliceKey, set[str]]:
         rows = db.session.execute(
@@ -422,7 +489,7 @@ class ParameterOptimizer:
             rows = [
                 {
                     **base,
-                    **{name: _plain(record[name]) for name in (*PARAMETER_COLUMNS, *METRIC_COLUMNS)},
+                    **{name: _plain(record[name]) for name in (*PARAMETER_COLUMNS, *METRIC_COLUMNS, "stability_score")},
                     "status": "completed",
                     "results_json": result.best_result if position == result.best_position else None,
                 }
@@ -434,14 +501,22 @@ class ParameterOptimizer:
         else:
             job.completed_runs += len(rows)
             best = rows[result.best_position]
+            robust = (result.checks.get("robust") or {}).get("robust")
+            label = slice_label(result.key)
             job.best_params_json = {
                 **(job.best_params_json or {}),
-                slice_label(result.key): {
+                label: {
                     "params": {name: best[name] for name in PARAMETER_COLUMNS},
                     "metrics": {name: best[name] for name in METRIC_COLUMNS},
+                    "stability_score": best["stability_score"],
                     "ranking_metric": job.ranking_metric,
+                    "robust": robust
+                    and {**robust, "metrics": {n: rows[robust["position"]][n] for n in METRIC_COLUMNS}},
                 },
             }
+            checks = {name: value for name, value in result.checks.items() if name != "robust"}
+            if checks:
+                job.validation_json = {**(job.validation_json or {}), label: checks}
         job.heartbeat_at = utcnow()
         db.session.commit()
 
@@ -517,12 +592,15 @@ class ParameterOptimizer:
         min_trades: int = 10,
         *,
         job_id: int | None = None,
+        robust: bool = False,
     ) -> list[dict[str, Any]]:
         """Return the best completed run per slice by ``metric``, among runs with >= min_trades trades.
 
         Each slice is answered from the newest job that has completed runs for
         it (or from ``job_id``). Slices with no run reaching ``min_trades`` are
-        left out: a thin run is never "best".
+        left out: a thin run is never "best". With ``robust``, runs are ranked
+        by ``stability_score`` instead (the job's ranking metric averaged over
+        each run's grid neighbours), preferring a plateau to a lucky spike.
         """
         try:
             check_metric(metric)
@@ -553,11 +631,11 @@ class ParameterOptimizer:
         best = []
         for _, group in runs.groupby("slice", sort=True):
             newest = group[group["job_id"] == group["job_id"].max()].reset_index(drop=True)
-            order = rank_order(newest, metric=metric, min_trades=min_trades)
-            top = newest.iloc[int(order[0])]
+            ranking = "stability_score" if robust else metric
+            top = newest.iloc[int(rank_order(newest, metric=ranking, min_trades=min_trades)[0])]
             if top["total_trades"] < min_trades:
                 continue
-            best.append(_run_summary(top["run"], metric=metric))
+            best.append(_run_summary(top["run"], metric=ranking))
         return best
 
     def compare_params(

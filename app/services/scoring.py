@@ -32,6 +32,8 @@ RANKING_METRICS: dict[str, bool] = {
     "avg_rr": True,
     "win_loss_ratio": True,
     "max_drawdown": False,
+    # A run's ranking metric averaged over its one-step grid neighbours (app.services.validation).
+    "stability_score": True,
 }
 
 
