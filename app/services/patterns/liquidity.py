@@ -11,7 +11,8 @@ Bullish (bearish mirrors with swing highs):
   as swept, so no later candle can sweep it again;
 - the candle is a bullish sweep when it closes back above at least one of the
   levels it traded below (``close[i] > level``); when it reclaims several, the
-  zone uses the highest reclaimed level: ``[low[i], level]`` (one pattern per
+  zone uses the highest reclaimed level (bearish: the lowest), i.e. the widest
+  zone ``[low[i], level]`` (one pattern per
   candle and direction), known at the close of ``i``.
 
 Unswept swing lows form a stack whose levels never decrease from oldest to
