@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models._time import utcnow
+from app.services.backtest_engine import METRIC_NAMES
 
 JOB_STATUSES = ("pending", "running", "completed", "failed")
 VALIDATION_MODES = ("none", "walk_forward")
@@ -19,24 +20,8 @@ RUN_STATUSES = ("pending", "completed", "failed")
 # The six grid parameters, in the order they appear in keys and tables.
 PARAMETER_COLUMNS = ("rr_target", "sl_buffer_pct", "tp_method", "entry_method", "min_zone_pct", "use_overlap")
 
-# Metrics the backtester reports for every run, stored as columns so they can be ranked in SQL.
-METRIC_COLUMNS = (
-    "total_trades",
-    "winning_trades",
-    "losing_trades",
-    "win_rate",
-    "avg_rr",
-    "total_profit_pct",
-    "max_drawdown",
-    "sharpe_ratio",
-    "sortino_ratio",
-    "profit_factor",
-    "avg_trade_duration",
-    "max_consecutive_losses",
-    "win_loss_ratio",
-    "expectancy_r",
-    "composite_score",
-)
+# Metrics of every run, stored as columns so they can be ranked in SQL: the backtester's, plus the composite score.
+METRIC_COLUMNS = (*METRIC_NAMES, "composite_score")
 
 
 class OptimizationJob(db.Model):
