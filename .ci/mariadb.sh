@@ -8,7 +8,8 @@ have_server() { command -v mariadbd >/dev/null 2>&1 || command -v mysqld >/dev/n
 
 if ! have_server && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "==> installing mariadb-server for the MySQL tests" >&2
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server) >/dev/null 2>&1
+  (timeout 600 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq mariadb-server) \
+    >/dev/null 2>&1
 fi
 have_server || exit 1
 

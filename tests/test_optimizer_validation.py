@@ -105,3 +105,16 @@ def test_validation_mode_and_ranking_metric_are_checked(btc_4h, db):
         _create(optimizer, validation="k_fold")
     with pytest.raises(ValidationError, match="stability_score is derived"):
         _create(optimizer, ranking_metric="stability_score")
+
+
+def test_job_report_is_json_ready_and_the_home_page_lists_jobs(btc_4h, db, client):
+    import json
+
+    optimizer = ParameterOptimizer(workers=1)
+    job = optimizer.run_job(_create(optimizer, validation="walk_forward", min_trades=5).id)
+    report = json.loads(json.dumps(optimizer.job_report(job.id)))
+    assert report["status"] == "completed" and report["progress"]["percent"] == 100.0
+    assert set(report["best_params"]) == {"BTC/USDT|4h|order_block"}
+    assert "walk_forward" in report["validation_results"]["BTC/USDT|4h|order_block"]
+    page = client.get("/").get_data(as_text=True)
+    assert "Optimization jobs" in page and "defences" in page and "completed" in page

@@ -8,14 +8,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.services import candle_store
+from app.services.optimizer import ParameterOptimizer
 
 bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
 def index():
-    """List candle coverage per symbol and timeframe."""
-    return render_template("index.html", coverage=candle_store.coverage())
+    """List candle coverage per symbol and timeframe, and the newest optimization jobs."""
+    return render_template(
+        "index.html", coverage=candle_store.coverage(), jobs=ParameterOptimizer().list_jobs(limit=10)
+    )
 
 
 @bp.get("/healthz")

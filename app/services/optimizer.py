@@ -579,6 +579,44 @@ class ParameterOptimizer:
             .limit(1)
         )
 
+    def job_report(self, job_id: int) -> dict[str, Any]:
+        """Return a job as JSON-safe data: scope, progress, best (raw and robust) params and validation results.
+
+        The shape the dashboard and the JSON API read (the CLI renders the same fields).
+        """
+        job = self.get_job(job_id)
+        return {
+            "id": job.id,
+            "name": job.name,
+            "description": job.description,
+            "status": job.status,
+            "summary": job.summary,
+            "scope": {"symbols": job.symbols, "timeframes": job.timeframes, "pattern_types": job.pattern_types},
+            "start_date": job.start_date,
+            "end_date": job.end_date,
+            "parameter_grid": job.parameter_grid,
+            "costs": {
+                "commission_pct": job.commission_pct,
+                "slippage_pct": job.slippage_pct,
+                "risk_per_trade_pct": job.risk_per_trade_pct,
+            },
+            "ranking_metric": job.ranking_metric,
+            "min_trades": job.min_trades,
+            "validation": job.validation,
+            "monte_carlo": job.monte_carlo,
+            "progress": {
+                "total_runs": job.total_runs,
+                "completed_runs": job.completed_runs,
+                "failed_runs": job.failed_runs,
+                "percent": job.progress_pct,
+            },
+            "best_params": job.best_params_json or {},
+            "validation_results": job.validation_json or {},
+            "created_at": _iso_or_none(job.created_at),
+            "started_at": _iso_or_none(job.started_at),
+            "completed_at": _iso_or_none(job.completed_at),
+        }
+
     def list_jobs(self, *, limit: int = 50) -> list[OptimizationJob]:
         """Return the newest jobs first."""
         return list(db.session.scalars(select(OptimizationJob).order_by(OptimizationJob.id.desc()).limit(limit)))
@@ -752,6 +790,10 @@ def _end_of(value: Any) -> pd.Timestamp:
     stamp = pd.Timestamp(value)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return stamp + pd.Timedelta(days=1) - pd.Timedelta(milliseconds=1) if stamp == stamp.normalize() else stamp
+
+
+def _iso_or_none(value) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def _plain(value: Any) -> Any:
