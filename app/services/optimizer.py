@@ -58,6 +58,12 @@ class RunStats:
     store_seconds: float = 0.0  # main process, database writes
     wall_seconds: float = 0.0
 
+    def add(self, result: SliceResult, *, store_seconds: float) -> None:
+        self.slices += 1
+        self.runs += len(result.metrics) if result.metrics is not None else 0
+        self.compute_seconds += result.seconds
+        self.store_seconds += store_seconds
+
 
 @dataclass(frozen=True)
 class ProgressEvent:
@@ -301,11 +307,7 @@ class ParameterOptimizer:
             for done, result in enumerate(self._execute(job, tasks), start=1):
                 store_started = time.perf_counter()
                 self._store_slice(job, result)
-                stats.store_seconds += time.perf_counter() - store_started
-                stats.compute_seconds += result.seconds
-                stats.slices += 1
-                stats.runs += len(result.metrics) if result.metrics is not None else 0
-                stats.wall_seconds = time.perf_counter() - started
+                stats.add(result, store_seconds=time.perf_counter() - store_started)
                 if progress:
                     progress(ProgressEvent(job, result, done, total))
             self._finish(job)
@@ -468,6 +470,17 @@ class ParameterOptimizer:
 
     def _store_slice(self, job: OptimizationJob, result: SliceResult) -> None:
         """Store one slice's runs in one bulk insert and one transaction, with counters and best params."""
+        rows = self._run_rows(job, result)
+        db.session.execute(insert(OptimizationRun), rows)
+        if result.error:
+            job.failed_runs += len(rows)
+        else:
+            job.completed_runs += len(rows)
+            self._record_best(job, result, rows)
+        job.heartbeat_at = utcnow()
+        db.session.commit()
+
+    def _run_rows(self, job: OptimizationJob, result: SliceResult) -> list[dict[str, Any]]:
         symbol, timeframe, pattern_type = result.key
         base = {
             "job_id": job.id,
@@ -480,45 +493,42 @@ class ParameterOptimizer:
             "created_at": utcnow(),
         }
         if result.error:
-            rows = [
+            return [
                 {**base, **params, "status": "failed", "error_message": result.error[:4000]}
                 for params in expand_grid(job.parameter_grid)
             ]
-        else:
-            records = result.metrics.to_dict("records")
-            rows = [
-                {
-                    **base,
-                    **{name: _plain(record[name]) for name in (*PARAMETER_COLUMNS, *METRIC_COLUMNS, "stability_score")},
-                    "status": "completed",
-                    "results_json": result.best_result if position == result.best_position else None,
-                }
-                for position, record in enumerate(records)
-            ]
-        db.session.execute(insert(OptimizationRun), rows)
-        if result.error:
-            job.failed_runs += len(rows)
-        else:
-            job.completed_runs += len(rows)
-            best = rows[result.best_position]
-            robust = (result.checks.get("robust") or {}).get("robust")
-            label = slice_label(result.key)
-            job.best_params_json = {
-                **(job.best_params_json or {}),
-                label: {
-                    "params": {name: best[name] for name in PARAMETER_COLUMNS},
-                    "metrics": {name: best[name] for name in METRIC_COLUMNS},
-                    "stability_score": best["stability_score"],
-                    "ranking_metric": job.ranking_metric,
-                    "robust": robust
-                    and {**robust, "metrics": {n: rows[robust["position"]][n] for n in METRIC_COLUMNS}},
-                },
+        stored = (*PARAMETER_COLUMNS, *METRIC_COLUMNS, "stability_score")
+        return [
+            {
+                **base,
+                **{name: _plain(record[name]) for name in stored},
+                "status": "completed",
+                # Trades only for the slice's best run: results_json stays small.
+                "results_json": result.best_result if position == result.best_position else None,
             }
-            checks = {name: value for name, value in result.checks.items() if name != "robust"}
-            if checks:
-                job.validation_json = {**(job.validation_json or {}), label: checks}
-        job.heartbeat_at = utcnow()
-        db.session.commit()
+            for position, record in enumerate(result.metrics.to_dict("records"))
+        ]
+
+    def _record_best(self, job: OptimizationJob, result: SliceResult, rows: list[dict[str, Any]]) -> None:
+        """Keep the slice's raw and robust best in best_params_json and its other checks in validation_json."""
+        best = rows[result.best_position]
+        robust = (result.checks.get("robust") or {}).get("robust")
+        if robust:
+            robust = {**robust, "metrics": {name: rows[robust["position"]][name] for name in METRIC_COLUMNS}}
+        label = slice_label(result.key)
+        job.best_params_json = {
+            **(job.best_params_json or {}),
+            label: {
+                "params": {name: best[name] for name in PARAMETER_COLUMNS},
+                "metrics": {name: best[name] for name in METRIC_COLUMNS},
+                "stability_score": best["stability_score"],
+                "ranking_metric": job.ranking_metric,
+                "robust": robust,
+            },
+        }
+        checks = {name: value for name, value in result.checks.items() if name != "robust"}
+        if checks:
+            job.validation_json = {**(job.validation_json or {}), label: checks}
 
     def _refresh_counters(self, job: OptimizationJob) -> None:
         counts = dict(
