@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.models import Pattern
 from app.services import candle_store, pattern_scanner
-from app.services.candle_frame import read_candles_csv
+from app.services.candle_frame import candles_from_rows, read_candles_csv
 from app.services.pattern_duplicates import count_overlapping_pairs, duplicate_report
 from app.services.patterns import PATTERN_TYPES, get_detector
 
@@ -167,3 +167,21 @@ def test_scan_and_duplicates_cli(runner, db, btc_daily):
 def test_scan_unknown_symbol_fails_cleanly(runner, db):
     result = runner.invoke(args=["patterns", "scan", "--symbol", "NOPE/USDT", "--timeframe", "1d"])
     assert result.exit_code != 0 and "unknown symbol 'NOPE/USDT'" in result.output
+
+
+def test_scan_with_fetch_pulls_the_latest_candles_first(db, monkeypatch):
+    from app.services import candle_fetcher
+    from tests.test_candle_fetcher import H, T0, FakeExchange, make_rows
+
+    class FakeBinance(FakeExchange):
+        id = "binance"
+
+    rows = make_rows(400)
+    candle_store.store_candles(candles_from_rows(rows[:300]), symbol="BTC/USDT", timeframe="1h", exchange="binance")
+    exchange = FakeBinance(rows, now=T0 + 400 * H)
+    monkeypatch.setattr(candle_fetcher, "make_exchange", lambda name: exchange)
+    messages = []
+    pattern_scanner.scan(symbol="BTC/USDT", timeframe="1h", fetch=True, log=messages.append)
+    assert exchange.sinces[0] == T0 + 300 * H  # resumed after the newest stored candle
+    assert len(candle_store.load_candles("BTC/USDT", "1h")) == 400
+    assert messages and "fetched BTC/USDT 1h from binance" in messages[0]

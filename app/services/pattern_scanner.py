@@ -208,4 +208,4 @@ def _fetch_latest(symbol: str, timeframe: str, log) -> None:
 
     exchange_name = find_symbol(symbol).exchange
     result = fetch_candles(make_exchange(exchange_name), symbol=symbol, timeframe=timeframe)
-    log(f"fetched {symbol} {timeframe} from {exchange_name}: {result}")
+    log(f"fetched {symbol} {timeframe} from {exchange_name}: {result.inserted} new candles, newest {result.last}")
