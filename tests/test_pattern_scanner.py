@@ -171,7 +171,7 @@ def test_scan_unknown_symbol_fails_cleanly(runner, db):
 
 def test_scan_with_fetch_pulls_the_latest_candles_first(db, monkeypatch):
     from app.services import candle_fetcher
-    from tests.test_candle_fetcher import H, T0, FakeExchange, make_rows
+    from tests.test_candle_fetcher import T0, FakeExchange, H, make_rows
 
     class FakeBinance(FakeExchange):
         id = "binance"
