@@ -283,3 +283,41 @@ def test_trades_of_a_non_best_run_are_recomputed(daily, db):
     details = optimizer.run_trades(run.id)
     assert len(details["trades"]) == details["trades_total"] == run.total_trades
     assert details["candles_changed"] is False
+
+
+def test_optimize_cli_new_run_status_best(daily, runner):
+    created = runner.invoke(
+        args=[
+            "optimize",
+            "new",
+            "--preset",
+            "quick",
+            "--symbols",
+            "BTC/USDT",
+            "--timeframes",
+            "1d",
+            "--patterns",
+            "imbalance,order_block",
+            "--start",
+            "2021-01-01",
+            "--end",
+            "2024-12-31",
+            "--name",
+            "cli",
+        ]
+    )
+    assert created.exit_code == 0, created.output
+    assert "created job 1 'cli': 12 runs" in created.output
+    ran = runner.invoke(args=["optimize", "run", "1", "--workers", "1"])
+    assert ran.exit_code == 0 and "job 1 completed: 12 of 12 runs completed" in ran.output
+    listing = runner.invoke(args=["optimize", "status"])
+    assert "cli" in listing.output and "100.0%" in listing.output
+    best = runner.invoke(args=["optimize", "best", "--symbol", "BTC/USDT", "--min-trades", "1", "--json"])
+    import json
+
+    rows = json.loads(best.output)
+    assert {r["pattern_type"] for r in rows} == {"imbalance", "order_block"}
+    bad = runner.invoke(args=["optimize", "new", "--grid", "{not json"])
+    assert bad.exit_code != 0 and "not valid JSON" in bad.output
+    missing = runner.invoke(args=["optimize", "run", "99"])
+    assert missing.exit_code != 0 and "job 99 not found" in missing.output
