@@ -38,10 +38,16 @@ from app.models.optimization import METRIC_COLUMNS, PARAMETER_COLUMNS, VALIDATIO
 from app.services.backtester_v2 import run_backtest_v2
 from app.services.candle_frame import TIMEFRAME_MS
 from app.services.candle_store import load_candles
-from app.services.optimization_worker import SliceResult, SliceTask, evaluate_slice
+from app.services.optimization_worker import (
+    SliceResult,
+    SliceTask,
+    best_run_details,
+    candles_fingerprint,
+    evaluate_slice,
+)
 from app.services.parameter_grid import PRESETS, GridError, expand_grid, grid_size, validate_grid
 from app.services.patterns import PATTERN_TYPES
-from app.services.scoring import RANKING_METRICS, check_metric, rank_order
+from app.services.scoring import RANKING_METRICS, check_metric, composite_score, rank_order
 from app.services.validation import check_prefix_invariance
 
 SliceKey = tuple[str, str, str]
@@ -716,7 +722,7 @@ class ParameterOptimizer:
             except (GridError, ValueError) as exc:
                 raise ValidationError(f"params_{label}: {exc}") from None
             metrics = {m: full[m] for m in METRIC_COLUMNS if m in full}
-            metrics["composite_score"] = float(_composite_one(metrics))
+            metrics["composite_score"] = composite_score(metrics)
             results[label] = {"params": checked, "metrics": metrics}
         difference = {m: results["b"]["metrics"][m] - results["a"]["metrics"][m] for m in results["a"]["metrics"]}
         score_a, score_b = results["a"]["metrics"]["composite_score"], results["b"]["metrics"]["composite_score"]
@@ -753,8 +759,6 @@ class ParameterOptimizer:
                 "risk_per_trade_pct": job.risk_per_trade_pct,
             },
         )
-        from app.services.optimization_worker import best_run_details, candles_fingerprint
-
         details = best_run_details(task, run.params)
         details["candles_changed"] = candles_fingerprint(candles) != run.candles_fingerprint
         return details
@@ -809,12 +813,6 @@ def _iso_or_none(value) -> str | None:
 def _plain(value: Any) -> Any:
     """Turn numpy scalars into plain Python values for the database driver."""
     return value.item() if hasattr(value, "item") else value
-
-
-def _composite_one(metrics: dict[str, Any]) -> float:
-    from app.services.scoring import composite_scores
-
-    return composite_scores(pd.DataFrame([metrics]), min_trades=0)[0]
 
 
 def _run_summary(run: OptimizationRun, *, metric: str) -> dict[str, Any]:

@@ -144,14 +144,13 @@ def _overlaps_active(detector, found: PatternArrays, i: int, detected_at, active
 
 
 def _update_statuses(detector, candles: pd.DataFrame, patterns: list[Pattern], report: SliceScan) -> None:
-    open_ = patterns
-    if not open_:
+    if not patterns:
         return
     stamps = candles.index.tz_convert("UTC").tz_localize(None)
-    positions = stamps.searchsorted([p.detected_at for p in open_])
+    positions = stamps.searchsorted([p.detected_at for p in patterns])
     # A pattern whose candle is no longer stored cannot be followed; leave it as it is.
     followable = [
-        (p, int(k)) for p, k in zip(open_, positions, strict=True) if k < len(stamps) and stamps[k] == p.detected_at
+        (p, int(k)) for p, k in zip(patterns, positions, strict=True) if k < len(stamps) and stamps[k] == p.detected_at
     ]
     if not followable:
         return

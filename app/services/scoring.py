@@ -54,6 +54,11 @@ def composite_scores(metrics: pd.DataFrame, *, min_trades: int) -> np.ndarray:
     return np.where(thin, score - THIN_RUN_PENALTY, score)
 
 
+def composite_score(metrics: dict) -> float:
+    """Return the composite score of one metrics dict, without the thin-run penalty (trust is judged apart)."""
+    return float(composite_scores(pd.DataFrame([metrics]), min_trades=0)[0])
+
+
 def rank_order(metrics: pd.DataFrame, *, metric: str, min_trades: int) -> np.ndarray:
     """Return row positions best first: trusted runs (>= min_trades) by ``metric``, then thin ones.
 

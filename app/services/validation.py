@@ -70,7 +70,7 @@ from app.services.backtester_v2 import DEFAULT_MAX_WAIT_BARS, run_backtest_grid,
 from app.services.candle_frame import validate_candles
 from app.services.parameter_grid import PARAMETER_NAMES, expand_grid, validate_grid
 from app.services.patterns import get_detector
-from app.services.scoring import RANKING_METRICS, check_metric, composite_scores, rank_order
+from app.services.scoring import RANKING_METRICS, check_metric, composite_score, composite_scores, rank_order
 
 MIN_TRAIN_CANDLES = 50  # below this a train part holds too few patterns (swing length 5, ATR 14) to rank anything
 MIN_TEST_CANDLES = 20
@@ -110,11 +110,6 @@ def _safe(value: Any) -> Any:
 
 def _iso(stamp: pd.Timestamp) -> str:
     return pd.Timestamp(stamp).isoformat()
-
-
-def _composite(metrics: dict[str, Any]) -> float:
-    """Return the composite score of one metrics dict without the thin-run penalty (trust is reported apart)."""
-    return float(composite_scores(pd.DataFrame([metrics]), min_trades=0)[0])
 
 
 def _params_dict(row: pd.Series | dict[str, Any]) -> dict[str, Any]:
@@ -239,7 +234,7 @@ def metrics_from_trades(
 
 def _row_metrics(row: pd.Series) -> dict[str, Any]:
     metrics = {name: int(row[name]) if name in INT_METRICS else float(row[name]) for name in METRIC_NAMES}
-    metrics["composite_score"] = _composite(metrics)
+    metrics["composite_score"] = composite_score(metrics)
     return metrics
 
 
@@ -319,7 +314,7 @@ def walk_forward_validation(
         oos_trades = [t for t, ns in zip(run["trades"], detected.tolist(), strict=True) if ns >= test_start_ns]
         stitched.extend(oos_trades)
         oos = metrics_from_trades(oos_trades, frame.iloc[c:d], risk_per_trade_pct=risk)
-        oos["composite_score"] = _composite(oos)
+        oos["composite_score"] = composite_score(oos)
         splits.append(
             {
                 "split": k,
@@ -338,7 +333,7 @@ def walk_forward_validation(
 
     first_test = windows[0][2]
     overall = metrics_from_trades(stitched, frame.iloc[first_test:], risk_per_trade_pct=risk)
-    overall["composite_score"] = _composite(overall)
+    overall["composite_score"] = composite_score(overall)
     mean_is = float(np.mean([s["in_sample"]["expectancy_r"] for s in splits]))
     mean_oos = float(np.mean([s["out_of_sample"]["expectancy_r"] for s in splits]))
     changes = sum(1 for prev, cur in zip(splits, splits[1:], strict=False) if prev["params"] != cur["params"])
