@@ -6,16 +6,18 @@ the detectors and ``trade_levels.compute_levels``. This module implements
 DESIGN section 5 (bullish described; bearish mirrors every comparison).
 
 Fill (``find_fills``)
-    A limit order is live from the candle after detection (``index + 1``) to
-    ``index + max_wait_bars`` inclusive. Each waiting candle is checked in this
-    order: a CLOSE beyond the stop (bullish ``close < stop``) cancels the order;
-    else ``low <= entry`` fills it at ``entry``. A candle that closes beyond the
-    stop always trades through the entry too, so from OHLC alone the touch and
-    the failure cannot be ordered; we follow DESIGN 5 ("cancelled when a candle
-    closes beyond the stop first") and treat the zone as failed: no trade. No
-    fill in the window: the setup expires. Setups whose levels are NaN
-    (e.g. ATR not yet defined), whose risk ``|entry - stop|`` is not positive
-    or whose target is not beyond the entry are skipped (status ``invalid``).
+    A limit order rests from the candle after detection (``index + 1``) to
+    ``index + max_wait_bars`` inclusive and fills at ``entry`` on the first
+    candle whose ``low <= entry``, whatever that candle does afterwards: a
+    candle that trades through the entry and closes beyond the stop is a fill
+    and then a loss (a real resting order would have been filled), never a
+    cancel. Untouched for ``max_wait_bars`` candles: ``cancelled``, no trade.
+    Data ending while the order still rests: ``expired``, no trade. Setups
+    whose levels are NaN (e.g. ATR not yet defined), whose risk
+    ``|entry - stop|`` is not positive or whose target is not beyond the
+    entry are skipped (status ``invalid``). Market entries (indicator
+    strategies) do not search: they fill at the open of the candle after the
+    signal (``fill_at_next_open``).
 
 Exit (``resolve_exits``)
     The fill candle itself can stop the trade out (its low reaches the stop:
@@ -28,12 +30,12 @@ Exit (``resolve_exits``)
     conservative side). Still open after the last candle: closed at the last
     close with reason ``end_of_data``.
 
-Costs (``apply_trading_costs``)
-    Slippage moves both prices against the trader, then commission is charged
-    on each side's notional, folded into the price: long
-    ``entry' = entry (1 + s)(1 + c)``, ``exit' = exit (1 - s)(1 - c)``; short
-    ``entry' = entry (1 - s)(1 - c)``, ``exit' = exit (1 + s)(1 + c)``, with
-    ``s = slippage_pct / 100`` and ``c = commission_pct / 100``.
+Costs (``app.services.costs``)
+    The entry pays the maker fee (limit entry) or the taker fee plus slippage
+    (market entry); a target exit pays the maker fee; a stop or end-of-data
+    exit pays the taker fee plus slippage. Each is folded into its price
+    against the trader: buying at ``p`` costs ``p (1 + slip)(1 + fee)``,
+    selling yields ``p (1 - slip)(1 - fee)``.
 
 Per trade
     ``r_multiple`` (net R) ``= direction x (exit' - entry') / |entry - stop|``
@@ -79,7 +81,7 @@ Metrics (``aggregate_metrics``; all finite, JSON-safe; no trades: all 0)
       Both clipped to [-METRIC_CAP, METRIC_CAP].
 
 ``reference_backtest`` is a plain-Python, candle-by-candle implementation of
-the same rules (using ``apply_trading_costs``) that the tests use to check the
+the same rules (using ``costs.net_prices``) that the tests use to check the
 compiled path; it is not meant for production use.
 """
 
@@ -90,6 +92,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
+
+from app.services.costs import MAKER, TAKER, CostModel, net_prices
 
 STATUS_INVALID, STATUS_EXPIRED, STATUS_CANCELLED, STATUS_FILLED = 0, 1, 2, 3
 STATUS_NAMES = ("invalid", "expired", "cancelled", "filled")
@@ -118,41 +122,6 @@ METRIC_NAMES: tuple[str, ...] = (
     "expectancy_r",
 )
 INT_METRICS = frozenset({"total_trades", "winning_trades", "losing_trades", "max_consecutive_losses"})
-
-
-# --------------------------------------------------------------------------- costs
-
-
-def _direction_sign(direction: int | str) -> int:
-    if isinstance(direction, str):
-        sign = {"long": 1, "bullish": 1, "short": -1, "bearish": -1}.get(direction)
-        if sign is None:
-            raise ValueError(f"direction must be 'long'/'short' (or 'bullish'/'bearish'), got {direction!r}")
-        return sign
-    if int(direction) not in (1, -1):
-        raise ValueError(f"direction must be +1 or -1, got {direction!r}")
-    return int(direction)
-
-
-def apply_trading_costs(
-    entry_price: float, exit_price: float, direction: int | str, commission_pct: float, slippage_pct: float
-) -> tuple[float, float]:
-    """Return (adjusted entry, adjusted exit) after slippage and per-side commission.
-
-    Both adjustments work against the trader: a long pays more on entry and
-    receives less on exit, a short the mirror. ``direction`` is +1/-1 or
-    'long'/'short'/'bullish'/'bearish'. See the module docstring for the formula.
-    """
-    if commission_pct < 0:
-        raise ValueError(f"commission_pct must be >= 0, got {commission_pct}")
-    if slippage_pct < 0:
-        raise ValueError(f"slippage_pct must be >= 0, got {slippage_pct}")
-    sign = _direction_sign(direction)
-    worse = (1.0 + slippage_pct / 100.0) * (1.0 + commission_pct / 100.0)
-    better = (1.0 - slippage_pct / 100.0) * (1.0 - commission_pct / 100.0)
-    if sign > 0:
-        return float(entry_price) * worse, float(exit_price) * better
-    return float(entry_price) * better, float(exit_price) * worse
 
 
 # --------------------------------------------------------------------------- market arrays
@@ -278,10 +247,8 @@ def _scan_at_or_above(values, table, start, end, level):  # pragma: no cover - n
 
 
 @njit(cache=True)
-def _fill_kernel(
-    high, low, close, low_min, high_max, index, direction, entry, stop, max_wait
-):  # pragma: no cover - numba
-    n = close.shape[0]
+def _fill_kernel(high, low, low_min, high_max, index, direction, entry, stop, max_wait):  # pragma: no cover - numba
+    n = low.shape[0]
     m = index.shape[0]
     status = np.zeros(m, np.int8)
     fill_bar = np.full(m, -1, np.int64)
@@ -295,26 +262,20 @@ def _fill_kernel(
             continue
         if (d > 0 and not e > s) or (d < 0 and not e < s):
             continue
-        st = STATUS_EXPIRED
+        # Untouched through the whole window: cancelled; data ends first: expired (still resting).
+        st = STATUS_CANCELLED if t0 + max_wait <= n - 1 else STATUS_EXPIRED
         f = -1
         last = min(n - 1, t0 + max_wait)
-        for j in range(t0 + 1, last + 1):
-            if d > 0:
-                if close[j] < s:
-                    st = STATUS_CANCELLED
-                    break
-                if low[j] <= e:
-                    st = STATUS_FILLED
-                    f = j
-                    break
+        if last >= t0 + 1:
+            f = (
+                _scan_at_or_below(low, low_min, t0 + 1, last, e)
+                if d > 0
+                else _scan_at_or_above(high, high_max, t0 + 1, last, e)
+            )
+            if f <= last:
+                st = STATUS_FILLED
             else:
-                if close[j] > s:
-                    st = STATUS_CANCELLED
-                    break
-                if high[j] >= e:
-                    st = STATUS_FILLED
-                    f = j
-                    break
+                f = -1
         status[i] = st
         if st != STATUS_FILLED:
             continue
@@ -346,8 +307,12 @@ def _exit_kernel(
     entry,
     stop,
     target,
-    cost_worse,
-    cost_better,
+    entry_buy,
+    entry_sell,
+    maker_buy,
+    maker_sell,
+    taker_buy,
+    taker_sell,
     status,
     traded,
     exit_bar,
@@ -405,7 +370,11 @@ def _exit_kernel(
                 rs = EXIT_END_OF_DATA
                 xp = close[n - 1]
         risk = abs(e - s)
-        r = (xp * cost_better - e * cost_worse) / risk if d > 0 else (e * cost_better - xp * cost_worse) / risk
+        # Target exits are limit orders (maker); stops and end-of-data exits are taker fills with slippage.
+        if d > 0:
+            r = (xp * (maker_sell if rs == EXIT_TARGET else taker_sell) - e * entry_buy) / risk
+        else:
+            r = (e * entry_sell - xp * (maker_buy if rs == EXIT_TARGET else taker_buy)) / risk
         traded[i] = True
         exit_bar[i] = xb
         reason[i] = rs
@@ -674,7 +643,6 @@ def find_fills(
     status, fill_bar, stop_bar = _fill_kernel(
         market.high,
         market.low,
-        market.close,
         market.low_min,
         market.high_max,
         np.ascontiguousarray(np.asarray(index, dtype=np.int64)),
@@ -694,18 +662,22 @@ def resolve_exits(
     entry: np.ndarray,
     stop: np.ndarray,
     target: np.ndarray,
-    commission_pct: float,
-    slippage_pct: float,
+    costs: CostModel,
+    entry_order: str = MAKER,
     out: Outcomes | None = None,
 ) -> Outcomes:
-    """Return the exit and net R multiple of every filled setup (costs applied on both sides).
+    """Return the exit and net R multiple of every filled setup (costs per order kind, module docstring).
 
-    ``out`` (e.g. ``OutcomeTable.row(k)``) receives the result in place; a
-    filled setup whose entry, stop or target is NaN, or whose target is not
-    beyond its entry, becomes ``invalid``. ``fills`` may come from entry/stop
-    arrays that ``prices_cover`` these (shared across level sets).
+    ``entry_order`` is ``maker`` for limit entries (patterns) and ``taker``
+    for market entries (indicator strategies). ``out`` (e.g.
+    ``OutcomeTable.row(k)``) receives the result in place; a filled setup
+    whose entry, stop or target is NaN, or whose target is not beyond its
+    entry, becomes ``invalid``. ``fills`` may come from entry/stop arrays that
+    ``prices_cover`` these (shared across level sets).
     """
-    worse, better = apply_trading_costs(1.0, 1.0, 1, commission_pct, slippage_pct)
+    entry_buy, entry_sell = costs.factors(entry_order)
+    maker_buy, maker_sell = costs.factors(MAKER)
+    taker_buy, taker_sell = costs.factors(TAKER)
     m = fills.status.shape[0]
     if out is None:
         out = OutcomeTable.allocate(1, m).row(0)
@@ -726,8 +698,12 @@ def resolve_exits(
         _f64(entry),
         _f64(stop),
         _f64(target),
-        worse,
-        better,
+        entry_buy,
+        entry_sell,
+        maker_buy,
+        maker_sell,
+        taker_buy,
+        taker_sell,
         out.status,
         out.traded,
         out.exit_bar,
@@ -751,21 +727,50 @@ def simulate_setups(
     stop: np.ndarray,
     target: np.ndarray,
     max_wait_bars: int,
-    commission_pct: float,
-    slippage_pct: float,
+    costs: CostModel,
 ) -> Outcomes:
-    """Run fill search and exit resolution for one set of setups."""
+    """Run the limit-order fill search and exit resolution for one set of setups."""
     fills = find_fills(market, index=index, direction=direction, entry=entry, stop=stop, max_wait_bars=max_wait_bars)
-    return resolve_exits(
-        market,
-        fills,
-        direction=direction,
-        entry=entry,
-        stop=stop,
-        target=target,
-        commission_pct=commission_pct,
-        slippage_pct=slippage_pct,
+    return resolve_exits(market, fills, direction=direction, entry=entry, stop=stop, target=target, costs=costs)
+
+
+def fill_at_next_open(market: MarketArrays, *, index: np.ndarray, direction: np.ndarray, stop: np.ndarray) -> Fills:
+    """Return the fills of market orders placed at the close of ``index``: the next candle's open.
+
+    A signal on the last candle has no next candle: ``expired``. The first
+    stop touch is searched from the fill candle on, as for limit fills.
+    """
+    status, fill_bar, stop_bar = _market_fill_kernel(
+        market.low,
+        market.high,
+        market.low_min,
+        market.high_max,
+        np.ascontiguousarray(np.asarray(index, dtype=np.int64)),
+        np.ascontiguousarray(np.asarray(direction, dtype=np.int8)),
+        _f64(stop),
     )
+    return Fills(status=status, fill_bar=fill_bar, stop_bar=stop_bar)
+
+
+@njit(cache=True)
+def _market_fill_kernel(low, high, low_min, high_max, index, direction, stop):  # pragma: no cover - numba
+    n = low.shape[0]
+    m = index.shape[0]
+    status = np.full(m, STATUS_EXPIRED, np.int8)
+    fill_bar = np.full(m, -1, np.int64)
+    stop_bar = np.full(m, -1, np.int64)
+    for i in range(m):
+        f = index[i] + 1
+        if index[i] < 0 or f >= n:
+            continue
+        status[i] = STATUS_FILLED
+        fill_bar[i] = f
+        s = stop[i]
+        if direction[i] > 0:
+            stop_bar[i] = _scan_at_or_below(low, low_min, f, n - 1, s)
+        else:
+            stop_bar[i] = _scan_at_or_above(high, high_max, f, n - 1, s)
+    return status, fill_bar, stop_bar
 
 
 def aggregate_metrics(
@@ -843,13 +848,14 @@ def reference_backtest(
     time_ns: list[int] | np.ndarray,
     setups: list[dict],
     max_wait_bars: int,
-    commission_pct: float,
-    slippage_pct: float,
-    risk_per_trade_pct: float,
+    costs: CostModel,
+    entry_order: str = MAKER,
 ) -> dict:
     """Backtest setups candle by candle in plain Python (a slow oracle for the compiled path).
 
     ``setups``: dicts with index, direction (+1/-1), entry, stop, target.
+    ``entry_order`` ``maker``: a resting limit order at ``entry``; ``taker``: a
+    market order at the next candle's open (``entry`` must be that open).
     Returns ``{"trades": [...], "metrics": {...}, "statuses": [...]}``; trades
     are dicts with setup, fill_bar, exit_bar, exit_reason, exit_price,
     r_multiple, planned_rr, in exit order.
@@ -868,14 +874,14 @@ def reference_backtest(
             statuses.append("invalid")
             continue
         fill = None
-        status = "expired"
-        for j in range(t0 + 1, min(n - 1, t0 + max_wait_bars) + 1):
-            if (d > 0 and c[j] < s) or (d < 0 and c[j] > s):
-                status = "cancelled"
-                break
-            if (d > 0 and lo[j] <= e) or (d < 0 and h[j] >= e):
-                status, fill = "filled", j
-                break
+        status = "cancelled" if t0 + max_wait_bars <= n - 1 else "expired"
+        if entry_order == TAKER:
+            status, fill = ("filled", t0 + 1) if t0 + 1 < n else ("expired", None)
+        else:
+            for j in range(t0 + 1, min(n - 1, t0 + max_wait_bars) + 1):
+                if (d > 0 and lo[j] <= e) or (d < 0 and h[j] >= e):
+                    status, fill = "filled", j
+                    break
         statuses.append(status)
         if fill is None:
             continue
@@ -893,7 +899,8 @@ def reference_backtest(
                 if hit_target:
                     exit_bar, reason, price = j, "target", t
                     break
-        adj_entry, adj_exit = apply_trading_costs(e, price, d, commission_pct, slippage_pct)
+        exit_order = MAKER if reason == "target" else TAKER
+        adj_entry, adj_exit = net_prices(e, price, d, costs=costs, entry_order=entry_order, exit_order=exit_order)
         r = d * (adj_exit - adj_entry) / abs(e - s)
         trades.append(
             {
@@ -914,7 +921,7 @@ def reference_backtest(
         exit_time_ns=[times[tr["exit_bar"]] for tr in trades],
         first_time_ns=times[0],
         last_time_ns=times[-1],
-        risk_per_trade_pct=risk_per_trade_pct,
+        risk_per_trade_pct=costs.risk_per_trade_pct,
     )
     return {"trades": trades, "metrics": metrics, "statuses": statuses}
 

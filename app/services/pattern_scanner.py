@@ -69,7 +69,7 @@ def _scan(detector: PatternDetector, symbol: str, timeframe: str) -> tuple[list[
         return [], report
     params = production_params(symbol, timeframe, detector.pattern_type)
     o, h, lo, c = (candles[col].to_numpy() for col in ("open", "high", "low", "close"))
-    found = detector.find(o, h, lo, c, min_zone_pct=params["min_zone_pct"], skip_overlap=not params["use_overlap"])
+    found = detector.find(o, h, lo, c, min_zone_pct=params["min_zone_pct"], use_overlap=params["use_overlap"])
     slice_filter = (
         Pattern.symbol_id == symbol_row.id,
         Pattern.timeframe == timeframe,

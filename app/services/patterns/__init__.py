@@ -1,7 +1,7 @@
 """Smart-money pattern detectors: FVG ('imbalance'), order blocks, liquidity sweeps.
 
-Pure package (no Flask, no SQLAlchemy); ``PatternDetector.detect`` lazily
-imports the DB scanner only when called.
+Pure package (no Flask, no SQLAlchemy). The production path that persists
+what these find is ``app.services.pattern_scanner``.
 """
 
 from app.services.patterns.base import (
@@ -20,16 +20,16 @@ from app.services.patterns.base import (
 from app.services.patterns.fair_value_gap import FVGDetector
 from app.services.patterns.liquidity import LiquiditySweepDetector
 from app.services.patterns.order_block import OrderBlockDetector
-from app.services.patterns.registry import PATTERN_TYPES, get_detector, register_detector
+from app.services.patterns.registry import DETECTOR_CLASSES, get_detector, register_detector
 
 __all__ = [
     "BEARISH",
     "BULLISH",
+    "DETECTOR_CLASSES",
     "DEFAULT_EXPIRY_BARS",
     "DEFAULT_SWING_LENGTH",
     "MIN_ZONE_PERCENT",
     "OVERLAP_THRESHOLD",
-    "PATTERN_TYPES",
     "STATUS_NAMES",
     "FVGDetector",
     "LiquiditySweepDetector",

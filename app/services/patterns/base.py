@@ -5,7 +5,7 @@ pattern, sorted by index then direction) in three steps (DESIGN section 4):
 
 1. ``find_candidates``: the raw patterns of the subclass, causal;
 2. min zone size: ``(zone_high - zone_low) / close[index] * 100 >= min_zone_pct``;
-3. overlap (unless ``skip_overlap``): a zone whose intersection with a still
+3. overlap (with ``use_overlap``, the default): a zone whose intersection with a still
    active, earlier accepted zone of the same direction covers at least
    ``overlap_threshold`` of its own height is a duplicate and dropped. It runs
    after the min-zone filter, so a zone removed for its size never suppresses
@@ -320,14 +320,14 @@ class PatternDetector:
         close: np.ndarray,
         *,
         min_zone_pct: float | None = None,
-        skip_overlap: bool = False,
+        use_overlap: bool = True,
     ) -> PatternArrays:
-        """Return candidates after the min-zone filter and (unless skipped) the overlap filter."""
+        """Return candidates after the min-zone filter and (with ``use_overlap``) the overlap filter."""
         close = as_float_array(close)
         cands = self.find_candidates(as_float_array(open_), as_float_array(high), as_float_array(low), close)
         pct = self.min_zone_pct if min_zone_pct is None else float(min_zone_pct)
         found = cands.take(_min_zone_mask(cands.index, cands.zone_low, cands.zone_high, close, pct))
-        if skip_overlap or len(found) == 0:
+        if not use_overlap or len(found) == 0:
             return found
         keep = _overlap_mask(
             found.index,
@@ -352,7 +352,7 @@ class PatternDetector:
             df["high"].to_numpy(),
             df["low"].to_numpy(),
             df["close"].to_numpy(),
-            skip_overlap=skip_overlap,
+            use_overlap=not skip_overlap,
         )
         stamps = df.index[found.index]
         return [
@@ -373,9 +373,3 @@ class PatternDetector:
                 strict=True,
             )
         ]
-
-    def detect(self, symbol: str, timeframe: str) -> list:
-        """Detect and persist new patterns for one market (production path, via the DB scanner)."""
-        from app.services.pattern_scanner import scan_detector
-
-        return scan_detector(self, symbol, timeframe)

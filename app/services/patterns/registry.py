@@ -12,9 +12,8 @@ from app.services.patterns.fair_value_gap import FVGDetector
 from app.services.patterns.liquidity import LiquiditySweepDetector
 from app.services.patterns.order_block import OrderBlockDetector
 
-PATTERN_TYPES: tuple[str, ...] = ("imbalance", "order_block", "liquidity_sweep")
-
-_REGISTRY: dict[str, type[PatternDetector]] = {
+# Each registered detector is traded as a pattern strategy of the same name (app.strategies.patterns).
+DETECTOR_CLASSES: dict[str, type[PatternDetector]] = {
     "imbalance": FVGDetector,
     "order_block": OrderBlockDetector,
     "liquidity_sweep": LiquiditySweepDetector,
@@ -25,8 +24,8 @@ def register_detector(pattern_type: str, cls: type[PatternDetector]) -> type[Pat
     """Register ``cls`` for ``pattern_type`` and return the class it replaces (None if new)."""
     if not isinstance(cls, type) or not issubclass(cls, PatternDetector):
         raise TypeError(f"detector for '{pattern_type}' must be a PatternDetector subclass, got {cls!r}")
-    previous = _REGISTRY.get(pattern_type)
-    _REGISTRY[pattern_type] = cls
+    previous = DETECTOR_CLASSES.get(pattern_type)
+    DETECTOR_CLASSES[pattern_type] = cls
     return previous
 
 
@@ -41,7 +40,7 @@ def get_detector(pattern_type: str, **params: object) -> PatternDetector:
 def detector_class(pattern_type: str) -> type[PatternDetector]:
     """Return the registered class for ``pattern_type`` (ValueError naming the known types)."""
     try:
-        return _REGISTRY[pattern_type]
+        return DETECTOR_CLASSES[pattern_type]
     except (KeyError, TypeError):
-        known = ", ".join(_REGISTRY)
+        known = ", ".join(DETECTOR_CLASSES)
         raise ValueError(f"unknown pattern_type {pattern_type!r} (known: {known})") from None

@@ -1,0 +1,198 @@
+"""The Strategy interface: what every tradable strategy declares and computes (pure: no Flask, no SQLAlchemy).
+
+A strategy has a unique ``name``, a ``kind`` (``pattern`` or ``indicator``),
+the kind of entry order it places (``entry_order``: a resting limit order,
+maker, or a market order at the next open, taker), a declared
+``ParameterSpace`` and three computations on one candle slice
+(``MarketArrays``):
+
+- ``grid_metrics``: the metrics of many parameter sets at once, sharing
+  whatever work the sets share (the optimizer's hot path);
+- ``single_run``: one parameter set with its setups and per-setup outcomes,
+  from which ``trade_records`` builds the trade list (a grid row equals the
+  single run of the same parameters, bit for bit);
+- ``setups``: the causal trade setups of one parameter set (what production
+  publishes and what the lookahead guard checks: the setups found on a prefix
+  of the candles equal those of the whole history up to that point).
+
+Adding a strategy is a module with a subclass plus ``register_strategy``;
+jobs, runs, reports, validation and the CLI work on it unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import sys
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from app.services.backtest_engine import (
+    EXIT_REASONS,
+    STATUS_CANCELLED,
+    STATUS_EXPIRED,
+    STATUS_FILLED,
+    STATUS_INVALID,
+    MarketArrays,
+    Outcomes,
+)
+from app.services.costs import CostModel
+from app.strategies.parameters import ParameterSpace
+
+PATTERN, INDICATOR = "pattern", "indicator"
+
+
+@dataclass(frozen=True)
+class Setups:
+    """Trade setups of one parameter set, one row each, known at the close of bar ``index``.
+
+    ``direction`` is +1 (long, bullish) or -1 (short, bearish); ``entry``,
+    ``stop`` and ``target`` are prices (NaN where a level is undefined);
+    ``extra`` holds strategy-specific columns shown with each trade (e.g. the
+    pattern zone).
+    """
+
+    index: np.ndarray
+    direction: np.ndarray
+    entry: np.ndarray
+    stop: np.ndarray
+    target: np.ndarray
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.index.shape[0])
+
+    def take(self, selection: np.ndarray) -> Setups:
+        """Return the rows picked by a boolean mask or an index array."""
+        return Setups(
+            index=self.index[selection],
+            direction=self.direction[selection],
+            entry=self.entry[selection],
+            stop=self.stop[selection],
+            target=self.target[selection],
+            extra={name: values[selection] for name, values in self.extra.items()},
+        )
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Return every column by name (for comparisons and tables)."""
+        return {
+            "index": self.index,
+            "direction": self.direction,
+            "entry": self.entry,
+            "stop": self.stop,
+            "target": self.target,
+            **self.extra,
+        }
+
+
+@dataclass(frozen=True)
+class SingleRun:
+    """One parameter set on one slice: its metrics row, setups and per-setup outcomes."""
+
+    metrics: np.ndarray
+    setups: Setups
+    outcomes: Outcomes
+
+
+class Strategy(ABC):
+    """A registered, optimizable trading strategy (see the module docstring)."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    entry_order: ClassVar[str]
+    description: ClassVar[str]
+    space: ClassVar[ParameterSpace]
+
+    @abstractmethod
+    def grid_metrics(
+        self, market: MarketArrays, combos: list[dict[str, Any]], *, costs: CostModel, max_wait_bars: int
+    ) -> np.ndarray:
+        """Return a (len(combos) x METRIC_NAMES) array; ``combos`` are validated parameter sets."""
+
+    @abstractmethod
+    def single_run(
+        self, market: MarketArrays, params: dict[str, Any], *, costs: CostModel, max_wait_bars: int
+    ) -> SingleRun:
+        """Return one validated parameter set's metrics, setups and outcomes."""
+
+    @abstractmethod
+    def setups(self, market: MarketArrays, params: dict[str, Any]) -> Setups:
+        """Return the causal setups of one validated parameter set, with their levels."""
+
+    def code_version(self) -> str:
+        """Return a hash of the source of this strategy's module and the modules it names in ``code_modules``."""
+        digest = hashlib.sha256()
+        for module in (type(self).__module__, *self.code_modules()):
+            source = inspect.getsource(sys.modules[module]) if module in sys.modules else module
+            digest.update(source.encode())
+        return digest.hexdigest()[:16]
+
+    def code_modules(self) -> tuple[str, ...]:
+        """Modules besides the strategy's own whose code decides its setups (for ``code_version``)."""
+        return ()
+
+    def describe(self) -> dict[str, Any]:
+        """Return the strategy's name, kind, description and declared space as JSON-safe data."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "entry_order": self.entry_order,
+            "description": self.description,
+            **self.space.describe(),
+        }
+
+
+# --------------------------------------------------------------------------- trade lists
+
+
+def setup_counts(outcomes: Outcomes) -> dict[str, int]:
+    """Count setups by what became of them: filled, cancelled (untouched), expired (data ended), skipped."""
+    status = outcomes.status
+    return {
+        "filled": int(np.count_nonzero(status == STATUS_FILLED)),
+        "cancelled": int(np.count_nonzero(status == STATUS_CANCELLED)),
+        "expired": int(np.count_nonzero(status == STATUS_EXPIRED)),
+        "skipped": int(np.count_nonzero(status == STATUS_INVALID)),
+    }
+
+
+def trade_records(market: MarketArrays, run: SingleRun, *, risk_pct: float) -> list[dict[str, Any]]:
+    """Return the trades of a single run in exit order (ties keep setup order), as JSON-safe dicts.
+
+    Each: entry_time, exit_time, direction ('long'|'short'), detected_at,
+    the strategy's extra columns, entry, stop, target, exit_price,
+    exit_reason, r_multiple (net of costs), return_pct, planned_rr,
+    duration_hours.
+    """
+    out, setups = run.outcomes, run.setups
+    chosen = np.flatnonzero(out.traded)
+    chosen = chosen[np.argsort(out.exit_bar[chosen], kind="stable")]
+    time_ns = market.time_ns
+    r = out.r_multiple[chosen]
+    columns: dict[str, list] = {
+        "entry_time": iso_times(time_ns[out.fill_bar[chosen]]),
+        "exit_time": iso_times(time_ns[out.exit_bar[chosen]]),
+        "direction": ["long" if d > 0 else "short" for d in setups.direction[chosen].tolist()],
+        "detected_at": iso_times(time_ns[setups.index[chosen]]),
+        **{name: values[chosen].tolist() for name, values in setups.extra.items()},
+        "entry": setups.entry[chosen].tolist(),
+        "stop": setups.stop[chosen].tolist(),
+        "target": setups.target[chosen].tolist(),
+        "exit_price": out.exit_price[chosen].tolist(),
+        "exit_reason": [EXIT_REASONS[k] for k in out.exit_reason[chosen].tolist()],
+        "r_multiple": r.tolist(),
+        "return_pct": (r * risk_pct).tolist(),
+        "planned_rr": out.planned_rr[chosen].tolist(),
+        "duration_hours": out.hours[chosen].tolist(),
+    }
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def iso_times(time_ns: np.ndarray) -> list[str]:
+    """Return UTC ISO-8601 strings ('2024-01-01T00:00:00+00:00') for epoch-ns times, vectorized."""
+    text = np.datetime_as_string(np.asarray(time_ns, dtype=np.int64).view("M8[ns]"), unit="s")
+    return [t + "+00:00" for t in text.tolist()]
