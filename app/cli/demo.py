@@ -15,10 +15,13 @@ from app.cli.progress import optimization_progress
 from app.extensions import db
 from app.models import OptimizationJob
 from app.services import candle_store
-from app.services.optimizer import ParameterOptimizer
+from app.services.optimizer import jobs
+from app.services.optimizer.runner import JobRunner
 from app.services.users import ensure_user
 
 DEMO_JOB_NAME = "demo: quick sweep of the bundled candles"
+# One pattern strategy and one indicator strategy (when registered): what the demo shows off.
+DEMO_STRATEGIES = ("imbalance",)
 
 demo_cli = AppGroup("demo", help="Prepare the local demo.")
 
@@ -41,10 +44,9 @@ def prepare_command() -> None:
 @demo_cli.command("optimize")
 def optimize_command() -> None:
     """Create (once) and run the demo's QUICK optimization job; a finished job adds nothing."""
-    optimizer = ParameterOptimizer()
     job = db.session.scalar(select(OptimizationJob).where(OptimizationJob.name == DEMO_JOB_NAME))
     if job is None:
-        job = optimizer.create_default_job(grid="quick", name=DEMO_JOB_NAME)
+        job = jobs.create_sweep_job(grids="quick", name=DEMO_JOB_NAME, strategies=list(DEMO_STRATEGIES))
         click.echo(f"  created job {job.id}: {job.total_runs} runs ({job.description})")
-    job = optimizer.run_job(job.id, progress=optimization_progress())
+    job = JobRunner().run(job.id, progress=optimization_progress())
     click.echo(f"  job {job.id} {job.status}: {job.summary}")

@@ -8,33 +8,51 @@ import click
 from flask.cli import AppGroup
 
 from app.cli.progress import optimization_progress
+from app.enums import JobStatus, ValidationMode, values
 from app.errors import AppError
 from app.models import OptimizationJob
-from app.services.optimizer import ParameterOptimizer
+from app.services.costs import COST_PRESETS
+from app.services.optimizer import jobs, results
+from app.services.optimizer.runner import JobRunner
 
 optimize_cli = AppGroup("optimize", help="Parameter optimization jobs.")
+PRESETS = ("default", "quick")  # every strategy declares both
 
 
-def _split(value: str | None) -> list[str] | None:
-    return [item.strip() for item in value.split(",") if item.strip()] if value else None
+def _split(value: str | None, option: str) -> list[str] | None:
+    """Return a comma-separated option as a list; None when not given; refuse one that names nothing."""
+    if value is None:
+        return None
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise click.BadParameter(
+            "names nothing: give comma-separated values or leave the option out", param_hint=option
+        )
+    return items
 
 
 def scope_options(command):
     """Options shared by ``optimize new`` and ``scripts/run_optimization.py``."""
     for option in reversed(
         [
-            click.option("--preset", type=click.Choice(["quick", "default"]), default="default", show_default=True),
-            click.option("--grid", "grid_json", default=None, help="Custom grid as JSON (overrides --preset)."),
+            click.option("--preset", type=click.Choice(PRESETS), default="default", show_default=True),
+            click.option(
+                "--grid",
+                "grid_json",
+                default=None,
+                help="Custom grid as a JSON object (overrides --preset): one grid "
+                "for every strategy, or {strategy: grid or preset}.",
+            ),
             click.option("--symbols", default=None, help="Comma-separated (default: every active symbol)."),
             click.option("--timeframes", default=None, help="Comma-separated (default: OPTIMIZE_TIMEFRAMES)."),
-            click.option("--patterns", default=None, help="Comma-separated pattern types (default: all)."),
+            click.option("--strategies", default=None, help="Comma-separated strategy names (default: all)."),
             click.option("--start", default=None, help="Start date (default: lookback from the newest candle)."),
             click.option("--end", default=None, help="End date (default: the newest stored candle)."),
             click.option("--name", default=None, help="Job name."),
             click.option(
                 "--validation",
-                type=click.Choice(["none", "walk_forward"]),
-                default="none",
+                type=click.Choice(values(ValidationMode)),
+                default=ValidationMode.NONE.value,
                 show_default=True,
                 help="Walk-forward validate every slice (5 rolling 70/30 windows).",
             ),
@@ -44,38 +62,68 @@ def scope_options(command):
                 show_default=True,
                 help="Resample each slice's best run 1,000 times.",
             ),
+            click.option(
+                "--costs",
+                type=click.Choice(list(COST_PRESETS)),
+                default="binance_spot",
+                show_default=True,
+                help="Venue cost preset (maker/taker fees, slippage).",
+            ),
+            click.option("--maker-fee", type=float, default=None, help="Maker fee in percent (overrides --costs)."),
+            click.option("--taker-fee", type=float, default=None, help="Taker fee in percent (overrides --costs)."),
+            click.option("--slippage", type=float, default=None, help="Slippage on taker fills, percent."),
         ]
     ):
         command = option(command)
     return command
 
 
-def create_from_options(preset, grid_json, symbols, timeframes, patterns, start, end, name, validation, monte_carlo):
+def create_from_options(
+    preset,
+    grid_json,
+    symbols,
+    timeframes,
+    strategies,
+    start,
+    end,
+    name,
+    validation,
+    monte_carlo,
+    costs,
+    maker_fee,
+    taker_fee,
+    slippage,
+) -> OptimizationJob:
     """Create a job from CLI options (defaults fill what is not given)."""
-    grid = preset
-    if grid_json:
+    grids = preset
+    if grid_json is not None:
         try:
-            grid = json.loads(grid_json)
+            grids = json.loads(grid_json)
         except json.JSONDecodeError as exc:
             raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--grid") from None
-    return ParameterOptimizer().create_default_job(
-        grid=grid,
-        symbols=_split(symbols),
-        timeframes=_split(timeframes),
-        pattern_types=_split(patterns),
+        if not isinstance(grids, dict):
+            raise click.BadParameter("must be a JSON object of parameter lists", param_hint="--grid")
+    overrides = {"maker_fee_pct": maker_fee, "taker_fee_pct": taker_fee, "slippage_pct": slippage}
+    cost_model = {**COST_PRESETS[costs].as_dict(), **{k: v for k, v in overrides.items() if v is not None}}
+    return jobs.create_sweep_job(
+        grids=grids,
+        symbols=_split(symbols, "--symbols"),
+        timeframes=_split(timeframes, "--timeframes"),
+        strategies=_split(strategies, "--strategies"),
         start_date=start,
         end_date=end,
         name=name,
         validation=validation,
         monte_carlo=monte_carlo,
+        costs=cost_model,
     )
 
 
 def run_with_progress(job_id: int, workers: int | None) -> int:
     """Run a job showing progress; return the exit status (0 completed, 1 failed)."""
-    job = ParameterOptimizer(workers=workers).run_job(job_id, progress=optimization_progress())
+    job = JobRunner(workers=workers).run(job_id, progress=optimization_progress())
     click.echo(f"job {job.id} {job.status}: {job.summary}")
-    return 0 if job.status == "completed" else 1
+    return 0 if job.status == JobStatus.COMPLETED else 1
 
 
 @optimize_cli.command("new")
@@ -83,7 +131,7 @@ def run_with_progress(job_id: int, workers: int | None) -> int:
 @click.option("--run/--no-run", "run_now", default=False, help="Run the job right away.")
 @click.option("--workers", type=click.IntRange(min=1), default=None)
 def new_command(run_now: bool, workers: int | None, **options) -> None:
-    """Create a job (by default over every active symbol and configured timeframe)."""
+    """Create a job (by default over every active symbol, configured timeframe and strategy)."""
     try:
         job = create_from_options(**options)
         click.echo(f"created job {job.id} '{job.name}': {job.total_runs} runs")
@@ -111,11 +159,10 @@ def run_command(job_id: int, workers: int | None) -> None:
 def status_command(job_id: int | None) -> None:
     """Show one job in detail, or the newest jobs."""
     try:
-        optimizer = ParameterOptimizer()
         if job_id is None:
-            click.echo(jobs_table(optimizer.list_jobs(limit=20)))
+            click.echo(jobs_table(jobs.list_jobs(limit=20)))
         else:
-            click.echo(job_text(optimizer.get_job(job_id)))
+            click.echo(job_text(jobs.job_report(job_id)))
     except AppError as exc:
         raise click.ClickException(exc.message) from None
 
@@ -123,18 +170,18 @@ def status_command(job_id: int | None) -> None:
 @optimize_cli.command("best")
 @click.option("--symbol", default=None)
 @click.option("--timeframe", default=None)
-@click.option("--pattern", "pattern_type", default=None)
+@click.option("--strategy", default=None)
 @click.option("--metric", default="total_profit_pct", show_default=True)
 @click.option("--min-trades", type=click.IntRange(min=0), default=10, show_default=True)
 @click.option("--robust", is_flag=True, help="Rank by stability score (neighbour-averaged) instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def best_command(symbol, timeframe, pattern_type, metric, min_trades, robust, as_json) -> None:
+def best_command(symbol, timeframe, strategy, metric, min_trades, robust, as_json) -> None:
     """Show the best parameters per slice."""
     try:
-        rows = ParameterOptimizer().get_best_params(
+        rows = results.best_params(
             symbol=symbol,
             timeframe=timeframe,
-            pattern_type=pattern_type,
+            strategy=strategy,
             metric=metric,
             min_trades=min_trades,
             robust=robust,
@@ -161,50 +208,47 @@ def jobs_table(jobs: list[OptimizationJob]) -> str:
     return "\n".join(lines)
 
 
-def job_text(job: OptimizationJob) -> str:
-    """Render one job: scope, progress, summary and best parameters per slice."""
+def job_text(report: dict) -> str:
+    """Render one job report (``jobs.job_report``): scope, costs, progress, summary, best runs and checks."""
+    costs, progress = report["costs"], report["progress"]
+    scope = report["scope"]
     lines = [
-        f"job {job.id}: {job.name} [{job.status}]",
-        f"  scope: {', '.join(job.symbols)} x {', '.join(job.timeframes)} x {', '.join(job.pattern_types)}",
-        f"  range: {job.start_date} .. {job.end_date}; ranking: {job.ranking_metric} (min {job.min_trades} trades)",
-        f"  costs: commission {job.commission_pct}%/side, slippage {job.slippage_pct}%, risk {job.risk_per_trade_pct}%",
-        f"  progress: {job.completed_runs} completed + {job.failed_runs} failed"
-        f" of {job.total_runs} ({job.progress_pct}%)",
+        f"job {report['id']}: {report['name']} [{report['status']}]",
+        f"  scope: {', '.join(scope['symbols'])} x {', '.join(scope['timeframes'])} x {', '.join(scope['strategies'])}",
+        f"  range: {report['start_date']} .. {report['end_date']}; ranking: {report['ranking_metric']}"
+        f" (min {report['min_trades']} trades)",
+        f"  costs: maker {costs['maker_fee_pct']}%, taker {costs['taker_fee_pct']}%, slippage {costs['slippage_pct']}%"
+        f" on taker fills, risk {costs['risk_per_trade_pct']}% per trade",
+        f"  progress: {progress['completed_runs']} completed + {progress['failed_runs']} failed"
+        f" of {progress['total_runs']} ({progress['percent']}%)",
     ]
-    if job.summary:
-        lines.append(f"  summary: {job.summary}")
-    if job.best_params_json:
+    if report["summary"]:
+        lines.append(f"  summary: {report['summary']}")
+    best = [{"label": s["label"], **s["best"]} for s in report["slices"] if s["best"]]
+    if best:
         lines.append("  best per slice:")
-        rows = [
-            {"label": label, "params": best["params"], "metrics": best["metrics"]}
-            for label, best in sorted(job.best_params_json.items())
-        ]
-        lines.extend("    " + line for line in _best_lines(rows))
-        robust = [
-            {"label": label, "params": best["robust"]["params"], "metrics": best["robust"]["metrics"]}
-            for label, best in sorted(job.best_params_json.items())
-            if best.get("robust")
-        ]
-        if robust:
-            lines.append("  robust best per slice (highest stability score: the metric averaged over grid neighbours):")
-            lines.extend("    " + line for line in _best_lines(robust))
-    lines.extend(validation_lines(job))
+        lines.extend("    " + line for line in _best_lines(best))
+    robust = [{"label": s["label"], **s["robust"]} for s in report["slices"] if s["robust"]]
+    if robust:
+        lines.append("  robust best per slice (highest stability score: the metric averaged over grid neighbours):")
+        lines.extend("    " + line for line in _best_lines(robust))
+    lines.extend(validation_lines(report))
     return "\n".join(lines)
 
 
-def validation_lines(job: OptimizationJob) -> list[str]:
-    """Render the lookahead guard, walk-forward and Monte Carlo results stored with a job."""
-    results = job.validation_json or {}
+def validation_lines(report: dict) -> list[str]:
+    """Render the lookahead guard, walk-forward and Monte Carlo results of a job report."""
     lines = []
-    for pattern_type, verdict in sorted(results.get("lookahead", {}).items()):
+    for strategy, verdict in sorted(report["lookahead"].items()):
         detail = verdict.get("checked_on") or verdict.get("error", "")
-        lines.append(f"  lookahead guard {pattern_type}: {verdict['status']} ({detail})")
+        lines.append(f"  lookahead guard {strategy}: {verdict['status']} ({detail})")
         lines.extend(f"    {v}" for v in verdict.get("violations", [])[:3])
-    for label, checks in sorted((k, v) for k, v in results.items() if k != "lookahead"):
+    for item in report["slices"]:
+        checks = item["checks"]
         if "walk_forward" in checks:
-            lines.extend(_walk_forward_lines(label, checks["walk_forward"]))
+            lines.extend(_walk_forward_lines(item["label"], checks["walk_forward"]))
         if "monte_carlo" in checks:
-            lines.extend(_monte_carlo_lines(label, checks["monte_carlo"]))
+            lines.extend(_monte_carlo_lines(item["label"], checks["monte_carlo"]))
     return lines
 
 
@@ -214,14 +258,14 @@ def _walk_forward_lines(label: str, result: dict) -> list[str]:
     lines = [
         f"  walk-forward {label}: efficiency {'n/a (no in-sample edge)' if efficiency is None else f'{efficiency:.2f}'}"
         f", parameters changed {summary['param_changes']}x over {len(result['splits'])} windows",
-        f"    {'test window':<25}{'rr':>5}{'sl%':>5}  {'in-sample: trades':>17}{'exp R':>7}{'profit%':>9}"
+        f"    {'test window':<25}{'in-sample: trades':>17}{'exp R':>7}{'profit%':>9}"
         f"  {'out-of-sample: trades':>21}{'exp R':>7}{'profit%':>9}",
     ]
     for split in result["splits"]:
-        ins, oos, p = split["in_sample"], split["out_of_sample"], split["params"]
+        ins, oos = split["in_sample"], split["out_of_sample"]
         window = f"{split['test_start'][:10]}..{split['test_end'][:10]}"
         lines.append(
-            f"    {window:<25}{p['rr_target']:>5}{p['sl_buffer_pct']:>5.0f}  {ins['total_trades']:>17}"
+            f"    {window:<25}{ins['total_trades']:>17}"
             f"{ins['expectancy_r']:>7.3f}{ins['total_profit_pct']:>9.1f}  {oos['total_trades']:>21}"
             f"{oos['expectancy_r']:>7.3f}{oos['total_profit_pct']:>9.1f}"
         )
@@ -245,20 +289,21 @@ def _monte_carlo_lines(label: str, result: dict) -> list[str]:
 
 
 def best_table(rows: list[dict]) -> str:
-    """Render best-parameter rows from ``get_best_params``."""
-    return "\n".join(_best_lines([{"label": f"{r['symbol']}|{r['timeframe']}|{r['pattern_type']}", **r} for r in rows]))
+    """Render best-parameter rows from ``results.best_params``."""
+    return "\n".join(_best_lines([{"label": f"{r['symbol']}|{r['timeframe']}|{r['strategy']}", **r} for r in rows]))
+
+
+def _params_text(params: dict) -> str:
+    return " ".join(f"{name}={value}" for name, value in params.items())
 
 
 def _best_lines(rows: list[dict]) -> list[str]:
-    header = f"{'slice':<32}{'rr':>5}{'sl%':>5}{'zone%':>6}  {'tp':<13}{'entry':<10}{'ovl':<4}"
-    header += f"{'trades':>7}{'win%':>7}{'profit%':>9}{'maxDD%':>8}{'score':>7}"
+    header = f"{'slice':<32}{'trades':>7}{'win%':>7}{'profit%':>9}{'maxDD%':>8}{'score':>7}  parameters"
     lines = [header]
     for row in rows:
-        p, m = row["params"], row["metrics"]
+        m = row["metrics"]
         lines.append(
-            f"{row['label']:<32}{p['rr_target']:>5}{p['sl_buffer_pct']:>5.0f}{p['min_zone_pct']:>6}  "
-            f"{p['tp_method']:<13}{p['entry_method']:<10}{'y' if p['use_overlap'] else 'n':<4}"
-            f"{m['total_trades']:>7}{m['win_rate']:>7.1f}{m['total_profit_pct']:>9.1f}"
-            f"{m['max_drawdown']:>8.1f}{m['composite_score']:>7.2f}"
+            f"{row['label']:<32}{m['total_trades']:>7}{m['win_rate']:>7.1f}{m['total_profit_pct']:>9.1f}"
+            f"{m['max_drawdown']:>8.1f}{m['composite_score']:>7.2f}  {_params_text(row['params'])}"
         )
     return lines

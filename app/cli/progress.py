@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 from tqdm import tqdm
 
-from app.services.optimizer import ProgressEvent, slice_label
+from app.services.optimizer.runner import ProgressEvent, slice_label
 
 
 def optimization_progress(*, stream=None) -> Callable[[ProgressEvent], None]:
-    """Return a progress callback for ``ParameterOptimizer.run_job``."""
+    """Return a progress callback for ``JobRunner.run``."""
     stream = stream or sys.stdout
     bar: tqdm | None = None
     interactive = stream.isatty()

@@ -1,10 +1,20 @@
 """SQLAlchemy models, one module per concept."""
 
 from app.models.candle import Candle
-from app.models.optimization import OptimizationJob, OptimizationRun
+from app.models.optimization import OptimizationJob, OptimizationRun, OptimizationSlice
 from app.models.pattern import Pattern
-from app.models.preference import UserSymbolPreference
+from app.models.preference import UserParameterSet, UserSymbolPreference
 from app.models.symbol import Symbol
 from app.models.user import User
 
-__all__ = ["Candle", "OptimizationJob", "OptimizationRun", "Pattern", "Symbol", "User", "UserSymbolPreference"]
+__all__ = [
+    "Candle",
+    "OptimizationJob",
+    "OptimizationRun",
+    "OptimizationSlice",
+    "Pattern",
+    "Symbol",
+    "User",
+    "UserParameterSet",
+    "UserSymbolPreference",
+]

@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.services import candle_store
-from app.services.optimizer import ParameterOptimizer
+from app.services.optimizer import jobs
 
 bp = Blueprint("main", __name__)
 
@@ -16,9 +16,7 @@ bp = Blueprint("main", __name__)
 @bp.get("/")
 def index():
     """List candle coverage per symbol and timeframe, and the newest optimization jobs."""
-    return render_template(
-        "index.html", coverage=candle_store.coverage(), jobs=ParameterOptimizer().list_jobs(limit=10)
-    )
+    return render_template("index.html", coverage=candle_store.coverage(), jobs=jobs.list_jobs(limit=10))
 
 
 @bp.get("/healthz")

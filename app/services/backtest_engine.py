@@ -94,6 +94,7 @@ import numpy as np
 from numba import njit
 
 from app.services.costs import MAKER, TAKER, CostModel, net_prices
+from app.services.metric_names import INT_METRICS, METRIC_NAMES
 
 STATUS_INVALID, STATUS_EXPIRED, STATUS_CANCELLED, STATUS_FILLED = 0, 1, 2, 3
 STATUS_NAMES = ("invalid", "expired", "cancelled", "filled")
@@ -104,24 +105,6 @@ METRIC_CAP = 999.0
 DAYS_PER_YEAR = 365
 NS_PER_DAY = 86_400_000_000_000
 NS_PER_HOUR = 3_600_000_000_000
-
-METRIC_NAMES: tuple[str, ...] = (
-    "total_trades",
-    "winning_trades",
-    "losing_trades",
-    "win_rate",
-    "avg_rr",
-    "total_profit_pct",
-    "max_drawdown",
-    "sharpe_ratio",
-    "sortino_ratio",
-    "profit_factor",
-    "avg_trade_duration",
-    "max_consecutive_losses",
-    "win_loss_ratio",
-    "expectancy_r",
-)
-INT_METRICS = frozenset({"total_trades", "winning_trades", "losing_trades", "max_consecutive_losses"})
 
 
 # --------------------------------------------------------------------------- market arrays

@@ -1,13 +1,12 @@
 """Evaluate one optimization slice in a worker process (pure: no Flask, no SQLAlchemy).
 
-A slice is one (symbol, timeframe, pattern_type) with its candles and the
-job's whole grid. The worker runs the grid in one backtester call, scores
-every run (composite and stability scores), re-runs only the best
-combination through ``run_backtest_v2`` to keep its trades, and adds the
-job's overfitting checks: the robust best (by stability), Monte Carlo on the
-best run's trades, and walk-forward validation when the job asks for it. It
-never raises: a failure comes back as ``error`` so the job can record it and
-go on.
+A slice is one (symbol, timeframe, strategy) with its candles and the
+strategy's grid. The worker runs the grid in one backtester call, scores every
+run (composite and stability scores), keys every parameter set, re-runs only
+the best set through ``run_backtest`` to keep its trades, and adds the job's
+overfitting checks: the robust best (by stability), Monte Carlo on the best
+run's trades, and walk-forward validation when the job asks for it. It never
+raises: a failure comes back as ``error`` so the job can record it and go on.
 """
 
 from __future__ import annotations
@@ -20,12 +19,17 @@ from typing import Any
 
 import pandas as pd
 
-from app.services.backtester_v2 import run_backtest_grid, run_backtest_v2
+from app.enums import ValidationMode
+from app.services.backtester_v2 import run_backtest, run_backtest_grid
+from app.services.costs import CostModel
 from app.services.scoring import composite_scores, rank_order
 from app.services.validation import monte_carlo_simulation, robust_best, stability_scores, walk_forward_validation
+from app.strategies import get_strategy
 
 # The best run's stored result keeps at most this many trades (newest last), so results_json stays small.
 MAX_STORED_TRADES = 2_000
+
+SliceKey = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -34,29 +38,31 @@ class SliceTask:
 
     symbol: str
     timeframe: str
-    pattern_type: str
+    strategy: str
     candles: pd.DataFrame
     combinations: list[dict[str, Any]]
-    costs: dict[str, float]
+    costs: CostModel
     ranking_metric: str
     min_trades: int
-    validation: str = "none"  # "none" | "walk_forward"
+    validation: str = ValidationMode.NONE
     monte_carlo: bool = False
     seed: int = 0
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.symbol, self.timeframe, self.pattern_type)
+    def key(self) -> SliceKey:
+        return (self.symbol, self.timeframe, self.strategy)
 
 
 @dataclass
 class SliceResult:
-    """What a worker found for one slice: one metrics row per combination, or an error."""
+    """What a worker found for one slice: one metrics row per combination (with its key), or an error."""
 
-    key: tuple[str, str, str]
+    key: SliceKey
     fingerprint: str
     metrics: pd.DataFrame | None = None
+    param_keys: list[str] = field(default_factory=list)
     best_position: int | None = None
+    robust_position: int | None = None
     best_result: dict[str, Any] = field(default_factory=dict)
     checks: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -71,67 +77,49 @@ def candles_fingerprint(candles: pd.DataFrame) -> str:
 
 
 def evaluate_slice(task: SliceTask) -> SliceResult:
-    """Run the task's grid, add composite scores, and keep the best run's trades."""
+    """Run the task's grid, add composite and stability scores, and keep the best run's trades."""
     started = time.perf_counter()
     result = SliceResult(key=task.key, fingerprint=candles_fingerprint(task.candles))
     try:
+        space = get_strategy(task.strategy).space
         metrics = run_backtest_grid(
-            task.candles, pattern_type=task.pattern_type, combinations=task.combinations, **task.costs
+            task.candles, strategy=task.strategy, combinations=task.combinations, costs=task.costs
         )
         metrics["composite_score"] = composite_scores(metrics, min_trades=task.min_trades)
-        metrics["stability_score"] = stability_scores(metrics, metric=task.ranking_metric)
+        metrics["stability_score"] = stability_scores(metrics, space=space, metric=task.ranking_metric)
         best = int(rank_order(metrics, metric=task.ranking_metric, min_trades=task.min_trades)[0])
+        robust = robust_best(metrics, space=space, metric=task.ranking_metric, min_trades=task.min_trades)
         result.metrics = metrics
+        result.param_keys = [space.key(params) for params in task.combinations]
         result.best_position = best
-        full = _backtest(task, task.combinations[best])
-        result.best_result = _stored_details(full)
-        result.checks = _overfitting_checks(task, metrics, full)
+        result.robust_position = robust["robust"]["position"] if robust["robust"] else None
+        full = run_backtest(task.candles, strategy=task.strategy, params=task.combinations[best], costs=task.costs)
+        result.best_result = stored_details(full)
+        result.checks = _overfitting_checks(task, full)
     except Exception as exc:  # noqa: BLE001 - a slice failure is data for the job, not a crash
         result.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _overfitting_checks(task: SliceTask, metrics: pd.DataFrame, best_run: dict[str, Any]) -> dict[str, Any]:
-    checks: dict[str, Any] = {
-        "robust": robust_best(metrics, metric=task.ranking_metric, min_trades=task.min_trades),
-    }
+def _overfitting_checks(task: SliceTask, best_run: dict[str, Any]) -> dict[str, Any]:
+    checks: dict[str, Any] = {}
     if task.monte_carlo:
         checks["monte_carlo"] = monte_carlo_simulation(best_run["trades"], seed=task.seed)
-    if task.validation == "walk_forward":
+    if task.validation == ValidationMode.WALK_FORWARD:
         checks["walk_forward"] = walk_forward_validation(
             task.candles,
-            pattern_type=task.pattern_type,
+            strategy=task.strategy,
             parameter_grid=task.combinations,
             metric=task.ranking_metric,
             min_trades=task.min_trades,
-            **task.costs,
+            costs=task.costs,
         )
     return checks
 
 
-def best_run_details(task: SliceTask, params: dict[str, Any]) -> dict[str, Any]:
-    """Return the trades and equity curve of one combination (what results_json keeps)."""
-    return _stored_details(_backtest(task, params))
-
-
-def _backtest(task: SliceTask, params: dict[str, Any]) -> dict[str, Any]:
-    return run_backtest_v2(
-        task.symbol,
-        task.timeframe,
-        pattern_type=task.pattern_type,
-        candles=task.candles,
-        rr_target=params["rr_target"],
-        sl_buffer_pct=params["sl_buffer_pct"],
-        entry_method=params["entry_method"],
-        tp_method=params["tp_method"],
-        min_zone_pct=params["min_zone_pct"],
-        use_overlap_detection=params["use_overlap"],
-        **task.costs,
-    )
-
-
-def _stored_details(full: dict[str, Any]) -> dict[str, Any]:
+def stored_details(full: dict[str, Any]) -> dict[str, Any]:
+    """Return what results_json keeps of a full backtest: the newest trades and equity points."""
     trades = full["trades"]
     return {
         "trades": trades[-MAX_STORED_TRADES:],

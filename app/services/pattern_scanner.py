@@ -29,10 +29,11 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Pattern, Symbol
 from app.services.candle_store import find_symbol, load_candles
-from app.services.patterns import PATTERN_TYPES, STATUS_NAMES, PatternArrays, get_detector, zone_statuses
+from app.services.patterns import STATUS_NAMES, PatternArrays, get_detector, zone_statuses
 from app.services.patterns.base import DIRECTION_CODES, DIRECTION_NAMES, PatternDetector
 from app.services.production_params import production_params
 from app.services.trade_levels import production_level_arrays, wilder_atr
+from app.strategies import PATTERN, strategy_names
 
 FINAL_STATUSES = ("invalidated", "expired")
 
@@ -195,7 +196,7 @@ def scan(
         for tf in timeframes:
             if fetch:
                 _fetch_latest(name, tf, log)
-            for pattern_type in PATTERN_TYPES:
+            for pattern_type in strategy_names(PATTERN):
                 _, report = _scan(get_detector(pattern_type), name, tf)
                 if report.candles or (symbol and timeframe):
                     reports.append(report)

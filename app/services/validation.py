@@ -20,7 +20,7 @@ Walk-forward windows (``walk_forward_windows``)
 Warm-up of the test part (no lookahead, no lost history)
     Parameters are chosen on the train candles alone (``run_backtest_grid``;
     a rolling train window starts cold, like any backtest of that slice). The
-    chosen parameters are then backtested with ``run_backtest_v2`` on train +
+    chosen parameters are then backtested with ``run_backtest`` on train +
     test candles, so swings, ATR(14) and the overlap filter of test-period
     patterns see the history a live system would have, and the run ends at the
     last test candle (nothing later is visible). Only trades whose setup was
@@ -40,12 +40,17 @@ Walk-forward efficiency
 
 Stability (``stability_scores``)
     The metric averaged over a combination and its grid neighbours: rows that
-    differ in exactly one parameter by one step. Numeric parameters
-    (rr_target, sl_buffer_pct, min_zone_pct) step to the adjacent value in the
-    sorted list of that parameter's distinct values in the table; categorical
-    ones (tp_method, entry_method, use_overlap) have no order, so every other
-    value is one step away. Combinations absent from the table (and NaN
-    metric values) are simply not counted.
+    differ in exactly one parameter by one step, as the strategy's declared
+    space defines a step. Numeric parameters step to the adjacent value in the
+    sorted list of that parameter's distinct values in the table; choices and
+    booleans have no order, so every other value is one step away.
+    Combinations absent from the table (and NaN metric values) are simply not
+    counted.
+
+Lookahead guard (``check_prefix_invariance``)
+    A strategy's setups (bar, direction, levels and its extra columns) found
+    on ``candles[:k+1]`` must equal the setups of the whole history with
+    ``index <= k``, compared as arrays.
 """
 
 from __future__ import annotations
@@ -66,16 +71,14 @@ from app.services.backtest_engine import (
     metrics_row_to_dict,
     prepare_market,
 )
-from app.services.backtester_v2 import DEFAULT_MAX_WAIT_BARS, run_backtest_grid, run_backtest_v2
+from app.services.backtester_v2 import DEFAULT_MAX_WAIT_BARS, market_arrays, run_backtest, run_backtest_grid
 from app.services.candle_frame import validate_candles
-from app.services.parameter_grid import PARAMETER_NAMES, expand_grid, validate_grid
-from app.services.patterns import get_detector
+from app.services.costs import CostModel, resolve_costs
 from app.services.scoring import RANKING_METRICS, check_metric, composite_score, composite_scores, rank_order
+from app.strategies import ParameterSpace, Setups, get_strategy
 
 MIN_TRAIN_CANDLES = 50  # below this a train part holds too few patterns (swing length 5, ATR 14) to rank anything
 MIN_TEST_CANDLES = 20
-NUMERIC_PARAMETERS = ("rr_target", "sl_buffer_pct", "min_zone_pct")
-CATEGORICAL_PARAMETERS = ("tp_method", "entry_method", "use_overlap")
 PERCENTILES = (5, 25, 50, 75, 95)
 MC_METHODS = ("shuffle", "bootstrap")
 MAX_VIOLATIONS_PER_CUT = 3
@@ -112,12 +115,9 @@ def _iso(stamp: pd.Timestamp) -> str:
     return pd.Timestamp(stamp).isoformat()
 
 
-def _params_dict(row: pd.Series | dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in PARAMETER_NAMES:
-        value = _safe(row[name])
-        out[name] = bool(value) if name == "use_overlap" else (float(value) if name in NUMERIC_PARAMETERS else value)
-    return out
+def _params_dict(row: pd.Series | dict[str, Any], space: ParameterSpace) -> dict[str, Any]:
+    """Return one table row's parameters in the space's canonical form."""
+    return space.validate({name: _safe(row[name]) for name in space.names})
 
 
 # --------------------------------------------------------------------------- walk-forward
@@ -154,21 +154,19 @@ def walk_forward_windows(
     return windows
 
 
-def _combinations(parameter_grid: dict[str, Any] | Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return the validated combinations of a grid dict (or of an explicit list of combination dicts)."""
+def _combinations(space: ParameterSpace, parameter_grid: dict[str, Any] | Sequence[dict[str, Any]]) -> list[dict]:
+    """Return the validated combinations of a grid dict (or of an explicit list of parameter dicts)."""
     if isinstance(parameter_grid, dict):
         try:
-            return expand_grid(validate_grid(parameter_grid))
+            return space.expand(space.validate_grid(parameter_grid))
         except ValueError as exc:
             raise ValueError(f"parameter_grid: {exc}") from None
     if isinstance(parameter_grid, str) or not isinstance(parameter_grid, Sequence) or not parameter_grid:
         raise ValueError("parameter_grid must be a grid dict or a non-empty list of parameter dicts")
     combos = []
     for k, params in enumerate(parameter_grid):
-        if not isinstance(params, dict):
-            raise ValueError(f"parameter_grid[{k}] must be a dict, got {type(params).__name__}")
         try:
-            combos.append(expand_grid(validate_grid({key: [value] for key, value in params.items()}))[0])
+            combos.append(space.validate(params))
         except ValueError as exc:
             raise ValueError(f"parameter_grid[{k}]: {exc}") from None
     return combos
@@ -185,7 +183,7 @@ def metrics_from_trades(
 ) -> dict[str, float | int]:
     """Return the engine's metrics of a trade list (in exit order) over the period ``candles`` cover.
 
-    Trades are ``run_backtest_v2`` trade dicts whose entry and exit candles
+    Trades are ``run_backtest`` trade dicts whose entry and exit candles
     lie in ``candles``; the metrics come from ``backtest_engine.aggregate_metrics``
     (same formulas, equity compounding and daily Sharpe/Sortino as a backtest
     of that period), so a subset of a backtest's trades is scored exactly as
@@ -241,7 +239,7 @@ def _row_metrics(row: pd.Series) -> dict[str, Any]:
 def walk_forward_validation(
     candles: pd.DataFrame,
     *,
-    pattern_type: str,
+    strategy: str,
     parameter_grid: dict[str, Any] | Sequence[dict[str, Any]],
     train_pct: float = 0.7,
     test_pct: float = 0.3,
@@ -249,9 +247,7 @@ def walk_forward_validation(
     metric: str = "composite_score",
     anchored: bool = False,
     min_trades: int = 10,
-    commission_pct: float = 0.1,
-    slippage_pct: float = 0.05,
-    risk_per_trade_pct: float = 1.0,
+    costs: str | CostModel | None = None,
 ) -> dict[str, Any]:
     """Choose parameters on each train part, trade them on the following test part, and report the drop.
 
@@ -278,36 +274,25 @@ def walk_forward_validation(
     frame = validate_candles(candles, source="candles")
     check_metric(metric)
     min_trades = _integer(min_trades, "min_trades", minimum=0)
-    risk = _number(risk_per_trade_pct, "risk_per_trade_pct")
-    get_detector(pattern_type)  # ValueError naming the known types before any work
-    combos = _combinations(parameter_grid)
+    model = resolve_costs(costs)
+    space = get_strategy(strategy).space  # ValueError naming the known strategies before any work
+    combos = _combinations(space, parameter_grid)
     windows = walk_forward_windows(
         len(frame), train_pct=train_pct, test_pct=test_pct, n_splits=n_splits, anchored=bool(anchored)
     )
-    costs = {"commission_pct": commission_pct, "slippage_pct": slippage_pct, "risk_per_trade_pct": risk}
+    risk = model.risk_per_trade_pct
 
     splits: list[dict[str, Any]] = []
     stitched: list[dict[str, Any]] = []
     for k, (a, b, c, d) in enumerate(windows):
         train, test_with_warmup = frame.iloc[a:b], frame.iloc[a:d]
-        grid = run_backtest_grid(train, pattern_type=pattern_type, combinations=combos, **costs)
+        grid = run_backtest_grid(train, strategy=strategy, combinations=combos, costs=model)
         grid["composite_score"] = composite_scores(grid, min_trades=min_trades)
         best = int(rank_order(grid, metric=metric, min_trades=min_trades)[0])
         chosen = grid.iloc[best]
-        params = _params_dict(chosen)
-        run = run_backtest_v2(
-            "",
-            "",
-            pattern_type=pattern_type,
-            candles=test_with_warmup,
-            rr_target=params["rr_target"],
-            sl_buffer_pct=params["sl_buffer_pct"],
-            min_zone_pct=params["min_zone_pct"],
-            tp_method=params["tp_method"],
-            entry_method=params["entry_method"],
-            use_overlap_detection=params["use_overlap"],
-            max_wait_bars=DEFAULT_MAX_WAIT_BARS,
-            **costs,
+        params = _params_dict(chosen, space)
+        run = run_backtest(
+            test_with_warmup, strategy=strategy, params=params, costs=model, max_wait_bars=DEFAULT_MAX_WAIT_BARS
         )
         test_start_ns = frame.index[c].value
         detected = _trade_times(run["trades"], "detected_at")
@@ -348,16 +333,14 @@ def walk_forward_validation(
         "untrusted_splits": sum(1 for s in splits if not s["trusted"]),
     }
     settings = {
-        "pattern_type": pattern_type,
+        "strategy": strategy,
         "train_pct": float(train_pct),
         "test_pct": float(test_pct),
         "n_splits": len(windows),
         "anchored": bool(anchored),
         "metric": metric,
         "min_trades": min_trades,
-        "commission_pct": float(commission_pct),
-        "slippage_pct": float(slippage_pct),
-        "risk_per_trade_pct": risk,
+        "costs": model.as_dict(),
         "combinations": len(combos),
         "candles": len(frame),
         "test_window_candles": windows[0][3] - windows[0][2],
@@ -498,27 +481,28 @@ def _metric_values(metrics: pd.DataFrame, metric: str) -> np.ndarray:
     raise ValueError(f"metrics has no column {metric!r}")
 
 
-def stability_scores(metrics: pd.DataFrame, *, metric: str = "composite_score") -> np.ndarray:
+def stability_scores(metrics: pd.DataFrame, *, space: ParameterSpace, metric: str = "composite_score") -> np.ndarray:
     """Return, for every row, ``metric`` averaged over the row and its grid neighbours (module docstring).
 
-    ``metrics``: one row per combination with the six ``PARAMETER_NAMES``
-    columns and the metric column (a missing ``composite_score`` is computed
+    ``metrics``: one row per combination with a column per parameter of
+    ``space`` and the metric column (a missing ``composite_score`` is computed
     without the thin-run penalty). Rows whose own and neighbours' values are
     all NaN get NaN. Duplicate combinations raise ValueError.
     """
     if not isinstance(metrics, pd.DataFrame):
         raise ValueError("metrics must be a pandas DataFrame")
     check_metric(metric)
-    missing = [name for name in PARAMETER_NAMES if name not in metrics.columns]
+    names = list(space.names)
+    missing = [name for name in names if name not in metrics.columns]
     if missing:
         raise ValueError(f"metrics is missing parameter column(s) {', '.join(missing)}")
     if len(metrics) == 0:
         return np.empty(0, np.float64)
     values = _metric_values(metrics, metric)
-    if metrics.duplicated(subset=list(PARAMETER_NAMES)).any():
+    if metrics.duplicated(subset=names).any():
         raise ValueError("metrics lists a parameter combination twice")
     codes = []
-    for name in PARAMETER_NAMES:
+    for name in names:
         column = metrics[name]
         distinct = sorted(column.unique().tolist(), key=lambda v: (str(type(v)), v))
         lookup = {value: i for i, value in enumerate(distinct)}
@@ -532,10 +516,10 @@ def stability_scores(metrics: pd.DataFrame, *, metric: str = "composite_score") 
     grid[where] = np.where(finite, values, 0.0)
     present[where] = finite
     total, count = grid.copy(), present.copy()
-    for axis, name in enumerate(PARAMETER_NAMES):
+    for axis, (_, ordered) in enumerate(space.neighbours_axes()):
         if shape[axis] < 2:
             continue
-        if name in NUMERIC_PARAMETERS:
+        if ordered:
             for src, dst in ((slice(1, None), slice(None, -1)), (slice(None, -1), slice(1, None))):
                 take = [slice(None)] * len(shape)
                 put = [slice(None)] * len(shape)
@@ -549,7 +533,9 @@ def stability_scores(metrics: pd.DataFrame, *, metric: str = "composite_score") 
         return np.where(count[where] > 0, total[where] / np.where(count[where] > 0, count[where], 1.0), np.nan)
 
 
-def robust_best(metrics: pd.DataFrame, *, metric: str = "composite_score", min_trades: int = 10) -> dict[str, Any]:
+def robust_best(
+    metrics: pd.DataFrame, *, space: ParameterSpace, metric: str = "composite_score", min_trades: int = 10
+) -> dict[str, Any]:
     """Return the raw best combination and the robust best (best stability score) of a metrics table.
 
     Only rows with ``total_trades >= min_trades`` and a finite value can be
@@ -563,7 +549,7 @@ def robust_best(metrics: pd.DataFrame, *, metric: str = "composite_score", min_t
     min_trades = _integer(min_trades, "min_trades", minimum=0)
     if not isinstance(metrics, pd.DataFrame) or "total_trades" not in metrics.columns:
         raise ValueError("metrics must be a DataFrame with a total_trades column")
-    stability = stability_scores(metrics, metric=metric)
+    stability = stability_scores(metrics, space=space, metric=metric)
     values = _metric_values(metrics, metric) if len(metrics) else np.empty(0, np.float64)
     trades = metrics["total_trades"].to_numpy() if len(metrics) else np.empty(0, np.int64)
     sign = 1.0 if RANKING_METRICS[metric] else -1.0
@@ -577,7 +563,7 @@ def robust_best(metrics: pd.DataFrame, *, metric: str = "composite_score", min_t
         pos = int(rows[np.lexsort((rows, -sign * values[rows], -sign * key[rows]))[0]])
         return {
             "position": pos,
-            "params": _params_dict(metrics.iloc[pos]),
+            "params": _params_dict(metrics.iloc[pos], space),
             "value": _safe(float(values[pos])),
             "stability": None if not np.isfinite(stability[pos]) else float(stability[pos]),
             "total_trades": int(trades[pos]),
@@ -597,14 +583,14 @@ def robust_best(metrics: pd.DataFrame, *, metric: str = "composite_score", min_t
 # --------------------------------------------------------------------------- lookahead guard
 
 
-def _cut_points(n: int, patterns: list[dict[str, Any]], *, n_cuts: int, seed: int) -> list[int]:
-    """Return sorted cut bars: the edges, random bars of the second half and bars where patterns appear."""
+def _cut_points(n: int, setup_bars: np.ndarray, *, n_cuts: int, seed: int) -> list[int]:
+    """Return sorted cut bars: the edges, random bars of the second half and bars where setups appear."""
     rng = np.random.default_rng(seed)
     cuts = {0, 1, 2, n // 2, n - 2, n - 1}
     half = np.arange(n // 2, n)
     cuts.update(rng.choice(half, size=min(n_cuts, half.size), replace=False).tolist())
-    # A pattern that peeks at later candles shows exactly at (or just after) the bar it is reported at.
-    indices = np.unique([p["index"] for p in patterns]).astype(np.int64)
+    # A setup that peeks at later candles shows exactly at (or just after) the bar it is reported at.
+    indices = np.unique(setup_bars).astype(np.int64)
     if indices.size:
         picked = rng.choice(indices, size=min(n_cuts, indices.size), replace=False)
         cuts.update(picked.tolist())
@@ -612,69 +598,67 @@ def _cut_points(n: int, patterns: list[dict[str, Any]], *, n_cuts: int, seed: in
     return sorted(k for k in cuts if 0 <= k < n)
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return bool(a == b)
-
-
-def _compare_cut(k: int, prefix: list[dict[str, Any]], expected: list[dict[str, Any]], when: str) -> list[str]:
-    problems: list[str] = []
-    for pos in range(max(len(prefix), len(expected))):
-        if len(problems) >= MAX_VIOLATIONS_PER_CUT:
-            problems.append(f"cut at bar {k} ({when}): further differences not listed")
-            break
-        if pos >= len(prefix):
-            p = expected[pos]
-            problems.append(
-                f"cut at bar {k} ({when}): {p['direction']} pattern at index {p['index']} of the full run "
-                "is missing from the prefix run"
-            )
+def _compare_setups(k: int, prefix: Setups, expected: Setups, when: str) -> list[str]:
+    """Return what differs between two setup tables (NaN equals NaN), at most a few messages."""
+    if len(prefix) != len(expected):
+        mine, full = set(prefix.index.tolist()), set(expected.index.tolist())
+        detail = (
+            f"bars only in the full run: {sorted(full - mine)[:5]}, only in the prefix run: {sorted(mine - full)[:5]}"
+        )
+        return [
+            f"cut at bar {k} ({when}): the prefix run has {len(prefix)} setups, the full run {len(expected)}; {detail}"
+        ]
+    problems = []
+    full_columns = expected.columns()
+    for name, values in prefix.columns().items():
+        other = full_columns.get(name)
+        if other is None:
+            problems.append(f"cut at bar {k} ({when}): column {name} only in the prefix run")
             continue
-        if pos >= len(expected):
-            p = prefix[pos]
+        same = (values == other) | (pd.isna(values) & pd.isna(other))
+        for pos in np.flatnonzero(~same)[:MAX_VIOLATIONS_PER_CUT].tolist():
             problems.append(
-                f"cut at bar {k} ({when}): the prefix run has an extra {p.get('direction')} pattern "
-                f"at index {p.get('index')}"
+                f"cut at bar {k} ({when}): setup #{pos} (index {expected.index[pos]}) differs: "
+                f"{name}: prefix {values[pos]!r} vs full {other[pos]!r}"
             )
-            continue
-        mine, full = prefix[pos], expected[pos]
-        fields = sorted(set(mine) | set(full))
-        diff = [f for f in fields if not _same(mine.get(f), full.get(f))]
-        if diff:
-            detail = ", ".join(f"{f}: prefix {mine.get(f)!r} vs full {full.get(f)!r}" for f in diff)
-            problems.append(f"cut at bar {k} ({when}): pattern #{pos} (index {full['index']}) differs: {detail}")
-    return problems
+    return problems[:MAX_VIOLATIONS_PER_CUT]
 
 
 def check_prefix_invariance(
-    candles: pd.DataFrame, *, pattern_type: str, n_cuts: int = 20, seed: int = 0, skip_overlap: bool = False
+    candles: pd.DataFrame,
+    *,
+    strategy: str,
+    params: dict[str, Any] | None = None,
+    n_cuts: int = 20,
+    seed: int = 0,
 ) -> list[str]:
-    """Return lookahead violations of a detector (empty when detection is causal on these candles).
+    """Return lookahead violations of a strategy (empty when its setups are causal on these candles).
 
-    DESIGN section 4: ``detect_historical(candles.iloc[:k+1])`` must equal the
-    full run's patterns with ``index <= k``, every field. The full frame is
-    detected once; cuts are the edges (bars 0, 1, 2, the middle, the last
-    two), ``n_cuts`` random bars of the second half and up to ``n_cuts`` bars
-    where the full run reports a pattern (plus the bar after each), since a
-    peek at later candles shows right there. The detector comes from
-    ``get_detector``, so one registered by a test is what gets checked. A
-    prefix run that raises is a violation too. At most a few messages per cut.
+    The setups of ``candles.iloc[:k+1]`` must equal the full run's setups
+    with ``index <= k``, every column (bar, direction, levels, extras),
+    compared as arrays. The full frame is evaluated once; cuts are the edges
+    (bars 0, 1, 2, the middle, the last two), ``n_cuts`` random bars of the
+    second half and up to ``n_cuts`` bars where the full run reports a setup
+    (plus the bar after each), since a peek at later candles shows right
+    there. ``params`` default to the strategy's defaults. Pattern strategies
+    look their detector up by name, so one registered by a test is what gets
+    checked. A prefix run that raises is a violation too.
     """
     if not isinstance(candles, pd.DataFrame) or len(candles) == 0:
         raise ValueError("candles must be a non-empty pandas DataFrame")
     n_cuts = _integer(n_cuts, "n_cuts", minimum=0)
     seed = _integer(seed, "seed", minimum=0)
-    detector = get_detector(pattern_type)
-    full = detector.detect_historical(candles, skip_overlap=bool(skip_overlap))
+    chosen = get_strategy(strategy)
+    checked = chosen.space.validate(params)
+    frame = validate_candles(candles, source="candles")
+    full = chosen.setups(market_arrays(frame), checked)
     violations: list[str] = []
-    for k in _cut_points(len(candles), full, n_cuts=n_cuts, seed=seed):
-        when = _iso(candles.index[k])
+    for k in _cut_points(len(frame), full.index, n_cuts=n_cuts, seed=seed):
+        when = _iso(frame.index[k])
         try:
-            prefix = detector.detect_historical(candles.iloc[: k + 1], skip_overlap=bool(skip_overlap))
+            prefix = chosen.setups(market_arrays(frame.iloc[: k + 1]), checked)
         except Exception as exc:  # a crash on a prefix is as much a causality bug as a wrong answer
-            violations.append(f"cut at bar {k} ({when}): detection on the prefix raised {exc!r}")
+            violations.append(f"cut at bar {k} ({when}): the strategy raised {exc!r} on the prefix")
             continue
-        expected = [p for p in full if p["index"] <= k]
-        violations.extend(_compare_cut(k, prefix, expected, when))
+        violations.extend(_compare_setups(k, prefix, full.take(full.index <= k), when))
     return violations

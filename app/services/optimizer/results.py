@@ -1,0 +1,170 @@
+"""Optimization results: best parameters per slice, comparisons of two parameter sets, a run's trades.
+
+Ranking happens in SQL (a window function per slice), so answering costs
+O(result), not one ORM object per stored run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.enums import SliceStatus
+from app.errors import NotFoundError, ValidationError
+from app.extensions import db
+from app.models import OptimizationJob, OptimizationRun, OptimizationSlice
+from app.models.optimization import METRIC_COLUMNS
+from app.services.backtester_v2 import run_backtest
+from app.services.candle_store import load_candles
+from app.services.costs import CostModel
+from app.services.optimization_worker import candles_fingerprint, stored_details
+from app.services.optimizer.jobs import end_of
+from app.services.scoring import RANKING_METRICS, check_metric, composite_score
+from app.strategies import get_strategy
+
+
+def best_params(
+    *,
+    symbol: str | None = None,
+    strategy: str | None = None,
+    timeframe: str | None = None,
+    metric: str = "total_profit_pct",
+    min_trades: int = 10,
+    job_id: int | None = None,
+    robust: bool = False,
+) -> list[dict[str, Any]]:
+    """Return the best run per slice by ``metric`` among runs with >= min_trades trades.
+
+    Each slice is answered from the newest job that completed it (or from
+    ``job_id``). Slices with no run reaching ``min_trades`` are left out: a
+    thin run is never "best". With ``robust``, runs are ranked by
+    ``stability_score`` instead (the job's ranking metric averaged over each
+    run's grid neighbours), preferring a plateau to a lucky spike. Ties keep
+    the grid order (lowest run id).
+    """
+    try:
+        check_metric(metric)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    ranking = "stability_score" if robust else metric
+    column = getattr(OptimizationRun, ranking)
+    order = column.desc() if RANKING_METRICS[ranking] else column.asc()
+    slices = _newest_slices(symbol=symbol, strategy=strategy, timeframe=timeframe, job_id=job_id)
+    ranked = (
+        select(
+            OptimizationRun.id.label("run_id"),
+            func.row_number()
+            .over(partition_by=OptimizationRun.slice_id, order_by=(order, OptimizationRun.id))
+            .label("rank"),
+        )
+        .join(slices, slices.c.id == OptimizationRun.slice_id)
+        .where(OptimizationRun.total_trades >= min_trades)
+        .subquery()
+    )
+    query = (
+        select(OptimizationRun, OptimizationSlice)
+        .join(ranked, ranked.c.run_id == OptimizationRun.id)
+        .join(OptimizationSlice, OptimizationSlice.id == OptimizationRun.slice_id)
+        .where(ranked.c.rank == 1)
+        .order_by(OptimizationSlice.symbol, OptimizationSlice.timeframe, OptimizationSlice.strategy)
+    )
+    return [run_summary(run, slice_, metric=ranking) for run, slice_ in db.session.execute(query)]
+
+
+def _newest_slices(*, symbol: str | None, strategy: str | None, timeframe: str | None, job_id: int | None):
+    """Return a subquery of completed slices: per market the newest job's (or ``job_id``'s)."""
+    filters = [OptimizationSlice.status == SliceStatus.COMPLETED]
+    for column, value in (
+        (OptimizationSlice.symbol, symbol),
+        (OptimizationSlice.strategy, strategy),
+        (OptimizationSlice.timeframe, timeframe),
+        (OptimizationSlice.job_id, job_id),
+    ):
+        if value is not None:
+            filters.append(column == value)
+    market = (OptimizationSlice.symbol, OptimizationSlice.timeframe, OptimizationSlice.strategy)
+    newest = (
+        select(OptimizationSlice.id, func.max(OptimizationSlice.job_id).over(partition_by=market).label("newest"))
+        .where(*filters)
+        .subquery()
+    )
+    return (
+        select(OptimizationSlice.id)
+        .join(newest, newest.c.id == OptimizationSlice.id)
+        .where(OptimizationSlice.job_id == newest.c.newest)
+        .subquery()
+    )
+
+
+def run_summary(run: OptimizationRun, slice_: OptimizationSlice, *, metric: str) -> dict[str, Any]:
+    """Return one run as JSON-safe data: its slice, parameters, metrics and the value it was ranked by."""
+    return {
+        "symbol": slice_.symbol,
+        "timeframe": slice_.timeframe,
+        "strategy": slice_.strategy,
+        "job_id": run.job_id,
+        "run_id": run.id,
+        "metric": metric,
+        "value": getattr(run, metric),
+        "params": run.params,
+        "metrics": run.metrics(),
+        "stability_score": run.stability_score,
+    }
+
+
+def compare_params(
+    params_a: dict[str, Any],
+    params_b: dict[str, Any],
+    *,
+    symbol: str,
+    timeframe: str,
+    strategy: str,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    costs: CostModel | str | None = None,
+) -> dict[str, Any]:
+    """Backtest two parameter sets on the same stored candles and report both and their difference."""
+    try:
+        get_strategy(strategy)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    candles = load_candles(symbol, timeframe, start_date, end_of(end_date) if end_date else None)
+    if candles.empty:
+        raise ValidationError(f"no candles stored for {symbol} {timeframe} in that range")
+    results = {}
+    for label, params in (("a", params_a), ("b", params_b)):
+        try:
+            full = run_backtest(candles, strategy=strategy, params=params, costs=costs)
+        except ValueError as exc:
+            raise ValidationError(f"params_{label}: {exc}") from None
+        metrics = {m: full[m] for m in METRIC_COLUMNS if m in full}
+        metrics["composite_score"] = composite_score(metrics)
+        results[label] = {"params": full["params"], "metrics": metrics}
+    difference = {m: results["b"]["metrics"][m] - results["a"]["metrics"][m] for m in results["a"]["metrics"]}
+    score_a, score_b = results["a"]["metrics"]["composite_score"], results["b"]["metrics"]["composite_score"]
+    better = "tie" if score_a == score_b else ("a" if score_a > score_b else "b")
+    return {
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "strategy": strategy,
+        **results,
+        "difference": difference,
+        "better": better,
+    }
+
+
+def run_trades(run_id: int) -> dict[str, Any]:
+    """Return a stored run's trades: stored for best runs, recomputed (deterministically) otherwise."""
+    run = db.session.get(OptimizationRun, run_id)
+    if run is None:
+        raise NotFoundError(f"optimization run {run_id} not found")
+    if run.results_json and "trades" in run.results_json:
+        return run.results_json
+    slice_ = run.slice
+    job = db.session.get(OptimizationJob, run.job_id)
+    candles = load_candles(slice_.symbol, slice_.timeframe, job.start_date, end_of(job.end_date))
+    full = run_backtest(candles, strategy=slice_.strategy, params=run.params, costs=CostModel(**job.costs))
+    details = stored_details(full)
+    details["candles_changed"] = candles_fingerprint(candles) != slice_.candles_fingerprint
+    return details
