@@ -14,20 +14,27 @@ from app import create_app
 from app.extensions import db
 from app.models import OptimizationRun
 from app.services import candle_store
-from app.services.optimizer import ParameterOptimizer
+from app.services.optimizer import jobs, results
+from app.services.optimizer.runner import JobRunner
 from config import TestingConfig
+from tests.test_migrations import check_data_migration
 
 MYSQL_URL = os.environ.get("TEST_MYSQL_URL")
 pytestmark = pytest.mark.skipif(not MYSQL_URL, reason="TEST_MYSQL_URL not set (no MySQL/MariaDB server)")
 
 
-@pytest.fixture
-def mysql_app(monkeypatch):
+def _drop_all_tables() -> None:
     engine = create_engine(MYSQL_URL)
     with engine.begin() as connection:
         connection.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
         for table in inspect(connection).get_table_names():
             connection.execute(text(f"DROP TABLE `{table}`"))
+    engine.dispose()
+
+
+@pytest.fixture
+def mysql_app(monkeypatch):
+    _drop_all_tables()
     monkeypatch.setenv("DATABASE_URL", MYSQL_URL)
     app = create_app(TestingConfig)
     with app.app_context():
@@ -46,6 +53,8 @@ def test_upgrade_builds_every_table_on_mysql(mysql_app):
         "user_symbol_preferences",
         "optimization_jobs",
         "optimization_runs",
+        "optimization_slices",
+        "user_parameter_sets",
         "alembic_version",
     }
     columns = {c["name"]: c for c in inspect(db.engine).get_columns("candles")}
@@ -64,11 +73,23 @@ def test_candles_round_trip_exactly_on_mysql(mysql_app, bundled_dir):
 
 def test_quick_job_on_mysql(mysql_app, bundled_dir):
     candle_store.import_csv(bundled_dir / "ETH_USDT-1d.csv.gz", symbol="ETH/USDT", timeframe="1d")
-    optimizer = ParameterOptimizer(workers=2)
-    job = optimizer.create_job(
-        "mysql quick", ["ETH/USDT"], ["1d"], ["imbalance", "order_block"], "2021-01-01", "2024-12-31", "quick"
+    job = jobs.create_job(
+        name="mysql quick",
+        symbols=["ETH/USDT"],
+        timeframes=["1d"],
+        strategies=["imbalance", "order_block"],
+        start_date="2021-01-01",
+        end_date="2024-12-31",
+        grids="quick",
     )
-    job = optimizer.run_job(job.id)
+    job = JobRunner(workers=2).run(job.id)
     assert job.status == "completed" and job.completed_runs == 12
     assert len(db.session.scalars(select(OptimizationRun).where(OptimizationRun.job_id == job.id)).all()) == 12
-    assert optimizer.run_job(job.id).completed_runs == 12
+    assert JobRunner(workers=2).run(job.id).completed_runs == 12
+    (best,) = results.best_params(symbol="ETH/USDT", strategy="order_block", min_trades=0)
+    assert best["params"]["rr_target"] in (2.0, 2.5, 3.0)
+
+
+def test_existing_data_migrates_down_and_up_on_mysql(monkeypatch):
+    _drop_all_tables()
+    check_data_migration(MYSQL_URL, monkeypatch)

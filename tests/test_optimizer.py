@@ -1,4 +1,4 @@
-"""ParameterOptimizer: job creation and validation, running, resuming, claiming, best and compare."""
+"""Optimizer services: job creation and validation, running, resuming, claiming, best and compare."""
 
 import threading
 
@@ -8,10 +8,11 @@ from sqlalchemy import func, select
 from app import create_app
 from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db as _db
-from app.models import OptimizationJob, OptimizationRun
+from app.models import OptimizationJob, OptimizationRun, OptimizationSlice
 from app.services import candle_store
-from app.services.backtester_v2 import run_backtest_v2
-from app.services.optimizer import ParameterOptimizer
+from app.services.backtester_v2 import run_backtest
+from app.services.optimizer import jobs, results
+from app.services.optimizer.runner import JobRunner
 from app.services.patterns import registry
 from app.services.patterns.fair_value_gap import FVGDetector
 from config import TestingConfig
@@ -25,70 +26,90 @@ def daily(db, bundled_dir):
         candle_store.import_csv(bundled_dir / f"{pair}_USDT-1d.csv.gz", symbol=f"{pair}/USDT", timeframe="1d")
 
 
-def _job(optimizer, grid=SMALL_GRID, **overrides):
+def _job(grid=SMALL_GRID, **overrides):
     args = {
         "name": "test job",
         "symbols": ["BTC/USDT", "ETH/USDT"],
         "timeframes": ["1d"],
-        "pattern_types": ["imbalance", "order_block"],
+        "strategies": ["imbalance", "order_block"],
         "start_date": "2021-01-01",
         "end_date": "2024-12-31",
-        "parameter_grid": grid,
+        "grids": grid,
     }
     args.update(overrides)
-    return optimizer.create_job(**args)
+    return jobs.create_job(**args)
 
 
-def _run_count(db, job_id, **filters):
-    query = select(func.count()).select_from(OptimizationRun).where(OptimizationRun.job_id == job_id)
-    for name, value in filters.items():
-        query = query.where(getattr(OptimizationRun, name) == value)
-    return db.session.scalar(query)
+def _run(job_id, *, workers=1, **kwargs):
+    return JobRunner(workers=workers).run(job_id, **kwargs)
+
+
+def _run_count(db, job_id):
+    return db.session.scalar(select(func.count()).select_from(OptimizationRun).where(OptimizationRun.job_id == job_id))
+
+
+def _slice_runs(db, job_id, symbol, strategy):
+    return db.session.scalars(
+        select(OptimizationRun)
+        .join(OptimizationSlice)
+        .where(
+            OptimizationRun.job_id == job_id, OptimizationSlice.symbol == symbol, OptimizationSlice.strategy == strategy
+        )
+    ).all()
 
 
 def test_create_job_counts_runs(daily, db):
-    job = _job(ParameterOptimizer(workers=1))
+    job = _job()
     assert job.status == "pending"
     assert job.total_runs == 8 * 2 * 1 * 2
-    assert job.parameter_grid["use_overlap"] == [True]
+    assert job.parameter_grids["imbalance"]["use_overlap"] == [True]
+    assert job.costs == {"maker_fee_pct": 0.1, "taker_fee_pct": 0.1, "slippage_pct": 0.05, "risk_per_trade_pct": 1.0}
+
+
+def test_cost_presets_and_per_strategy_grids(daily, db):
+    job = _job(grid={"imbalance": "quick", "order_block": {"rr_target": [2.0]}}, costs="binance_usdm")
+    assert job.total_runs == (6 + 1) * 2
+    assert (job.maker_fee_pct, job.taker_fee_pct) == (0.02, 0.05)
+    with pytest.raises(ValidationError, match="unknown preset 'kraken'"):
+        _job(costs="kraken")
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
         ({"symbols": ["DOGE/USDT"]}, "unknown symbol.*DOGE/USDT"),
-        ({"symbols": []}, "symbols must be a non-empty list"),
+        ({"symbols": []}, "symbol list must be a non-empty list"),
         ({"timeframes": ["2h"]}, "unknown timeframe.*2h"),
-        ({"pattern_types": ["head_and_shoulders"]}, "unknown pattern type.*head_and_shoulders"),
+        ({"strategies": ["head_and_shoulders"]}, "unknown strategy.*head_and_shoulders"),
         ({"start_date": "2024-06-01", "end_date": "2024-01-01"}, "after end_date"),
         ({"start_date": "yesterday-ish"}, "start_date is not a date"),
         ({"timeframes": ["4h"]}, "no candles .* BTC/USDT 4h, ETH/USDT 4h"),
         ({"start_date": "2030-01-01", "end_date": "2030-02-01"}, "no candles"),
-        ({"parameter_grid": {"rr_target": [0]}}, "rr_target"),
-        ({"parameter_grid": {"stop": [1]}}, "unknown grid parameter"),
-        ({"parameter_grid": "huge"}, "unknown grid preset"),
+        ({"grids": {"rr_target": [0]}}, "rr_target"),
+        ({"grids": {"rr_target": [50]}}, "rr_target"),
+        ({"grids": {"stop": [1]}}, "unknown grid parameter"),
+        ({"grids": "huge"}, "unknown grid preset"),
         ({"name": ""}, "name"),
         ({"ranking_metric": "vibes"}, "unknown ranking metric"),
     ],
 )
 def test_invalid_scope_or_grid_creates_nothing(daily, db, overrides, message):
     with pytest.raises(ValidationError, match=message):
-        _job(ParameterOptimizer(workers=1), **overrides)
+        _job(**overrides)
     assert db.session.scalar(select(func.count()).select_from(OptimizationJob)) == 0
 
 
 def test_run_cap_is_enforced(daily, db, app):
     app.config["OPTIMIZER_MAX_RUNS_PER_JOB"] = 10
     with pytest.raises(ValidationError, match="32 runs, more than the maximum of 10"):
-        _job(ParameterOptimizer(workers=1))
+        _job()
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_run_job_stores_every_run_matching_the_backtester(daily, db, workers):
-    optimizer = ParameterOptimizer(workers=workers)
-    job = _job(optimizer)
+    job = _job()
     events = []
-    job = optimizer.run_job(job.id, progress=events.append)
+    job = _run(job.id, workers=workers, progress=events.append)
     assert job.status == "completed" and job.completed_runs == job.total_runs == 32 and job.failed_runs == 0
     assert _run_count(db, job.id) == 32
     assert [e.done_slices for e in events] == [0, 1, 2, 3, 4] and events[-1].total_slices == 4
@@ -97,10 +118,9 @@ def test_run_job_stores_every_run_matching_the_backtester(daily, db, workers):
         {"rr_target": 2.5, "sl_buffer_pct": 5.0, "tp_method": "swing_target"},
         {"rr_target": 1.5, "sl_buffer_pct": 15.0, "tp_method": "fixed_rr"},
     ):
-        run = db.session.scalar(
-            select(OptimizationRun).filter_by(job_id=job.id, symbol="ETH/USDT", pattern_type="order_block", **params)
-        )
-        expected = run_backtest_v2("ETH/USDT", "1d", pattern_type="order_block", candles=candles, **params)
+        full = {**params, "min_zone_pct": 0.15, "entry_method": "zone_edge", "use_overlap": True}
+        run = next(r for r in _slice_runs(db, job.id, "ETH/USDT", "order_block") if r.params == full)
+        expected = run_backtest(candles, strategy="order_block", params=params)
         for metric in (
             "total_trades",
             "winning_trades",
@@ -112,22 +132,23 @@ def test_run_job_stores_every_run_matching_the_backtester(daily, db, workers):
             "expectancy_r",
         ):
             assert getattr(run, metric) == pytest.approx(expected[metric]), metric
-        assert run.candles_fingerprint and len(run.candles_fingerprint) == 64
+        assert run.slice.candles_fingerprint and len(run.slice.candles_fingerprint) == 64
     # Trades are kept only for the best run of each slice.
     with_trades = db.session.scalars(
         select(OptimizationRun).where(OptimizationRun.job_id == job.id, OptimizationRun.results_json.is_not(None))
     ).all()
     assert len(with_trades) == 4
-    assert set(job.best_params_json) == {
+    report = jobs.job_report(job.id)
+    assert {s["label"] for s in report["slices"] if s["best"]} == {
         f"{s}|1d|{p}" for s in ("BTC/USDT", "ETH/USDT") for p in ("imbalance", "order_block")
     }
+    assert {r.id for r in with_trades} == {s["best"]["run_id"] for s in report["slices"]}
 
 
 def test_running_again_adds_nothing(daily, db):
-    optimizer = ParameterOptimizer(workers=1)
-    job = optimizer.run_job(_job(optimizer).id)
+    job = _run(_job().id)
     ids = set(db.session.scalars(select(OptimizationRun.id).where(OptimizationRun.job_id == job.id)))
-    again = optimizer.run_job(job.id)
+    again = _run(job.id)
     assert again.status == "completed" and again.completed_runs == 32
     assert set(db.session.scalars(select(OptimizationRun.id).where(OptimizationRun.job_id == job.id))) == ids
 
@@ -145,22 +166,20 @@ def exploding_imbalance():
 
 
 def test_failing_slice_is_recorded_and_the_job_goes_on(daily, db, exploding_imbalance):
-    optimizer = ParameterOptimizer(workers=1)
-    job = optimizer.run_job(_job(optimizer).id)
+    job = _run(_job().id)
     assert job.status == "failed"
     assert job.completed_runs == 16 and job.failed_runs == 16
-    failed = db.session.scalars(select(OptimizationRun).filter_by(job_id=job.id, status="failed")).all()
-    assert {r.pattern_type for r in failed} == {"imbalance"}
-    assert all("detector blew up" in r.error_message for r in failed)
+    failed = db.session.scalars(select(OptimizationSlice).filter_by(job_id=job.id, status="failed")).all()
+    assert {s.strategy for s in failed} == {"imbalance"}
+    assert all("detector blew up" in s.error_message for s in failed)
     assert "failed slices: BTC/USDT|1d|imbalance, ETH/USDT|1d|imbalance" in job.summary
 
 
 def test_rerun_retries_only_failed_slices(daily, db, exploding_imbalance):
-    optimizer = ParameterOptimizer(workers=1)
-    job = optimizer.run_job(_job(optimizer).id)
-    kept = set(db.session.scalars(select(OptimizationRun.id).filter_by(job_id=job.id, status="completed")))
+    job = _run(_job().id)
+    kept = set(db.session.scalars(select(OptimizationRun.id).filter_by(job_id=job.id)))
     registry.register_detector("imbalance", FVGDetector)
-    job = optimizer.run_job(job.id)
+    job = _run(job.id)
     assert job.status == "completed" and job.completed_runs == 32 and job.failed_runs == 0
     assert kept <= set(db.session.scalars(select(OptimizationRun.id).filter_by(job_id=job.id)))
     assert _run_count(db, job.id) == 32
@@ -168,18 +187,17 @@ def test_rerun_retries_only_failed_slices(daily, db, exploding_imbalance):
 
 def test_resume_after_a_killed_run(daily, db):
     """A process dies after two slices: the job resumes with no duplicate and no missing run."""
-    optimizer = ParameterOptimizer(workers=1)
-    job = _job(optimizer)
+    job = _job()
 
     def die_after_two(event):
         if event.done_slices == 2:
             raise KeyboardInterrupt("killed")
 
     with pytest.raises(KeyboardInterrupt):
-        optimizer.run_job(job.id, progress=die_after_two)
+        _run(job.id, progress=die_after_two)
     assert _run_count(db, job.id) == 16
     assert db.session.get(OptimizationJob, job.id).status == "failed"
-    job = ParameterOptimizer(workers=1).run_job(job.id)
+    job = _run(job.id)
     assert job.status == "completed" and job.completed_runs == 32
     assert _run_count(db, job.id) == 32
 
@@ -189,18 +207,17 @@ def test_hard_killed_job_is_picked_up_once_its_heartbeat_is_stale(daily, db):
 
     from app.models._time import utcnow
 
-    optimizer = ParameterOptimizer(workers=1)
-    job = _job(optimizer)
+    job = _job()
     # What a SIGKILLed process leaves behind: running, claimed, a heartbeat that stops moving.
     job.status, job.claimed_by, job.heartbeat_at = "running", "dead-host:1", utcnow()
     db.session.commit()
     with pytest.raises(ConflictError, match="already running"):
-        optimizer.run_job(job.id)
-    assert optimizer.next_runnable_job() is None
+        _run(job.id)
+    assert jobs.next_runnable_job(stale_after_seconds=600) is None
     job.heartbeat_at = utcnow() - timedelta(hours=1)
     db.session.commit()
-    assert optimizer.next_runnable_job().id == job.id
-    assert optimizer.run_job(job.id).status == "completed"
+    assert jobs.next_runnable_job(stale_after_seconds=600).id == job.id
+    assert _run(job.id).status == "completed"
 
 
 def test_two_concurrent_claims_only_one_wins(tmp_path, monkeypatch, bundled_dir):
@@ -209,20 +226,24 @@ def test_two_concurrent_claims_only_one_wins(tmp_path, monkeypatch, bundled_dir)
     with app.app_context():
         _db.create_all()
         candle_store.import_csv(bundled_dir / "BTC_USDT-1d.csv.gz", symbol="BTC/USDT", timeframe="1d")
-        job_id = (
-            ParameterOptimizer(workers=1)
-            .create_job("race", ["BTC/USDT"], ["1d"], ["imbalance"], "2021-01-01", "2021-12-31", "quick")
-            .id
-        )
+        job_id = jobs.create_job(
+            name="race",
+            symbols=["BTC/USDT"],
+            timeframes=["1d"],
+            strategies=["imbalance"],
+            start_date="2021-01-01",
+            end_date="2021-12-31",
+            grids="quick",
+        ).id
     barrier = threading.Barrier(2)
     outcomes = []
 
     def claim(owner):
         with app.app_context():
-            optimizer = ParameterOptimizer(workers=1, owner=owner)
+            runner = JobRunner(workers=1, owner=owner)
             barrier.wait()
             try:
-                optimizer._claim(job_id)
+                runner._claim(job_id)
                 outcomes.append("won")
             except ConflictError:
                 outcomes.append("lost")
@@ -237,50 +258,53 @@ def test_two_concurrent_claims_only_one_wins(tmp_path, monkeypatch, bundled_dir)
 
 def test_unknown_job(db):
     with pytest.raises(NotFoundError):
-        ParameterOptimizer(workers=1).run_job(999)
+        _run(999)
 
 
 def test_best_params_and_compare(daily, db):
-    optimizer = ParameterOptimizer(workers=1)
-    job = optimizer.run_job(_job(optimizer).id)
-    best = optimizer.get_best_params(
-        symbol="BTC/USDT", pattern_type="imbalance", metric="total_profit_pct", min_trades=5
-    )
+    job = _run(_job().id)
+    best = results.best_params(symbol="BTC/USDT", strategy="imbalance", metric="total_profit_pct", min_trades=5)
     assert len(best) == 1
     top = best[0]
-    runs = db.session.scalars(
-        select(OptimizationRun).filter_by(job_id=job.id, symbol="BTC/USDT", pattern_type="imbalance")
-    ).all()
+    runs = _slice_runs(db, job.id, "BTC/USDT", "imbalance")
     eligible = [r for r in runs if r.total_trades >= 5]
     assert top["value"] == max(r.total_profit_pct for r in eligible)
     assert top["run_id"] in {r.id for r in eligible}
     # Nothing reaches an impossible trade count: no "best" at all.
-    assert optimizer.get_best_params(symbol="BTC/USDT", min_trades=10_000) == []
+    assert results.best_params(symbol="BTC/USDT", min_trades=10_000) == []
     with pytest.raises(ValidationError, match="unknown ranking metric"):
-        optimizer.get_best_params(metric="luck")
+        results.best_params(metric="luck")
+    # A newer job answers for the slices it covers; robust ranks by stability.
+    newer = _run(_job(grid="quick", strategies=["imbalance"]).id)
+    assert {r["job_id"] for r in results.best_params(min_trades=0)} == {job.id, newer.id}
+    robust = results.best_params(strategy="imbalance", min_trades=0, robust=True)
+    assert all(r["job_id"] == newer.id and r["metric"] == "stability_score" for r in robust)
 
     a = {"rr_target": 1.5, "sl_buffer_pct": 5}
     b = {"rr_target": 2.5, "sl_buffer_pct": 15}
-    comparison = optimizer.compare_params(
-        a, b, "BTC/USDT", "1d", "imbalance", start_date="2021-01-01", end_date="2024-12-31"
+    comparison = results.compare_params(
+        a, b, symbol="BTC/USDT", timeframe="1d", strategy="imbalance", start_date="2021-01-01", end_date="2024-12-31"
     )
-    run_a = next(r for r in runs if (r.rr_target, r.sl_buffer_pct, r.tp_method) == (1.5, 5.0, "fixed_rr"))
+    run_a = next(
+        r
+        for r in runs
+        if (r.params["rr_target"], r.params["sl_buffer_pct"], r.params["tp_method"]) == (1.5, 5.0, "fixed_rr")
+    )
     assert comparison["a"]["metrics"]["total_profit_pct"] == pytest.approx(run_a.total_profit_pct)
     assert comparison["difference"]["total_trades"] == (
         comparison["b"]["metrics"]["total_trades"] - comparison["a"]["metrics"]["total_trades"]
     )
     assert comparison["better"] in ("a", "b", "tie")
     with pytest.raises(ValidationError, match="params_b"):
-        optimizer.compare_params(a, {"tp_method": "moon"}, "BTC/USDT", "1d", "imbalance")
+        results.compare_params(a, {"tp_method": "moon"}, symbol="BTC/USDT", timeframe="1d", strategy="imbalance")
 
 
 def test_trades_of_a_non_best_run_are_recomputed(daily, db):
-    optimizer = ParameterOptimizer(workers=1)
-    job = optimizer.run_job(_job(optimizer).id)
+    job = _run(_job().id)
     run = db.session.scalar(
         select(OptimizationRun).where(OptimizationRun.job_id == job.id, OptimizationRun.results_json.is_(None)).limit(1)
     )
-    details = optimizer.run_trades(run.id)
+    details = results.run_trades(run.id)
     assert len(details["trades"]) == details["trades_total"] == run.total_trades
     assert details["candles_changed"] is False
 
@@ -296,7 +320,7 @@ def test_optimize_cli_new_run_status_best(daily, runner):
             "BTC/USDT",
             "--timeframes",
             "1d",
-            "--patterns",
+            "--strategies",
             "imbalance,order_block",
             "--start",
             "2021-01-01",
@@ -316,8 +340,30 @@ def test_optimize_cli_new_run_status_best(daily, runner):
     import json
 
     rows = json.loads(best.output)
-    assert {r["pattern_type"] for r in rows} == {"imbalance", "order_block"}
+    assert {r["strategy"] for r in rows} == {"imbalance", "order_block"}
     bad = runner.invoke(args=["optimize", "new", "--grid", "{not json"])
     assert bad.exit_code != 0 and "not valid JSON" in bad.output
     missing = runner.invoke(args=["optimize", "run", "99"])
     assert missing.exit_code != 0 and "job 99 not found" in missing.output
+
+
+def test_a_runner_that_lost_its_lease_stops_and_writes_nothing_more(daily, db):
+    """Another runner takes the job over (its claim bumps the lease): the first stops at its next write."""
+    from app.services.optimizer.runner import LeaseLostError
+
+    job = _job()
+
+    def taken_over_after_one(event):
+        if event.done_slices == 1:
+            db.session.execute(
+                OptimizationJob.__table__.update()
+                .where(OptimizationJob.id == job.id)
+                .values(lease=OptimizationJob.lease + 1, claimed_by="thief")
+            )
+            db.session.commit()
+
+    with pytest.raises(LeaseLostError, match="taken over"):
+        _run(job.id, progress=taken_over_after_one)
+    assert _run_count(db, job.id) == 8
+    stored = db.session.get(OptimizationJob, job.id)
+    assert stored.claimed_by == "thief" and stored.status == "running" and stored.completed_runs == 8

@@ -5,12 +5,14 @@ import pytest
 from sqlalchemy import select
 
 from app.errors import ValidationError
-from app.models import OptimizationRun
+from app.models import OptimizationRun, OptimizationSlice
 from app.services import candle_store
-from app.services.optimizer import ParameterOptimizer
+from app.services.optimizer import jobs, results
+from app.services.optimizer.runner import JobRunner
 from app.services.patterns import registry
 from app.services.patterns.fair_value_gap import FVGDetector
 from app.services.validation import stability_scores
+from app.strategies import get_strategy
 
 GRID = {"rr_target": [1.5, 2.5, 3.5], "sl_buffer_pct": [5, 15]}
 
@@ -20,10 +22,18 @@ def btc_4h(db, bundled_dir):
     candle_store.import_csv(bundled_dir / "BTC_USDT-4h.csv.gz", symbol="BTC/USDT", timeframe="4h")
 
 
-def _create(optimizer, **kwargs):
-    return optimizer.create_job(
-        "defences", ["BTC/USDT"], ["4h"], ["order_block"], "2021-01-01", "2024-12-31", GRID, **kwargs
-    )
+def _create(**kwargs):
+    args = {"name": "defences", "symbols": ["BTC/USDT"], "timeframes": ["4h"], "strategies": ["order_block"]}
+    args.update(start_date="2021-01-01", end_date="2024-12-31", grids=GRID)
+    return jobs.create_job(**{**args, **kwargs})
+
+
+def _run(job_id):
+    return JobRunner(workers=1).run(job_id)
+
+
+def _slice(db, job_id):
+    return db.session.scalars(select(OptimizationSlice).where(OptimizationSlice.job_id == job_id)).one()
 
 
 def _runs(db, job_id):
@@ -31,10 +41,9 @@ def _runs(db, job_id):
 
 
 def test_walk_forward_job_stores_and_shows_in_and_out_of_sample(btc_4h, db, runner):
-    optimizer = ParameterOptimizer(workers=1)
-    job = optimizer.run_job(_create(optimizer, validation="walk_forward", min_trades=5).id)
+    job = _run(_create(validation="walk_forward", min_trades=5).id)
     assert job.status == "completed"
-    checks = job.validation_json["BTC/USDT|4h|order_block"]
+    checks = _slice(db, job.id).checks_json
     wf = checks["walk_forward"]
     assert len(wf["splits"]) == 5
     for split in wf["splits"]:
@@ -56,20 +65,21 @@ def test_walk_forward_job_stores_and_shows_in_and_out_of_sample(btc_4h, db, runn
 
 
 def test_stability_scores_are_stored_and_robust_best_uses_them(btc_4h, db):
-    optimizer = ParameterOptimizer(workers=1)
-    job = optimizer.run_job(_create(optimizer, monte_carlo=False, min_trades=5).id)
+    job = _run(_create(monte_carlo=False, min_trades=5).id)
     runs = _runs(db, job.id)
     import pandas as pd
 
     table = pd.DataFrame(
         [{**r.params, "composite_score": r.composite_score, "total_trades": r.total_trades} for r in runs]
     )
-    np.testing.assert_allclose([r.stability_score for r in runs], stability_scores(table))
-    (robust,) = optimizer.get_best_params(job_id=job.id, min_trades=5, robust=True)
+    space = get_strategy("order_block").space
+    np.testing.assert_allclose([r.stability_score for r in runs], stability_scores(table, space=space))
+    (robust,) = results.best_params(job_id=job.id, min_trades=5, robust=True)
     trusted = [r for r in runs if r.total_trades >= 5]
     assert robust["value"] == max(r.stability_score for r in trusted)
-    assert job.best_params_json["BTC/USDT|4h|order_block"]["robust"]["params"] == robust["params"]
-    assert "monte_carlo" not in (job.validation_json or {}).get("BTC/USDT|4h|order_block", {})
+    stored = _slice(db, job.id)
+    assert db.session.get(OptimizationRun, stored.robust_run_id).params == robust["params"]
+    assert "monte_carlo" not in (stored.checks_json or {})
 
 
 class LeakyFVG(FVGDetector):
@@ -84,11 +94,7 @@ class LeakyFVG(FVGDetector):
 def test_lookahead_guard_stops_a_leaky_detector(btc_4h, db):
     previous = registry.register_detector("imbalance", LeakyFVG)
     try:
-        optimizer = ParameterOptimizer(workers=1)
-        job = optimizer.create_job(
-            "leaky", ["BTC/USDT"], ["4h"], ["imbalance", "order_block"], "2021-01-01", "2024-12-31", GRID
-        )
-        job = optimizer.run_job(job.id)
+        job = _run(_create(name="leaky", strategies=["imbalance", "order_block"]).id)
     finally:
         registry.register_detector("imbalance", previous)
     assert job.status == "failed"
@@ -100,21 +106,20 @@ def test_lookahead_guard_stops_a_leaky_detector(btc_4h, db):
 
 
 def test_validation_mode_and_ranking_metric_are_checked(btc_4h, db):
-    optimizer = ParameterOptimizer(workers=1)
     with pytest.raises(ValidationError, match="validation must be one of none, walk_forward"):
-        _create(optimizer, validation="k_fold")
+        _create(validation="k_fold")
     with pytest.raises(ValidationError, match="stability_score is derived"):
-        _create(optimizer, ranking_metric="stability_score")
+        _create(ranking_metric="stability_score")
 
 
 def test_job_report_is_json_ready_and_the_home_page_lists_jobs(btc_4h, db, client):
     import json
 
-    optimizer = ParameterOptimizer(workers=1)
-    job = optimizer.run_job(_create(optimizer, validation="walk_forward", min_trades=5).id)
-    report = json.loads(json.dumps(optimizer.job_report(job.id)))
+    job = _run(_create(validation="walk_forward", min_trades=5).id)
+    report = json.loads(json.dumps(jobs.job_report(job.id)))
     assert report["status"] == "completed" and report["progress"]["percent"] == 100.0
-    assert set(report["best_params"]) == {"BTC/USDT|4h|order_block"}
-    assert "walk_forward" in report["validation_results"]["BTC/USDT|4h|order_block"]
+    assert [s["label"] for s in report["slices"]] == ["BTC/USDT|4h|order_block"]
+    assert "walk_forward" in report["slices"][0]["checks"]
+    assert report["costs"]["maker_fee_pct"] == 0.1 and report["lookahead"]["order_block"]["status"] == "ok"
     page = client.get("/").get_data(as_text=True)
     assert "Optimization jobs" in page and "defences" in page and "completed" in page

@@ -9,7 +9,8 @@ from app.models import Pattern
 from app.services import candle_store, pattern_scanner
 from app.services.candle_frame import candles_from_rows, read_candles_csv
 from app.services.pattern_duplicates import count_overlapping_pairs, duplicate_report
-from app.services.patterns import PATTERN_TYPES, get_detector
+from app.services.patterns import get_detector
+from app.strategies import PATTERN, strategy_names
 
 
 def _pattern_count(db, **filters) -> int:
@@ -29,7 +30,7 @@ def btc_daily(db, bundled_dir):
     return read_candles_csv(bundled_dir / "BTC_USDT-1d.csv.gz")
 
 
-@pytest.mark.parametrize("pattern_type", PATTERN_TYPES)
+@pytest.mark.parametrize("pattern_type", strategy_names(PATTERN))
 def test_detect_stores_exactly_what_detect_historical_finds(db, btc_daily, pattern_type):
     detector = get_detector(pattern_type)
     stored = pattern_scanner.scan_detector(detector, "BTC/USDT", "1d")

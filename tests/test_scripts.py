@@ -7,11 +7,12 @@ from sqlalchemy import func, select
 
 from app import create_app
 from app.extensions import db
-from app.models import OptimizationJob, OptimizationRun, Pattern
+from app.models import OptimizationJob, OptimizationRun, OptimizationSlice, Pattern
 from app.models._time import utcnow
 from app.services import candle_store
 from app.services.patterns import registry
 from app.services.patterns.fair_value_gap import FVGDetector
+from app.strategies import get_strategy, strategy_names
 from config import TestingConfig
 from tests.conftest import REPO_ROOT
 
@@ -35,6 +36,15 @@ def file_db(tmp_path, monkeypatch, bundled_dir):
         yield app
 
 
+def _exit_code(script, args) -> int:
+    """Run a click-based script's ``main`` as the shell would and return its exit status."""
+    try:
+        script.main(args)
+    except SystemExit as exc:
+        return exc.code or 0
+    return 0
+
+
 def _count(model, **filters):
     query = select(func.count()).select_from(model)
     for name, value in filters.items():
@@ -55,14 +65,16 @@ def test_scan_patterns_script(file_db, capsys):
 
 def test_run_optimization_new_quick_then_same_job_adds_nothing(file_db, capsys):
     run = _load_script("run_optimization")
-    assert run.main(["--new", "--preset", "quick", "--workers", "1"]) == 0
+    assert _exit_code(run, ["--new", "--preset", "quick", "--workers", "1"]) == 0
     job = db.session.scalar(select(OptimizationJob))
-    # Every active symbol x the configured timeframes that are stored (only 1d here) x 3 pattern types x 6.
+    # Every active symbol x the configured timeframes that are stored (only 1d here) x every strategy's quick grid.
     assert job.symbols == ["BTC/USDT", "ETH/USDT"] and job.timeframes == ["1d"]
-    assert job.total_runs == 2 * 1 * 3 * 6 == _count(OptimizationRun, job_id=job.id, status="completed")
+    quick = sum(get_strategy(s).space.grid_size(get_strategy(s).space.preset("quick")) for s in strategy_names())
+    assert job.total_runs == 2 * 1 * quick == _count(OptimizationRun, job_id=job.id)
+    assert _count(OptimizationSlice, job_id=job.id, status="completed") == 2 * len(strategy_names())
     assert job.end_date == "2025-09-18" and job.start_date == "2020-09-19"  # 1825 days back
     ids = set(db.session.scalars(select(OptimizationRun.id)))
-    assert run.main(["--job-id", str(job.id), "--workers", "1"]) == 0
+    assert _exit_code(run, ["--job-id", str(job.id), "--workers", "1"]) == 0
     db.session.expire_all()
     assert set(db.session.scalars(select(OptimizationRun.id))) == ids
     assert "completed" in capsys.readouterr().out
@@ -70,26 +82,31 @@ def test_run_optimization_new_quick_then_same_job_adds_nothing(file_db, capsys):
 
 def test_run_optimization_exit_codes(file_db, capsys):
     run = _load_script("run_optimization")
-    assert run.main(["--new", "--symbols", "DOGE/USDT"]) == run.EXIT_BAD_INPUT
+    assert _exit_code(run, ["--new", "--symbols", "DOGE/USDT"]) == run.EXIT_BAD_INPUT
     assert "unknown symbol(s): DOGE/USDT" in capsys.readouterr().err
     assert _count(OptimizationJob) == 0
-    assert run.main(["--job-id", "42"]) == run.EXIT_BAD_INPUT
+    assert _exit_code(run, ["--job-id", "42"]) == run.EXIT_BAD_INPUT
+    # The flask command's options, reused: a bad grid or an empty list is bad input, nothing created.
+    assert _exit_code(run, ["--new", "--grid", "null"]) == run.EXIT_BAD_INPUT
+    assert _exit_code(run, ["--new", "--symbols", ",,"]) == run.EXIT_BAD_INPUT
+    assert _exit_code(run, ["--new", "--workers", "0"]) == run.EXIT_BAD_INPUT
+    assert _count(OptimizationJob) == 0
 
-    assert run.main([]) == 0 and "no pending optimization job" in capsys.readouterr().out
+    assert _exit_code(run, []) == 0 and "no pending optimization job" in capsys.readouterr().out
 
     previous = registry.register_detector("imbalance", ExplodingDetector)
     try:
-        assert run.main(["--new", "--preset", "quick", "--workers", "1"]) == run.EXIT_FAILED
+        assert _exit_code(run, ["--new", "--preset", "quick", "--workers", "1", "--strategies", "imbalance"]) == 1
     finally:
         registry.register_detector("imbalance", previous)
     job = db.session.scalar(select(OptimizationJob))
     assert job.status == "failed"
     # Fixed detector: running the failed job again retries only its failed slices.
-    assert run.main(["--job-id", str(job.id), "--workers", "1"]) == 0
+    assert _exit_code(run, ["--job-id", str(job.id), "--workers", "1"]) == 0
 
     job.status, job.heartbeat_at, job.claimed_by = "running", utcnow(), "other-host:1"
     db.session.commit()
-    assert run.main(["--job-id", str(job.id)]) == run.EXIT_BUSY
+    assert _exit_code(run, ["--job-id", str(job.id)]) == run.EXIT_BUSY
     assert "already running" in capsys.readouterr().err
 
 

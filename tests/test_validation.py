@@ -15,8 +15,8 @@ import pytest
 
 from app.services.backtester_v2 import run_backtest_v2
 from app.services.candle_frame import read_candles_csv
-from app.services.parameter_grid import PRODUCTION_DEFAULTS
-from app.services.patterns import PATTERN_TYPES, FVGDetector, PatternArrays, register_detector
+from app.services.patterns import FVGDetector, PatternArrays, register_detector
+from app.strategies import PATTERN, get_strategy, strategy_names
 from app.services.validation import (
     MIN_TEST_CANDLES,
     MIN_TRAIN_CANDLES,
@@ -32,7 +32,8 @@ from tests.validation_helpers import DETECT_BAR, FILL_BAR, MOTIF_BARS, regime_ca
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = REPO_ROOT / "data" / "candles"
-NO_COSTS = {"commission_pct": 0.0, "slippage_pct": 0.0}
+NO_COSTS = {"costs": "zero"}
+SPACE = get_strategy("imbalance").space
 RR_GRID = {"rr_target": [1.5, 3.0]}
 
 
@@ -135,19 +136,19 @@ def test_too_few_candles_per_window():
         walk_forward_windows(200, n_splits=10)
     frame = regime_candles(["runner"] * 4)
     with pytest.raises(ValueError, match="candles"):
-        walk_forward_validation(frame, pattern_type="imbalance", parameter_grid=RR_GRID, n_splits=8)
+        walk_forward_validation(frame, strategy="imbalance", parameter_grid=RR_GRID, n_splits=8)
 
 
 def test_walk_forward_rejects_bad_arguments():
     frame = regime_candles(["runner"] * 10)
     with pytest.raises(ValueError, match="ranking metric"):
-        walk_forward_validation(frame, pattern_type="imbalance", parameter_grid=RR_GRID, metric="luck")
-    with pytest.raises(ValueError, match="pattern_type"):
-        walk_forward_validation(frame, pattern_type="nope", parameter_grid=RR_GRID)
+        walk_forward_validation(frame, strategy="imbalance", parameter_grid=RR_GRID, metric="luck")
+    with pytest.raises(ValueError, match="unknown strategy"):
+        walk_forward_validation(frame, strategy="nope", parameter_grid=RR_GRID)
     with pytest.raises(ValueError, match="parameter_grid"):
-        walk_forward_validation(frame, pattern_type="imbalance", parameter_grid={"rr_target": [-1]})
+        walk_forward_validation(frame, strategy="imbalance", parameter_grid={"rr_target": [-1]})
     with pytest.raises(ValueError, match="min_trades"):
-        walk_forward_validation(frame, pattern_type="imbalance", parameter_grid=RR_GRID, min_trades=-1)
+        walk_forward_validation(frame, strategy="imbalance", parameter_grid=RR_GRID, min_trades=-1)
 
 
 # --------------------------------------------------------------------------- walk-forward on synthetic regimes
@@ -160,7 +161,7 @@ def test_synthetic_motifs_behave_as_built():
     r3 = run_backtest_v2("", "", candles=frame, rr_target=3.0, **NO_COSTS)
     assert [t["r_multiple"] for t in r15["trades"]] == pytest.approx([1.5, 1.5])
     assert [t["r_multiple"] for t in r3["trades"]] == pytest.approx([3.0, -1.0])
-    assert r3["patterns_detected"] == 2
+    assert r3["setups_detected"] == 2
 
 
 def test_walk_forward_reports_the_out_of_sample_drop():
@@ -169,7 +170,7 @@ def test_walk_forward_reports_the_out_of_sample_drop():
     assert len(frame) == 25 * MOTIF_BARS
     out = walk_forward_validation(
         frame,
-        pattern_type="imbalance",
+        strategy="imbalance",
         parameter_grid=RR_GRID,
         train_pct=0.5,
         test_pct=0.25,
@@ -206,7 +207,7 @@ def test_walk_forward_reports_the_out_of_sample_drop():
 def test_single_split_drop_gives_negative_efficiency():
     frame = regime_candles(["runner"] * 7 + ["fader"] * 3)
     out = walk_forward_validation(
-        frame, pattern_type="imbalance", parameter_grid=RR_GRID, n_splits=1, min_trades=3, **NO_COSTS
+        frame, strategy="imbalance", parameter_grid=RR_GRID, n_splits=1, min_trades=3, **NO_COSTS
     )
     (split,) = out["splits"]
     assert split["test_start"] == frame.index[7 * MOTIF_BARS].isoformat()
@@ -221,7 +222,7 @@ def test_out_of_sample_equals_a_backtest_of_the_test_part():
     frame = regime_candles(["runner", "fader", "runner"] * 6)
     out = walk_forward_validation(
         frame,
-        pattern_type="imbalance",
+        strategy="imbalance",
         parameter_grid={"rr_target": [1.5, 2.0, 3.0]},
         train_pct=0.5,
         test_pct=0.5,
@@ -259,7 +260,7 @@ def test_setup_detected_in_train_is_not_counted_out_of_sample():
     test_start = window[2]
     assert (test_start - 1 - pad) % MOTIF_BARS == DETECT_BAR
     out = walk_forward_validation(
-        frame, pattern_type="imbalance", parameter_grid=RR_GRID, train_pct=0.5, test_pct=0.5, n_splits=1, min_trades=1
+        frame, strategy="imbalance", parameter_grid=RR_GRID, train_pct=0.5, test_pct=0.5, n_splits=1, min_trades=1
     )
     full = run_backtest_v2("", "", candles=frame, rr_target=out["splits"][0]["params"]["rr_target"])
     entered_in_test = [t for t in full["trades"] if t["entry_time"] >= frame.index[test_start].isoformat()]
@@ -272,7 +273,7 @@ def test_thin_runs_are_never_chosen_when_a_trusted_one_exists():
     # Faders stop out rr 2 and 3 (-1R each); a 5% min zone finds nothing, so its empty run scores 0 > negative.
     frame = regime_candles(["fader"] * 12)
     grid = {"rr_target": [2.0, 3.0], "min_zone_pct": [0.15, 5.0]}
-    kwargs = {"pattern_type": "imbalance", "parameter_grid": grid, "n_splits": 2, **NO_COSTS}
+    kwargs = {"strategy": "imbalance", "parameter_grid": grid, "n_splits": 2, **NO_COSTS}
     out = walk_forward_validation(frame, min_trades=2, **kwargs)
     assert all(s["params"]["min_zone_pct"] == 0.15 and s["trusted"] for s in out["splits"])
     assert all(s["in_sample"]["expectancy_r"] < 0 for s in out["splits"])  # a losing edge, chosen anyway
@@ -284,7 +285,7 @@ def test_thin_runs_are_never_chosen_when_a_trusted_one_exists():
 
 def test_anchored_training_grows_and_keeps_the_test_parts():
     frame = regime_candles(["runner", "fader"] * 10)
-    common = {"pattern_type": "imbalance", "parameter_grid": RR_GRID, "n_splits": 3, "min_trades": 1}
+    common = {"strategy": "imbalance", "parameter_grid": RR_GRID, "n_splits": 3, "min_trades": 1}
     rolling = walk_forward_validation(frame, **common)
     anchored = walk_forward_validation(frame, anchored=True, **common)
     first = frame.index[0].isoformat()
@@ -299,7 +300,7 @@ def test_anchored_training_grows_and_keeps_the_test_parts():
 
 def test_metrics_from_trades_reproduce_the_engine(btc_4h):
     candles = btc_4h.iloc[:2500]
-    run = run_backtest_v2("", "", candles=candles, pattern_type="order_block", rr_target=2.5, risk_per_trade_pct=2.0)
+    run = run_backtest_v2("", "", candles=candles, strategy="order_block", rr_target=2.5, risk_per_trade_pct=2.0)
     assert run["total_trades"] > 20
     mine = metrics_from_trades(run["trades"], candles, risk_per_trade_pct=2.0)
     assert mine == {name: run[name] for name in mine}
@@ -310,12 +311,12 @@ def test_metrics_from_trades_reproduce_the_engine(btc_4h):
 def test_walk_forward_smoke_on_bundled_btc_4h(btc_4h):
     candles = btc_4h.iloc[-4000:]
     grid = {"rr_target": [1.5, 2.5], "sl_buffer_pct": [5, 15]}
-    out = walk_forward_validation(candles, pattern_type="imbalance", parameter_grid=grid, n_splits=3)
+    out = walk_forward_validation(candles, strategy="imbalance", parameter_grid=grid, n_splits=3)
     assert json_roundtrip(out) == out
     assert len(out["splits"]) == 3
     assert out["splits"][-1]["test_end"] == candles.index[-1].isoformat()
     for s in out["splits"]:
-        assert set(s["params"]) == set(PRODUCTION_DEFAULTS)
+        assert set(s["params"]) == set(SPACE.defaults)
         assert s["params"]["rr_target"] in grid["rr_target"]
         assert s["in_sample"]["total_trades"] > 0
         assert s["train_end"] < s["test_start"] <= s["test_end"]
@@ -326,7 +327,7 @@ def test_walk_forward_smoke_on_bundled_btc_4h(btc_4h):
     assert 0 <= out["summary"]["param_changes"] <= 2
     # An explicit list of combinations is the same grid.
     as_list = [{"rr_target": rr, "sl_buffer_pct": sl} for rr in grid["rr_target"] for sl in grid["sl_buffer_pct"]]
-    again = walk_forward_validation(candles, pattern_type="imbalance", parameter_grid=as_list, n_splits=3)
+    again = walk_forward_validation(candles, strategy="imbalance", parameter_grid=as_list, n_splits=3)
     assert again["splits"] == out["splits"]
 
 
@@ -508,7 +509,7 @@ def hand_table(order=None, trades=None) -> pd.DataFrame:
     keys = list(HAND_GRID) if order is None else order
     rows = []
     for rr, tp in keys:
-        row = dict(PRODUCTION_DEFAULTS, rr_target=rr, tp_method=tp)
+        row = dict(SPACE.defaults, rr_target=rr, tp_method=tp)
         row["expectancy_r"] = HAND_GRID[(rr, tp)]
         row["total_trades"] = 50 if trades is None else trades.get((rr, tp), 50)
         rows.append(row)
@@ -517,26 +518,26 @@ def hand_table(order=None, trades=None) -> pd.DataFrame:
 
 def test_stability_scores_on_a_hand_built_grid():
     table = hand_table()
-    scores = stability_scores(table, metric="expectancy_r")
+    scores = stability_scores(table, space=SPACE, metric="expectancy_r")
     assert scores.tolist() == pytest.approx([HAND_STABILITY[k] for k in HAND_GRID])
 
 
 def test_stability_uses_sorted_values_not_row_order():
     order = [(3.0, "atr_multiple"), (1.0, "fixed_rr"), (2.0, "atr_multiple"), (3.0, "fixed_rr"), (2.0, "fixed_rr")]
     order.append((1.0, "atr_multiple"))
-    scores = stability_scores(hand_table(order), metric="expectancy_r")
+    scores = stability_scores(hand_table(order), space=SPACE, metric="expectancy_r")
     assert scores.tolist() == pytest.approx([HAND_STABILITY[k] for k in order])
 
 
 def test_stability_with_missing_combination_and_three_categories():
     table = hand_table()
     table = table[~((table.rr_target == 2.0) & (table.tp_method == "atr_multiple"))]  # a hole in the grid
-    extra = dict(PRODUCTION_DEFAULTS, rr_target=1.0, tp_method="swing_target", expectancy_r=7.0, total_trades=50)
+    extra = dict(SPACE.defaults, rr_target=1.0, tp_method="swing_target", expectancy_r=7.0, total_trades=50)
     table = pd.concat([table, pd.DataFrame([extra])], ignore_index=True)
     scores = dict(
         zip(
             zip(table.rr_target, table.tp_method, strict=True),
-            stability_scores(table, metric="expectancy_r"),
+            stability_scores(table, space=SPACE, metric="expectancy_r"),
             strict=True,
         )
     )
@@ -549,50 +550,49 @@ def test_stability_with_missing_combination_and_three_categories():
 def test_stability_rejects_duplicates_and_missing_columns():
     table = hand_table()
     with pytest.raises(ValueError, match="twice"):
-        stability_scores(pd.concat([table, table.iloc[:1]]), metric="expectancy_r")
+        stability_scores(pd.concat([table, table.iloc[:1]]), space=SPACE, metric="expectancy_r")
     with pytest.raises(ValueError, match="tp_method"):
-        stability_scores(table.drop(columns="tp_method"), metric="expectancy_r")
+        stability_scores(table.drop(columns="tp_method"), space=SPACE, metric="expectancy_r")
 
 
 def test_robust_best_prefers_a_plateau_over_a_spike():
-    result = robust_best(hand_table(), metric="expectancy_r", min_trades=10)
+    result = robust_best(hand_table(), space=SPACE, metric="expectancy_r", min_trades=10)
     assert result["best"]["position"] == 2 and result["best"]["value"] == 10.0  # the spike at rr 3
     assert result["robust"]["position"] == 1
     assert result["robust"]["stability"] == pytest.approx(5.0)
-    assert result["robust"]["params"] == dict(PRODUCTION_DEFAULTS, rr_target=2.0, tp_method="fixed_rr")
+    assert result["robust"]["params"] == dict(SPACE.defaults, rr_target=2.0, tp_method="fixed_rr")
     assert result["same"] is False
     assert json_roundtrip(result) == result
 
 
 def test_robust_best_ignores_thin_runs():
     thin = {(3.0, "fixed_rr"): 3, (2.0, "fixed_rr"): 9}
-    result = robust_best(hand_table(trades=thin), metric="expectancy_r", min_trades=10)
+    result = robust_best(hand_table(trades=thin), space=SPACE, metric="expectancy_r", min_trades=10)
     assert result["best"]["position"] == 3  # (1, atr) = 5, first of the tie with (2, atr)
     assert result["robust"]["position"] == 3  # stability 14/3, the best among trusted rows
     assert result["robust"]["stability"] == pytest.approx(14 / 3)
     assert result["same"] is True
-    nobody = robust_best(hand_table(), metric="expectancy_r", min_trades=51)
+    nobody = robust_best(hand_table(), space=SPACE, metric="expectancy_r", min_trades=51)
     assert nobody["best"] is None and nobody["robust"] is None and nobody["same"] is False
     with pytest.raises(ValueError, match="total_trades"):
-        robust_best(hand_table().drop(columns="total_trades"), metric="expectancy_r")
+        robust_best(hand_table().drop(columns="total_trades"), space=SPACE, metric="expectancy_r")
 
 
 def test_robust_best_for_a_lower_is_better_metric():
     table = hand_table().rename(columns={"expectancy_r": "max_drawdown"})
-    result = robust_best(table, metric="max_drawdown", min_trades=0)
+    result = robust_best(table, space=SPACE, metric="max_drawdown", min_trades=0)
     assert result["best"]["position"] == 5  # -8 is the lowest
     assert result["robust"]["position"] == 4  # stability 0.75 is the lowest
 
 
 def test_robust_best_on_a_real_grid(btc_4h):
     from app.services.backtester_v2 import run_backtest_grid
-    from app.services.parameter_grid import expand_grid, validate_grid
     from app.services.scoring import composite_scores
 
-    combos = expand_grid(validate_grid({"rr_target": [1.5, 2.0, 2.5, 3.0], "sl_buffer_pct": [5, 10, 20]}))
-    table = run_backtest_grid(btc_4h.iloc[:3000], pattern_type="order_block", combinations=combos)
+    combos = SPACE.expand(SPACE.validate_grid({"rr_target": [1.5, 2.0, 2.5, 3.0], "sl_buffer_pct": [5, 10, 20]}))
+    table = run_backtest_grid(btc_4h.iloc[:3000], strategy="order_block", combinations=combos)
     table["composite_score"] = composite_scores(table, min_trades=0)
-    result = robust_best(table, min_trades=10)
+    result = robust_best(table, space=SPACE, min_trades=10)
     assert json_roundtrip(result) == result
     assert result["best"]["position"] == int(np.argmax(table["composite_score"].to_numpy()))
     assert result["robust"]["total_trades"] >= 10
@@ -638,7 +638,7 @@ def swap_imbalance():
 @pytest.mark.parametrize("leaky", [NextHighFVG, EndShyFVG])
 def test_guard_catches_a_leaky_detector(btc_4h, swap_imbalance, leaky):
     swap_imbalance(leaky)
-    violations = check_prefix_invariance(btc_4h, pattern_type="imbalance")
+    violations = check_prefix_invariance(btc_4h, strategy="imbalance")
     assert violations
     assert all(v.startswith("cut at bar ") for v in violations)
     if leaky is NextHighFVG:
@@ -647,10 +647,10 @@ def test_guard_catches_a_leaky_detector(btc_4h, swap_imbalance, leaky):
         assert any("missing from the prefix" in v for v in violations)
 
 
-@pytest.mark.parametrize("skip_overlap", [False, True])
-@pytest.mark.parametrize("pattern_type", PATTERN_TYPES)
-def test_guard_passes_the_real_detectors(btc_4h, pattern_type, skip_overlap):
-    assert check_prefix_invariance(btc_4h, pattern_type=pattern_type, skip_overlap=skip_overlap, seed=5) == []
+@pytest.mark.parametrize("use_overlap", [True, False])
+@pytest.mark.parametrize("strategy", strategy_names(PATTERN))
+def test_guard_passes_the_real_detectors(btc_4h, strategy, use_overlap):
+    assert check_prefix_invariance(btc_4h, strategy=strategy, params={"use_overlap": use_overlap}, seed=5) == []
 
 
 def test_guard_reports_a_crash_on_a_prefix(swap_imbalance):
@@ -662,5 +662,5 @@ def test_guard_reports_a_crash_on_a_prefix(swap_imbalance):
 
     swap_imbalance(Fragile)
     frame = regime_candles(["runner"] * 3)
-    violations = check_prefix_invariance(frame, pattern_type="imbalance", n_cuts=5)
+    violations = check_prefix_invariance(frame, strategy="imbalance", n_cuts=5)
     assert any("raised RuntimeError" in v for v in violations)

@@ -599,29 +599,32 @@ def _cut_points(n: int, setup_bars: np.ndarray, *, n_cuts: int, seed: int) -> li
 
 
 def _compare_setups(k: int, prefix: Setups, expected: Setups, when: str) -> list[str]:
-    """Return what differs between two setup tables (NaN equals NaN), at most a few messages."""
-    if len(prefix) != len(expected):
-        mine, full = set(prefix.index.tolist()), set(expected.index.tolist())
-        detail = (
-            f"bars only in the full run: {sorted(full - mine)[:5]}, only in the prefix run: {sorted(mine - full)[:5]}"
-        )
-        return [
-            f"cut at bar {k} ({when}): the prefix run has {len(prefix)} setups, the full run {len(expected)}; {detail}"
-        ]
+    """Return what differs between two setup tables, matched on (bar, direction); NaN equals NaN."""
     problems = []
+    mine = {key: i for i, key in enumerate(zip(prefix.index.tolist(), prefix.direction.tolist(), strict=True))}
+    full = {key: i for i, key in enumerate(zip(expected.index.tolist(), expected.direction.tolist(), strict=True))}
+    missing, extra = sorted(set(full) - set(mine)), sorted(set(mine) - set(full))
+    if missing:
+        problems.append(
+            f"cut at bar {k} ({when}): setups {missing[:5]} of the full run are missing from the prefix run"
+        )
+    if extra:
+        problems.append(f"cut at bar {k} ({when}): the prefix run has extra setups {extra[:5]}")
+    shared = sorted(set(mine) & set(full))
+    rows_mine = np.asarray([mine[key] for key in shared], dtype=np.int64)
+    rows_full = np.asarray([full[key] for key in shared], dtype=np.int64)
     full_columns = expected.columns()
     for name, values in prefix.columns().items():
-        other = full_columns.get(name)
-        if other is None:
+        if name not in full_columns:
             problems.append(f"cut at bar {k} ({when}): column {name} only in the prefix run")
             continue
-        same = (values == other) | (pd.isna(values) & pd.isna(other))
+        a, b = values[rows_mine], full_columns[name][rows_full]
+        same = (a == b) | (pd.isna(a) & pd.isna(b))
         for pos in np.flatnonzero(~same)[:MAX_VIOLATIONS_PER_CUT].tolist():
             problems.append(
-                f"cut at bar {k} ({when}): setup #{pos} (index {expected.index[pos]}) differs: "
-                f"{name}: prefix {values[pos]!r} vs full {other[pos]!r}"
+                f"cut at bar {k} ({when}): setup at bar {shared[pos][0]} differs: {name}: prefix {a[pos]!r} vs full {b[pos]!r}"
             )
-    return problems[:MAX_VIOLATIONS_PER_CUT]
+    return problems[: MAX_VIOLATIONS_PER_CUT + 2]
 
 
 def check_prefix_invariance(
