@@ -27,9 +27,12 @@ if str(REPO_ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 from app.services.candle_frame import read_candles_csv  # noqa: E402
-from app.services.patterns import PATTERN_TYPES, get_detector  # noqa: E402
+from app.services.patterns import get_detector  # noqa: E402
 from app.services.trade_levels import ENTRY_METHODS, TP_METHODS, compute_levels, wilder_atr  # noqa: E402
-from scripts.benchmark_sweep import section_sweep  # noqa: E402
+from app.strategies import PATTERN, get_strategy, strategy_names  # noqa: E402
+from scripts.benchmark_sweep import section_optimizer, section_sweep, section_sweep_all  # noqa: E402
+
+PATTERN_TYPES = strategy_names(PATTERN)
 
 BENCH_FILE = "BTC_USDT-30m.csv.gz"
 WARM_REPEATS = 7
@@ -67,9 +70,9 @@ def bench_path(data_dir: Path) -> Path:
     return path
 
 
-def detect_all(o, h, lo, c, *, skip_overlap: bool = False) -> dict[str, int]:
+def detect_all(o, h, lo, c, *, use_overlap: bool = True) -> dict[str, int]:
     """Run all three detectors (production defaults) and return pattern counts."""
-    return {pt: len(get_detector(pt).find(o, h, lo, c, skip_overlap=skip_overlap)) for pt in PATTERN_TYPES}
+    return {pt: len(get_detector(pt).find(o, h, lo, c, use_overlap=use_overlap)) for pt in PATTERN_TYPES}
 
 
 _COLD_SNIPPET = """
@@ -96,7 +99,7 @@ def section_detect(data_dir: Path) -> None:
     counts = detect_all(o, h, lo, c)
     first = time.perf_counter() - start
     warm = best_of(lambda: detect_all(o, h, lo, c))
-    warm_skip = best_of(lambda: detect_all(o, h, lo, c, skip_overlap=True))
+    warm_skip = best_of(lambda: detect_all(o, h, lo, c, use_overlap=False))
     print(f"detect  {path.name}: {n:,} bars, all 3 detectors, patterns {counts}")
     print(f"  cold, fresh process + empty numba cache (JIT compile): {compile_cold:8.3f} s")
     print(f"  first call in this process (numba disk cache):         {first:8.3f} s")
@@ -121,7 +124,7 @@ def section_levels(data_dir: Path) -> None:
     wilder_atr(h, lo, c)
     t_atr = best_of(lambda: wilder_atr(h, lo, c))
     atr = wilder_atr(h, lo, c)
-    pats = get_detector("order_block").find(o, h, lo, c, skip_overlap=True)
+    pats = get_detector("order_block").find(o, h, lo, c, use_overlap=False)
     print(f"levels  {path.name}: {n:,} bars; wilder_atr {t_atr * 1000:.2f} ms")
     for entry in ENTRY_METHODS:
         for tp in TP_METHODS:
@@ -176,16 +179,15 @@ from pathlib import Path
 from scripts.benchmark import backtest_inputs
 from app.services.backtester_v2 import run_backtest_grid
 df, combos = backtest_inputs(Path({path!r}))
-t = time.perf_counter(); run_backtest_grid(df, pattern_type={pattern_type!r}, combinations=combos)
+t = time.perf_counter(); run_backtest_grid(df, strategy={pattern_type!r}, combinations=combos)
 print(time.perf_counter() - t)
 """
 
 
-def backtest_inputs(path: Path) -> tuple[object, list[dict]]:
-    """Return (candles DataFrame, the 960 combinations of the default optimizer grid)."""
-    from app.services.parameter_grid import DEFAULT_PARAMETER_GRID, expand_grid
-
-    return read_candles_csv(path), expand_grid(DEFAULT_PARAMETER_GRID)
+def backtest_inputs(path: Path, strategy: str = "imbalance") -> tuple[object, list[dict]]:
+    """Return (candles DataFrame, the combinations of the strategy's default grid)."""
+    space = get_strategy(strategy).space
+    return read_candles_csv(path), space.expand(space.preset("default"))
 
 
 def _cold_grid_seconds(path: Path, pattern_type: str, env: dict[str, str]) -> float:
@@ -195,23 +197,29 @@ def _cold_grid_seconds(path: Path, pattern_type: str, env: dict[str, str]) -> fl
 
 
 def section_backtest(data_dir: Path) -> None:
-    """Time one run_backtest_v2 and the 960-combination default grid per pattern type (runs/s)."""
-    from app.services.backtester_v2 import run_backtest_grid, run_backtest_v2
+    """Time one run_backtest and the 960-combination default grid per pattern strategy (runs/s)."""
+    from app.services.backtester_v2 import run_backtest, run_backtest_grid
 
     path = data_dir / BACKTEST_FILE if (data_dir / BACKTEST_FILE).is_file() else bench_path(data_dir)
     df, combos = backtest_inputs(path)
     n = len(df)
     with tempfile.TemporaryDirectory() as cache:
         first_ever = _cold_grid_seconds(path, "imbalance", dict(os.environ, NUMBA_CACHE_DIR=cache))
-    run_backtest_v2("X", "1h", None, None, candles=df)  # warm-up; also writes the on-disk numba cache
-    single = best_of(lambda: run_backtest_v2("X", "1h", None, None, candles=df))
+    run_backtest(df, strategy="imbalance")  # warm-up; also writes the on-disk numba cache
+    single = best_of(lambda: run_backtest(df, strategy="imbalance"))
     print(f"backtest  {path.name}: {n:,} bars, default grid of {len(combos)} combinations")
     print(f"  first-ever grid, fresh process + empty numba cache (JIT compile): {first_ever:8.3f} s")
-    print(f"  run_backtest_v2, one run, candles given (warm, best of {WARM_REPEATS}):    {single * 1000:8.2f} ms")
+    print(f"  run_backtest, one run, candles given (warm, best of {WARM_REPEATS}):       {single * 1000:8.2f} ms")
     for pt in PATTERN_TYPES:
-        run_backtest_grid(df, pattern_type=pt, combinations=combos)
+        r = run_backtest(df, strategy=pt)
+        print(
+            f"  {pt:16s} production defaults: {r['total_trades']:,} trades, win rate {r['win_rate']:.1f}%, "
+            f"expectancy {r['expectancy_r']:.3f} R, setups {r['setups']}"
+        )
+    for pt in PATTERN_TYPES:
+        run_backtest_grid(df, strategy=pt, combinations=combos)
         cold = _cold_grid_seconds(path, pt, dict(os.environ))
-        warm = best_of(lambda pt=pt: run_backtest_grid(df, pattern_type=pt, combinations=combos))
+        warm = best_of(lambda pt=pt: run_backtest_grid(df, strategy=pt, combinations=combos))
         print(
             f"  {pt:16s} grid: warm {warm * 1000:7.1f} ms = {len(combos) / warm:7,.0f} runs/s; "
             f"cold (fresh process, numba cache present) {cold * 1000:7.1f} ms = {len(combos) / cold:7,.0f} runs/s"
@@ -223,7 +231,9 @@ SECTIONS: dict[str, Callable[[Path], None]] = {
     "levels": section_levels,
     "counts": section_counts,
     "backtest": section_backtest,
+    "optimizer": section_optimizer,
     "sweep": section_sweep,
+    "sweep_all": section_sweep_all,
 }
 
 

@@ -1,8 +1,13 @@
-"""The full optimization sweep benchmark (a section of scripts/benchmark.py).
+"""Optimizer benchmarks (sections of scripts/benchmark.py), through the services the cron job uses.
 
-5 pairs x {30m, 1h, 4h, 1d} x 3 pattern types x the DEFAULT grid (960) =
-57,600 runs over the five years of the shared candles, every run stored in a
-fresh SQLite file, through the same ParameterOptimizer the cron job uses.
+- ``optimizer``: a single-slice 80-combination job (create + run) end to end,
+  warm, on a fresh SQLite file;
+- ``sweep``: 5 pairs x {30m, 1h, 4h, 1d} x the 3 pattern strategies x the
+  DEFAULT grid (960) = 57,600 runs over the five years of the shared candles,
+  every run stored in a fresh SQLite file; then ``best_params`` over the whole
+  job and ``GET /`` with all those candles stored;
+- ``sweep_all``: the same scope with every registered strategy.
+
 Candle import is timed separately (it is not part of a sweep).
 """
 
@@ -13,60 +18,113 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SWEEP_PAIRS = ("BTC", "ETH", "SOL", "XRP", "BNB")
 SWEEP_TIMEFRAMES = ("30m", "1h", "4h", "1d")
+SWEEP_RANGE = ("2020-09-20", "2025-09-19")
 
 
 def _peak_rss_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # Linux reports KiB
 
 
-def section_sweep(data_dir: Path, *, workers: int | None = None) -> None:
-    """Run the 57,600-run DEFAULT sweep end to end and report runs/s, compute vs storage, peak memory."""
+@contextmanager
+def fresh_app(files: list[Path]) -> Iterator[tuple[object, Path]]:
+    """Yield (app inside its context, database path) on a new migrated SQLite file holding ``files``."""
+    previous_url = os.environ.get("DATABASE_URL")
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "bench.db"
+        os.environ["DATABASE_URL"] = f"sqlite:///{db_path}"
+        try:
+            from flask_migrate import upgrade
+
+            from app import create_app
+            from app.services.candle_store import import_csv
+
+            app = create_app()
+            with app.app_context():
+                upgrade()
+                started = time.perf_counter()
+                bars = 0
+                for path in files:
+                    pair, tf = path.name.split(".")[0].split("-")
+                    bars += import_csv(path, symbol=pair.replace("_", "/"), timeframe=tf).inserted
+                print(f"  imported {len(files)} files, {bars:,} candles in {time.perf_counter() - started:.1f}s")
+                yield app, db_path
+        finally:
+            if previous_url is None:
+                os.environ.pop("DATABASE_URL", None)
+            else:
+                os.environ["DATABASE_URL"] = previous_url
+
+
+def section_optimizer(data_dir: Path) -> None:
+    """Time a single-slice 80-combination job (create + run, one worker) end to end, warm."""
+    from app.services.optimizer import jobs
+    from app.services.optimizer.runner import JobRunner
+
+    path = data_dir / "BTC_USDT-1h.csv.gz"
+    grid = {
+        "rr_target": [1.5, 2.0, 2.5, 3.0, 3.5],
+        "sl_buffer_pct": [5, 10, 15, 20],
+        "min_zone_pct": [0.1, 0.15, 0.2, 0.25],
+    }
+    print(f"optimizer: single-slice job, {path.name}, 80 combinations (imbalance), walk-forward off, Monte Carlo on")
+    with fresh_app([path]):
+        times = []
+        for attempt in range(4):
+            started = time.perf_counter()
+            job = jobs.create_job(
+                name=f"bench {attempt}",
+                symbols=["BTC/USDT"],
+                timeframes=["1h"],
+                strategies=["imbalance"],
+                start_date=SWEEP_RANGE[0],
+                end_date=SWEEP_RANGE[1],
+                grids=grid,
+            )
+            runner = JobRunner(workers=1)
+            runner.run(job.id)
+            times.append(time.perf_counter() - started)
+        print(f"  first (JIT, guard not cached): {times[0] * 1000:.0f} ms; warm: {min(times[1:]) * 1000:.0f} ms")
+
+
+def section_sweep(data_dir: Path, *, workers: int | None = None, strategies: tuple[str, ...] | None = None) -> None:
+    """Run the DEFAULT sweep end to end; report runs/s, compute vs storage, memory, best_params and GET / times."""
+    from app.services.optimizer import jobs, results
+    from app.services.optimizer.runner import JobRunner
+    from app.strategies import PATTERN, strategy_names
+
+    strategies = strategies or strategy_names(PATTERN)
     files = [data_dir / f"{pair}_USDT-{tf}.csv.gz" for pair in SWEEP_PAIRS for tf in SWEEP_TIMEFRAMES]
     missing = [f.name for f in files if not f.is_file()]
     if missing:
         print(f"sweep: skipped, {len(missing)} files missing in {data_dir} (e.g. {missing[0]})")
         return
-    previous_url = os.environ.get("DATABASE_URL")
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'sweep.db'}"
-        from flask_migrate import upgrade
-
-        from app import create_app
-        from app.services.candle_store import import_csv
-        from app.services.optimizer import ParameterOptimizer
-
-        app = create_app()
-        with app.app_context():
-            upgrade()
-            started = time.perf_counter()
-            bars = 0
-            for path in files:
-                pair, tf = path.name.split(".")[0].split("-")
-                bars += import_csv(path, symbol=pair.replace("_", "/"), timeframe=tf).inserted
-            print(f"sweep: imported {len(files)} files, {bars:,} candles in {time.perf_counter() - started:.1f}s")
-            optimizer = ParameterOptimizer(workers=workers)
-            job = optimizer.create_job(
-                "benchmark sweep",
-                [f"{pair}/USDT" for pair in SWEEP_PAIRS],
-                list(SWEEP_TIMEFRAMES),
-                ["imbalance", "order_block", "liquidity_sweep"],
-                "2020-09-20",
-                "2025-09-19",
-                "default",
-            )
-            status = optimizer.run_job(job.id).status
-            stats = optimizer.last_stats
-            size_mb = (Path(tmp) / "sweep.db").stat().st_size / 1e6
-        if previous_url is None:
-            del os.environ["DATABASE_URL"]
-        else:
-            os.environ["DATABASE_URL"] = previous_url
+    print(f"sweep: {', '.join(strategies)}")
+    with fresh_app(files) as (app, db_path):
+        job = jobs.create_job(
+            name="benchmark sweep",
+            symbols=[f"{pair}/USDT" for pair in SWEEP_PAIRS],
+            timeframes=list(SWEEP_TIMEFRAMES),
+            strategies=list(strategies),
+            start_date=SWEEP_RANGE[0],
+            end_date=SWEEP_RANGE[1],
+            grids="default",
+        )
+        runner = JobRunner(workers=workers)
+        status = runner.run(job.id).status
+        stats = runner.last_stats
+        size_mb = db_path.stat().st_size / 1e6
+        best_ms = _best_of(lambda: results.best_params(min_trades=10)) * 1000
+        robust_ms = _best_of(lambda: results.best_params(min_trades=10, robust=True)) * 1000
+        client = app.test_client()
+        home_ms = _best_of(lambda: client.get("/")) * 1000
     print(
-        f"sweep: {stats.runs:,} runs ({stats.slices} slices x 960) over {bars:,} candles, {optimizer.workers} workers: "
+        f"sweep: {stats.runs:,} runs ({stats.slices} slices), {runner.workers} workers: "
         f"{stats.wall_seconds:.1f}s end to end = {stats.runs / stats.wall_seconds:,.0f} runs/s; job {status}"
     )
     print(
@@ -78,6 +136,23 @@ def section_sweep(data_dir: Path, *, workers: int | None = None) -> None:
         f"sweep: peak memory {_peak_rss_mb(resource.RUSAGE_SELF):.0f} MB main process, "
         f"{_peak_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB largest worker"
     )
+    print(f"sweep: best_params over the job {best_ms:.1f} ms (robust {robust_ms:.1f} ms); GET / {home_ms:.1f} ms")
+
+
+def section_sweep_all(data_dir: Path) -> None:
+    """The sweep with every registered strategy (pattern and indicator)."""
+    from app.strategies import strategy_names
+
+    section_sweep(data_dir, strategies=strategy_names())
+
+
+def _best_of(fn, repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
 
 
 if __name__ == "__main__":
