@@ -1,10 +1,19 @@
 """SQLAlchemy models, one module per concept."""
 
-from app.models.candle import Candle
+from app.models.candle import Candle, CandleSeries
 from app.models.optimization import OptimizationJob, OptimizationRun
 from app.models.pattern import Pattern
 from app.models.preference import UserSymbolPreference
 from app.models.symbol import Symbol
 from app.models.user import User
 
-__all__ = ["Candle", "OptimizationJob", "OptimizationRun", "Pattern", "Symbol", "User", "UserSymbolPreference"]
+__all__ = [
+    "Candle",
+    "CandleSeries",
+    "OptimizationJob",
+    "OptimizationRun",
+    "Pattern",
+    "Symbol",
+    "User",
+    "UserSymbolPreference",
+]
