@@ -63,6 +63,7 @@ class CandleFetchError(AppError):
     """
 
     status_code = 502
+    exit_code = 1  # the exchange failed: re-running resumes
     code = "fetch_error"
 
 
