@@ -106,9 +106,16 @@ def format_duration(ms: int | float) -> str:
 
 def _iso_ms(ms: int | float) -> str:
     try:
-        return pd.Timestamp(int(ms), unit="ms", tz="UTC").isoformat()
+        return pd.Timestamp(int(ms), unit="ms", tz="UTC").floor("s").isoformat()
     except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
-        return f"{ms:.0f} ms"
+        return "outside any representable date"
+
+
+def _show(value: object) -> str:
+    """Render a bad cell for a message: numbers plainly (not numpy reprs), text quoted."""
+    if isinstance(value, (int, float, np.number)):
+        return "empty" if np.isnan(value) else f"{float(value):g}"
+    return repr(value)
 
 
 def read_candles_csv(path: str | Path, *, timeframe: str | None = None, now_ms: int | None = None) -> pd.DataFrame:
@@ -148,9 +155,9 @@ def read_candles_csv(path: str | Path, *, timeframe: str | None = None, now_ms: 
         bad = ~np.isfinite(values.to_numpy(dtype="float64", na_value=np.nan))
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
-            raise CandleValidationError(
-                f"not a finite number: {raw[col].iloc[pos]!r}", source=str(path), row=pos + 2, field=col
-            )
+            shown = _show(raw[col].iloc[pos])
+            message = "missing value" if shown == "empty" else f"not a finite number: {shown}"
+            raise CandleValidationError(message, source=str(path), row=pos + 2, field=col)
         numeric[col] = values
     if raw.empty:
         raise CandleValidationError("no candles: the file has a header but no rows", source=str(path))
@@ -198,7 +205,7 @@ def check_timestamp_values(
 
     frac = np.flatnonzero(stamps != np.floor(stamps))
     if len(frac):
-        fail(int(frac[0]), f"{stamps[frac[0]]!r} is not a whole number of epoch milliseconds")
+        fail(int(frac[0]), f"{stamps[frac[0]]:.1f} is not a whole number of epoch milliseconds")
     bad = np.flatnonzero((stamps < MIN_TIMESTAMP_MS) | (stamps > max_ms))
     if not len(bad):
         return
@@ -261,10 +268,10 @@ def check_storable(
         values = df[col].to_numpy(dtype="float64")
         bad = np.flatnonzero(values <= 0)
         if len(bad):
-            fail(int(bad[0]), f"price must be positive, not {values[bad[0]]!r}", col)
+            fail(int(bad[0]), f"price must be positive, not {_show(values[bad[0]])}", col)
         bad = np.flatnonzero(values > MAX_PRICE)
         if len(bad):
-            fail(int(bad[0]), f"absurd price {values[bad[0]]!r} (above {MAX_PRICE:g})", col)
+            fail(int(bad[0]), f"absurd price {_show(values[bad[0]])} (above {MAX_PRICE:g})", col)
 
 
 def validate_candles(df: pd.DataFrame, *, source: str = "candles", row_offset: int = 0) -> pd.DataFrame:
