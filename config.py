@@ -9,6 +9,13 @@ BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
 
 
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable app (missing secret, unknown setting value).
+
+    ``run.py`` and ``app.cli.errors`` turn it into one ``Error: ...`` line and exit code 2.
+    """
+
+
 def _sqlite_url(name: str) -> str:
     return f"sqlite:///{INSTANCE_DIR / name}"
 
@@ -30,6 +37,9 @@ class Config:
     OPTIMIZER_WORKERS = int(os.environ.get("OPTIMIZER_WORKERS", "0")) or None  # None: one per CPU core
     OPTIMIZER_STALE_SECONDS = int(os.environ.get("OPTIMIZER_STALE_SECONDS", "600"))
     OPTIMIZER_MAX_RUNS_PER_JOB = int(os.environ.get("OPTIMIZER_MAX_RUNS_PER_JOB", "200000"))
+    # Logging (configured once in create_app): a level name, and "text" (default, for cron logs) or "json".
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
     TESTING = False
 
 
@@ -58,7 +68,7 @@ class ProductionConfig(Config):
         """Refuse to start without the settings production cannot guess."""
         missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(name)]
         if missing:
-            raise RuntimeError(f"production config needs environment variable(s): {', '.join(missing)}")
+            raise ConfigError(f"production config needs environment variable(s): {', '.join(missing)}")
 
 
 CONFIGS = {
@@ -74,4 +84,4 @@ def config_from_env() -> type[Config]:
     try:
         return CONFIGS[name]
     except KeyError:
-        raise RuntimeError(f"CRYPTOLENS_ENV must be one of {', '.join(CONFIGS)}, not '{name}'") from None
+        raise ConfigError(f"CRYPTOLENS_ENV must be one of {', '.join(CONFIGS)}, not '{name}'") from None

@@ -17,7 +17,12 @@ if TYPE_CHECKING:
 
 
 def create_app(config_class: type[Config] | None = None) -> Flask:
-    """Build the app: config, extensions, models, blueprints, CLI and error handlers."""
+    """Build the app: config, logging, extensions, models, blueprints, CLI and error handlers.
+
+    Raises ``config.ConfigError`` when the environment cannot run the app (e.g.
+    production without ``SECRET_KEY``); ``run.py`` and ``app.cli.errors.run_script``
+    turn it into one line and exit code 2.
+    """
     from flask import Flask
 
     config_class = config_class or config_from_env()
@@ -30,7 +35,14 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     if os.environ.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
+    for name in ("LOG_LEVEL", "LOG_FORMAT"):
+        if os.environ.get(name):
+            app.config[name] = os.environ[name]
     os.makedirs(app.instance_path, exist_ok=True)
+
+    from app.logs import configure_logging
+
+    configure_logging(level=app.config["LOG_LEVEL"], fmt=app.config["LOG_FORMAT"])
 
     _init_extensions(app)
     _register_blueprints(app)

@@ -9,9 +9,15 @@ from werkzeug.exceptions import HTTPException
 
 
 class AppError(Exception):
-    """An error meant for the user: a stable code, a message, optional details."""
+    """An error meant for the user: a stable code, a message, optional details.
+
+    ``status_code`` is its HTTP status; ``exit_code`` what a command or script
+    exits with (DESIGN section 6: 1 partial failure, 2 bad input, 3 busy;
+    see app/cli/errors.py).
+    """
 
     status_code = 400
+    exit_code = 2
     code = "error"
 
     def __init__(self, message: str, *, details: Any = None):
@@ -37,10 +43,17 @@ class NotFoundError(AppError):
 
 
 class ConflictError(AppError):
-    """The request clashes with the current state (already exists, already running)."""
+    """The request clashes with the current state: another process holds it (already running)."""
 
     status_code = 409
+    exit_code = 3
     code = "conflict"
+
+
+class AlreadyExistsError(ConflictError):
+    """The thing to create exists already (a user's email): HTTP 409, but bad input (exit 2) for a command."""
+
+    exit_code = 2
 
 
 class ForbiddenError(AppError):

@@ -23,9 +23,10 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app import create_app  # noqa: E402
+from flask import current_app  # noqa: E402
+
+from app.cli.errors import run_script  # noqa: E402
 from app.cli.optimize import create_from_options, run_with_progress, scope_options  # noqa: E402
-from app.errors import AppError, ConflictError  # noqa: E402
 from app.services.optimizer import jobs  # noqa: E402
 
 EXIT_BAD_INPUT, EXIT_BUSY = 2, 3
@@ -36,31 +37,26 @@ EXIT_BAD_INPUT, EXIT_BUSY = 2, 3
 @click.option("--new", "new", is_flag=True, help="Create a job (defaults: the weekly sweep) and run it.")
 @scope_options
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per core).")
-def main(job_id: int | None, new: bool, workers: int | None, **options) -> None:
+def optimize_command(job_id: int | None, new: bool, workers: int | None, **options) -> None:
     if job_id is not None and new:
         raise click.UsageError("--job-id and --new exclude each other")
-    app = create_app()
-    with app.app_context():
-        try:
-            if new:
-                job = create_from_options(**options)
-                click.echo(f"created job {job.id} '{job.name}': {job.total_runs} runs")
-                job_id = job.id
-            elif job_id is None:
-                job = jobs.next_runnable_job(stale_after_seconds=app.config["OPTIMIZER_STALE_SECONDS"])
-                if job is None:
-                    click.echo("no pending optimization job")
-                    return
-                job_id = job.id
-            status = run_with_progress(job_id, workers)
-        except ConflictError as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            sys.exit(EXIT_BUSY)
-        except AppError as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            sys.exit(EXIT_BAD_INPUT)
-    sys.exit(status)
+    if new:
+        job = create_from_options(**options)
+        click.echo(f"created job {job.id} '{job.name}': {job.total_runs} runs")
+        job_id = job.id
+    elif job_id is None:
+        job = jobs.next_runnable_job(stale_after_seconds=current_app.config["OPTIMIZER_STALE_SECONDS"])
+        if job is None:
+            click.echo("no pending optimization job")
+            return
+        job_id = job.id
+    raise click.exceptions.Exit(run_with_progress(job_id, workers))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command as cron does; return the exit status (errors as one line, DESIGN section 6)."""
+    return run_script(optimize_command, argv, prog_name="run_optimization.py")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -26,6 +26,22 @@ def app():
 
 
 @pytest.fixture
+def migrated_app(tmp_path, monkeypatch):
+    """An app on a fresh SQLite file built by the Alembic migrations (``flask db upgrade``), not create_all.
+
+    For what needs the ``alembic_version`` table, such as ``/healthz``.
+    """
+    from flask_migrate import upgrade
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'migrated.db'}")
+    app = create_app(TestingConfig)
+    with app.app_context():
+        upgrade()
+        yield app
+        _db.session.remove()
+
+
+@pytest.fixture
 def db(app):
     return _db
 

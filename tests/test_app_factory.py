@@ -3,7 +3,7 @@
 import pytest
 
 from app import create_app
-from config import DevelopmentConfig, ProductionConfig, TestingConfig
+from config import ConfigError, DevelopmentConfig, ProductionConfig, TestingConfig
 
 
 def test_testing_config_uses_in_memory_sqlite(monkeypatch):
@@ -30,10 +30,10 @@ def test_every_config_honours_database_url(monkeypatch, config_class):
 def test_production_refuses_to_start_without_secrets(monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    with pytest.raises(RuntimeError, match="SECRET_KEY, DATABASE_URL"):
+    with pytest.raises(ConfigError, match="SECRET_KEY, DATABASE_URL"):
         create_app(ProductionConfig)
     monkeypatch.setenv("SECRET_KEY", "s3cret")
-    with pytest.raises(RuntimeError, match="DATABASE_URL"):
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
         create_app(ProductionConfig)
 
 
@@ -51,10 +51,11 @@ def test_blueprints_and_cli_are_registered(app):
     assert "candles" in app.cli.commands and "users" in app.cli.commands
 
 
-def test_healthz_reports_database_ok(client):
+def test_healthz_refuses_a_schema_built_without_migrations(client):
+    # The ``app`` fixture builds tables with create_all (no alembic_version): not a deployable schema.
     response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.status_code == 503
+    assert response.get_json()["schema"] == "unversioned"
 
 
 def test_index_lists_candle_coverage(client, bundled_dir):

@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.errors import NotFoundError, ValidationError
-from app.models import Candle
+from app.models import Candle, Symbol
 from app.services import candle_store
+from app.services.candle_frame import CandleValidationError, check_storable, find_gaps, read_candles_csv
 
 HEADER = "timestamp,open,high,low,close,volume\n"
 GOOD_ROWS = [
@@ -142,3 +143,54 @@ def test_cli_import_bundled_is_idempotent(runner, db, bundled_dir, tmp_path):
     again = runner.invoke(args=["candles", "import-bundled", "--data-dir", str(tmp_path)])
     assert again.exit_code == 0 and "0 new of 1825" in again.output
     assert _count(db) == 3650
+
+
+def test_folder_import_is_all_or_nothing_then_complete_after_the_fix(runner, db, bundled_dir, tmp_path):
+    (tmp_path / "BTC_USDT-1d.csv.gz").write_bytes((bundled_dir / "BTC_USDT-1d.csv.gz").read_bytes())
+    bad = _write(tmp_path, [*GOOD_ROWS[:2], "1600567200000,111,100,108,109,3.0"], name="X_USDT-1h.csv")
+    result = runner.invoke(args=["candles", "import-bundled", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "X_USDT-1h.csv, row 4" in result.stderr
+    # The good file, sorted first, was not kept either: no candle, no symbol, no summary.
+    assert _count(db) == 0 and db.session.scalar(select(func.count()).select_from(Symbol)) == 0
+    _write(tmp_path, GOOD_ROWS, name=bad.name)
+    result = runner.invoke(args=["candles", "import-bundled", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert _count(db) == 1825 + 3
+    assert {(r["symbol"], r["count"]) for r in candle_store.coverage()} == {("BTC/USDT", 1825), ("X/USDT", 3)}
+
+
+def test_header_only_file_creates_no_symbol(db, tmp_path):
+    with pytest.raises(ValidationError, match="header but no rows"):
+        candle_store.import_csv(_write(tmp_path, [], header=HEADER), symbol="X/USDT", timeframe="1h")
+    assert db.session.scalar(select(func.count()).select_from(Symbol)) == 0
+
+
+def test_series_summary_follows_every_store(db, bundled_dir):
+    """Coverage read from candle_series equals a full recount after partial, overlapping imports."""
+    frame = read_candles_csv(bundled_dir / "BTC_USDT-1h.csv.gz")
+    candle_store.store_candles(frame.iloc[20_000:], symbol="BTC/USDT", timeframe="1h")
+    (row,) = candle_store.coverage()
+    assert row["count"] == len(frame) - 20_000
+    candle_store.store_candles(frame.iloc[:30_000], symbol="BTC/USDT", timeframe="1h")
+    (row,) = candle_store.coverage()
+    gaps = find_gaps(frame.index, "1h")
+    assert (row["count"], row["gaps"], row["missing_bars"]) == (43_803, len(gaps), sum(g[2] for g in gaps))
+    assert row["first"] == frame.index[0].isoformat() and row["last"] == frame.index[-1].isoformat()
+
+
+def test_gaps_are_allowed_a_different_spacing_is_not():
+    hours = pd.date_range("2024-01-01", periods=10, freq="1h", tz="UTC")
+    candles = pd.DataFrame({c: 100.0 for c in ("open", "high", "low", "close")} | {"volume": 1.0}, index=hours)
+    with_gaps = candles.drop(candles.index[[2, 3, 4, 7]])
+    check_storable(with_gaps, timeframe="1h")  # 6 candles, 2 holes: fine
+    check_storable(candles.iloc[[0, 5]], timeframe="1h")  # two candles, one hole: cannot be told from a gap
+    every_other = candles.iloc[::2]
+    with pytest.raises(CandleValidationError, match="typically 2h apart, not 1h"):
+        check_storable(every_other, timeframe="1h")
+
+
+def test_import_logs_what_it_stored(db, tmp_path, caplog):
+    caplog.set_level("INFO", logger="app")
+    candle_store.import_csv(_write(tmp_path, GOOD_ROWS), symbol="X/USDT", timeframe="1h")
+    (record,) = [r for r in caplog.records if r.name == "app.services.candle_store"]
+    assert "X/USDT 1h" in record.getMessage() and "3 new, 0 already stored" in record.getMessage()

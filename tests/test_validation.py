@@ -16,7 +16,6 @@ import pytest
 from app.services.backtester_v2 import run_backtest_v2
 from app.services.candle_frame import read_candles_csv
 from app.services.patterns import FVGDetector, PatternArrays, register_detector
-from app.strategies import PATTERN, get_strategy, strategy_names
 from app.services.validation import (
     MIN_TEST_CANDLES,
     MIN_TRAIN_CANDLES,
@@ -28,6 +27,7 @@ from app.services.validation import (
     walk_forward_validation,
     walk_forward_windows,
 )
+from app.strategies import PATTERN, get_strategy, strategy_names
 from tests.validation_helpers import DETECT_BAR, FILL_BAR, MOTIF_BARS, regime_candles
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

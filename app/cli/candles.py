@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask.cli import AppGroup
 
 from app.cli.candles_fetch import fetch_command
-from app.errors import AppError
+from app.cli.errors import CliGroup
 from app.services import candle_store
 
-candles_cli = AppGroup("candles", help="Import, fetch and inspect candles.")
+# CliGroup: any bad input ends as "Error: ..." and exit 2, nothing written (app/cli/errors.py).
+candles_cli = CliGroup("candles", help="Import, fetch and inspect candles.")
 # Fetching lives in its own module: it is the only command that talks to an exchange.
 candles_cli.add_command(fetch_command)
 
@@ -22,11 +22,8 @@ candles_cli.add_command(fetch_command)
 @click.option("--timeframe", required=True, help="ccxt timeframe, e.g. 1h.")
 @click.option("--exchange", default="binance", show_default=True)
 def import_command(path: Path, symbol: str, timeframe: str, exchange: str) -> None:
-    """Import a candle CSV (plain or .gz); all rows or none."""
-    try:
-        result = candle_store.import_csv(path, symbol=symbol, timeframe=timeframe, exchange=exchange)
-    except AppError as exc:
-        raise click.ClickException(exc.message) from None
+    """Import a candle CSV (plain or .gz); all rows or none (exit 2 and nothing stored on any bad row)."""
+    result = candle_store.import_csv(path, symbol=symbol, timeframe=timeframe, exchange=exchange)
     click.echo(
         f"{symbol} {timeframe}: {result.received} candles read, {result.inserted} new, {result.skipped} already stored"
     )
@@ -35,15 +32,16 @@ def import_command(path: Path, symbol: str, timeframe: str, exchange: str) -> No
 @candles_cli.command("import-bundled")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 def import_bundled_command(data_dir: Path | None) -> None:
-    """Import every ``PAIR-TF.csv.gz`` in the bundled data directory (idempotent)."""
+    """Import every ``PAIR-TF.csv[.gz]`` of a directory: all files or none (idempotent).
+
+    Every file is validated before one transaction stores them all; one bad
+    file stores nothing (exit 2, naming the file and row).
+    """
     from flask import current_app
 
     directory = data_dir or Path(current_app.config["CANDLE_DATA_DIR"])
-    try:
-        for path, symbol, timeframe, result in candle_store.import_directory(directory):
-            click.echo(f"{path.name}: {symbol} {timeframe} {result.inserted} new of {result.received}")
-    except AppError as exc:
-        raise click.ClickException(exc.message) from None
+    for path, symbol, timeframe, result in candle_store.import_directory(directory):
+        click.echo(f"{path.name}: {symbol} {timeframe} {result.inserted} new of {result.received}")
 
 
 @candles_cli.command("status")

@@ -9,7 +9,7 @@ import pandas as pd
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.errors import AppError
+from app.cli.errors import CliCommand
 from app.services import candle_fetcher
 from app.services.candle_fetcher import PageReport
 
@@ -61,7 +61,7 @@ class _Progress:
             self.bar.close()
 
 
-@click.command("fetch")
+@click.command("fetch", cls=CliCommand)
 @click.option("--exchange", default=None, help="ccxt exchange id [default: config EXCHANGE, binance].")
 @click.option("--symbol", required=True, help="Pair in ccxt spelling, e.g. BTC/USDT.")
 @click.option("--timeframe", required=True, help="ccxt timeframe, e.g. 1h.")
@@ -80,6 +80,9 @@ def fetch_command(
     max_retries: int,
 ) -> None:
     """Fetch closed candles from an exchange, resuming after the newest stored one.
+
+    Exit 2 for bad input (unknown exchange, symbol or timeframe, a corrupt
+    page), 1 when the exchange failed (re-run to resume).
 
     Each page is stored as it arrives, so an interrupted fetch keeps its work;
     re-running continues where it stopped.
@@ -100,8 +103,6 @@ def fetch_command(
             max_retries=max_retries,
             progress=progress,
         )
-    except AppError as exc:
-        raise click.ClickException(exc.message) from None
     finally:
         progress.close()
     head = f"{result.exchange} {result.symbol} {result.timeframe}"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 from sqlalchemy import select
 
+from app.cli.errors import CliGroup
 from app.cli.progress import optimization_progress
 from app.extensions import db
 from app.models import OptimizationJob
@@ -23,7 +23,7 @@ DEMO_JOB_NAME = "demo: quick sweep of the bundled candles"
 # One pattern strategy and one indicator strategy (when registered): what the demo shows off.
 DEMO_STRATEGIES = ("imbalance",)
 
-demo_cli = AppGroup("demo", help="Prepare the local demo.")
+demo_cli = CliGroup("demo", help="Prepare the local demo.")
 
 
 @demo_cli.command("prepare")

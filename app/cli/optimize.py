@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 
 import click
-from flask.cli import AppGroup
 
+from app.cli.errors import CliGroup
 from app.cli.progress import optimization_progress
 from app.enums import JobStatus, ValidationMode, values
-from app.errors import AppError
 from app.models import OptimizationJob
 from app.services.costs import COST_PRESETS
 from app.services.optimizer import jobs, results
 from app.services.optimizer.runner import JobRunner
 
-optimize_cli = AppGroup("optimize", help="Parameter optimization jobs.")
+optimize_cli = CliGroup(
+    "optimize", help="Parameter optimization jobs (exit 0 done, 1 a slice failed, 2 bad input, 3 busy)."
+)
 PRESETS = ("default", "quick")  # every strategy declares both
 
 
@@ -132,13 +133,10 @@ def run_with_progress(job_id: int, workers: int | None) -> int:
 @click.option("--workers", type=click.IntRange(min=1), default=None)
 def new_command(run_now: bool, workers: int | None, **options) -> None:
     """Create a job (by default over every active symbol, configured timeframe and strategy)."""
-    try:
-        job = create_from_options(**options)
-        click.echo(f"created job {job.id} '{job.name}': {job.total_runs} runs")
-        if run_now and run_with_progress(job.id, workers):
-            raise SystemExit(1)
-    except AppError as exc:
-        raise click.ClickException(exc.message) from None
+    job = create_from_options(**options)
+    click.echo(f"created job {job.id} '{job.name}': {job.total_runs} runs")
+    if run_now and run_with_progress(job.id, workers):
+        raise SystemExit(1)
 
 
 @optimize_cli.command("run")
@@ -146,10 +144,7 @@ def new_command(run_now: bool, workers: int | None, **options) -> None:
 @click.option("--workers", type=click.IntRange(min=1), default=None)
 def run_command(job_id: int, workers: int | None) -> None:
     """Run (or resume) a job."""
-    try:
-        status = run_with_progress(job_id, workers)
-    except AppError as exc:
-        raise click.ClickException(exc.message) from None
+    status = run_with_progress(job_id, workers)
     if status:
         raise SystemExit(status)
 
@@ -158,13 +153,10 @@ def run_command(job_id: int, workers: int | None) -> None:
 @click.argument("job_id", type=int, required=False)
 def status_command(job_id: int | None) -> None:
     """Show one job in detail, or the newest jobs."""
-    try:
-        if job_id is None:
-            click.echo(jobs_table(jobs.list_jobs(limit=20)))
-        else:
-            click.echo(job_text(jobs.job_report(job_id)))
-    except AppError as exc:
-        raise click.ClickException(exc.message) from None
+    if job_id is None:
+        click.echo(jobs_table(jobs.list_jobs(limit=20)))
+    else:
+        click.echo(job_text(jobs.job_report(job_id)))
 
 
 @optimize_cli.command("best")
@@ -177,17 +169,14 @@ def status_command(job_id: int | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def best_command(symbol, timeframe, strategy, metric, min_trades, robust, as_json) -> None:
     """Show the best parameters per slice."""
-    try:
-        rows = results.best_params(
-            symbol=symbol,
-            timeframe=timeframe,
-            strategy=strategy,
-            metric=metric,
-            min_trades=min_trades,
-            robust=robust,
-        )
-    except AppError as exc:
-        raise click.ClickException(exc.message) from None
+    rows = results.best_params(
+        symbol=symbol,
+        timeframe=timeframe,
+        strategy=strategy,
+        metric=metric,
+        min_trades=min_trades,
+        robust=robust,
+    )
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
         return

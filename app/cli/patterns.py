@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import click
-from flask.cli import AppGroup
 
-from app.errors import AppError
+from app.cli.errors import CliGroup
 from app.services import pattern_duplicates, pattern_scanner
 
-patterns_cli = AppGroup("patterns", help="Scan candles for patterns and inspect them.")
+patterns_cli = CliGroup("patterns", help="Scan candles for patterns and inspect them.")
 
 
 @patterns_cli.command("scan")
@@ -17,10 +16,7 @@ patterns_cli = AppGroup("patterns", help="Scan candles for patterns and inspect 
 @click.option("--fetch", is_flag=True, help="Fetch the latest candles through ccxt first.")
 def scan_command(symbol: str | None, timeframe: str | None, fetch: bool) -> None:
     """Detect new patterns, store them with trade levels, and update statuses."""
-    try:
-        reports = pattern_scanner.scan(symbol=symbol, timeframe=timeframe, fetch=fetch, log=click.echo)
-    except AppError as exc:
-        raise click.ClickException(exc.message) from None
+    reports = pattern_scanner.scan(symbol=symbol, timeframe=timeframe, fetch=fetch, log=click.echo)
     click.echo(f"{'symbol':<10}{'tf':<5}{'pattern':<17}{'candles':>8}{'bullish':>9}{'bearish':>9}  status changes")
     for r in reports:
         changes = ", ".join(f"{k} {v}" for k, v in sorted(r.status_changes.items())) or "-"

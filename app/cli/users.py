@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import click
-from flask.cli import AppGroup
 
-from app.errors import AppError
+from app.cli.errors import CliGroup
 from app.models.user import TIERS
 from app.services import users as user_service
 
-users_cli = AppGroup("users", help="Manage user accounts.")
+users_cli = CliGroup("users", help="Manage user accounts.")
 
 
 @users_cli.command("create")
@@ -17,11 +16,8 @@ users_cli = AppGroup("users", help="Manage user accounts.")
 @click.option("--tier", type=click.Choice(TIERS), default="free", show_default=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Prompted when omitted.")
 def create_command(email: str, tier: str, password: str) -> None:
-    """Create a user; the password is hashed and never printed."""
-    try:
-        user = user_service.create_user(email=email, password=password, tier=tier)
-    except AppError as exc:
-        raise click.ClickException(exc.message) from None
+    """Create a user; the password is hashed and never printed (exit 2 bad input, 3 email already taken)."""
+    user = user_service.create_user(email=email, password=password, tier=tier)
     click.echo(f"created {user.tier} user {user.email}")
 
 

@@ -1,6 +1,6 @@
 """SQLAlchemy models, one module per concept."""
 
-from app.models.candle import Candle
+from app.models.candle import Candle, CandleSeries
 from app.models.optimization import OptimizationJob, OptimizationRun, OptimizationSlice
 from app.models.pattern import Pattern
 from app.models.preference import UserParameterSet, UserSymbolPreference
@@ -9,6 +9,7 @@ from app.models.user import User
 
 __all__ = [
     "Candle",
+    "CandleSeries",
     "OptimizationJob",
     "OptimizationRun",
     "OptimizationSlice",

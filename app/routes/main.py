@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
-from app.extensions import db
 from app.services import candle_store
+from app.services.health import check_health
 from app.services.optimizer import jobs
 
 bp = Blueprint("main", __name__)
@@ -21,10 +19,10 @@ def index():
 
 @bp.get("/healthz")
 def healthz():
-    """Report whether the app can reach its database (200 ok, 503 not)."""
-    try:
-        db.session.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        db.session.rollback()
-        return jsonify({"status": "error", "database": "unreachable", "detail": type(exc).__name__}), 503
-    return jsonify({"status": "ok", "database": "ok"})
+    """Report whether the database is reachable and its schema at the migrations' head (200 ok, 503 not).
+
+    503 bodies say what is wrong: ``database`` unreachable, or ``schema``
+    missing / unversioned / behind / unknown, with a ``detail`` line.
+    """
+    healthy, report = check_health()
+    return jsonify(report), 200 if healthy else 503

@@ -325,7 +325,13 @@ def _exit_kernel(
         s = stop[i]
         t = target[i]
         d = direction[i]
-        if not (np.isfinite(e) and np.isfinite(s) and np.isfinite(t)) or (d > 0 and not t > e) or (d < 0 and not t < e):
+        # The entry must lie between stop and target: a market entry at a next open that gapped beyond the stop
+        # (or the target) has no positive risk (or reward) and is skipped, as the reference does.
+        if (
+            not (np.isfinite(e) and np.isfinite(s) and np.isfinite(t))
+            or (d > 0 and not (t > e and e > s))
+            or (d < 0 and not (t < e and e < s))
+        ):
             status[i] = STATUS_INVALID
             continue
         f = fill_bar[i]
@@ -654,8 +660,9 @@ def resolve_exits(
     ``entry_order`` is ``maker`` for limit entries (patterns) and ``taker``
     for market entries (indicator strategies). ``out`` (e.g.
     ``OutcomeTable.row(k)``) receives the result in place; a filled setup
-    whose entry, stop or target is NaN, or whose target is not beyond its
-    entry, becomes ``invalid``. ``fills`` may come from entry/stop arrays that
+    whose entry, stop or target is NaN, or whose entry does not lie strictly
+    between its stop and its target (e.g. a market entry whose next open
+    gapped through the stop), becomes ``invalid``. ``fills`` may come from entry/stop arrays that
     ``prices_cover`` these (shared across level sets).
     """
     entry_buy, entry_sell = costs.factors(entry_order)

@@ -34,6 +34,7 @@ after the first.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import numbers
 import time
@@ -45,12 +46,14 @@ import ccxt
 import pandas as pd
 
 from app.errors import AppError, ValidationError
-from app.services.candle_frame import CandleValidationError, candles_from_rows, timeframe_ms
+from app.services.candle_frame import CandleValidationError, candles_from_rows, check_storable, timeframe_ms
 from app.services.candle_store import StoreResult, check_symbol_name, last_stored_timestamp, store_candles
 
 # Backoff before retry n (0-based) is BACKOFF_BASE_S * 2**n seconds, capped at BACKOFF_MAX_S.
 BACKOFF_BASE_S = 1.0
 BACKOFF_MAX_S = 60.0
+
+logger = logging.getLogger(__name__)
 
 
 class CandleFetchError(AppError):
@@ -60,6 +63,7 @@ class CandleFetchError(AppError):
     """
 
     status_code = 502
+    exit_code = 1  # the exchange failed: re-running resumes
     code = "fetch_error"
 
 
@@ -169,6 +173,8 @@ def fetch_candles(
         try:
             _check_row_shapes(rows, source=source)
             frame = candles_from_rows(rows, source=source)
+            # The same rules store_candles applies, here so the error names the page and candle.
+            check_storable(frame, timeframe=timeframe, source=source)
         except ValueError as exc:
             raise ValidationError(_page_error(exc, rows, result), details=result.to_dict()) from None
         stamps = frame.index.as_unit("ms").asi8
@@ -179,7 +185,7 @@ def fetch_candles(
             keep &= stamps <= until_ms
         closed = frame[keep]
         if len(closed):
-            stored = store_candles(closed, symbol=symbol, timeframe=timeframe, exchange=name)
+            stored = store_candles(closed, symbol=symbol, timeframe=timeframe, exchange=name, source=source)
             page_stamps = stamps[keep]
             result.fetched += len(closed)
             result.inserted += stored.inserted
@@ -197,6 +203,15 @@ def fetch_candles(
                 details=result.to_dict(),
             )
         cursor = last_open + tf_ms
+    logger.info(
+        "fetched %s: %d page(s), %d closed candles, %d new (%s .. %s)",
+        where,
+        result.pages,
+        result.fetched,
+        result.inserted,
+        result.first,
+        result.last,
+    )
     return result
 
 

@@ -5,31 +5,45 @@ Everything downstream (detectors, backtester, optimizer) reads candles through
 ``store_candles``, which validates first and inserts only candles not already
 stored, in one transaction, so a bad file changes nothing and a re-import adds
 nothing.
+
+What is stored must pass ``candle_frame.validate_candles`` AND
+``candle_frame.check_storable`` (on the timeframe's grid, typical spacing equal
+to the timeframe, 2009..now, positive sane prices): a wrong ``--timeframe``, a
+file in epoch seconds or a corrupt price is refused with a message naming the
+row. A symbol row is only created in the transaction that stores its first
+candles, so a refused file never leaves a symbol without candles.
+
+Each store also rewrites the series' ``candle_series`` summary (count, first,
+last, gaps) in the same transaction, so ``coverage()`` reads one row per
+series instead of every candle.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select
+from sqlalchemy import case, func, insert, select
 
 from app.errors import NotFoundError, ValidationError
 from app.extensions import db
-from app.models import Candle, Symbol
+from app.models import Candle, CandleSeries, Symbol
 from app.services.candle_frame import (
     OHLCV_COLUMNS,
     CandleValidationError,
+    check_storable,
     empty_candles,
-    find_gaps,
     read_candles_csv,
     timeframe_ms,
     validate_candles,
 )
+
+logger = logging.getLogger(__name__)
 
 # Data files are named like the shared set: BTC_USDT-1h.csv.gz -> BTC/USDT, 1h.
 DATA_FILE_PATTERN = re.compile(r"^(?P<base>[A-Z0-9]+)_(?P<quote>[A-Z0-9]+)-(?P<timeframe>\d+[mhdw])\.csv(\.gz)?$")
@@ -50,8 +64,21 @@ class StoreResult:
         return self.received - self.inserted
 
 
+class FileImport(NamedTuple):
+    """One file of a folder import: where it came from and what it stored."""
+
+    path: Path
+    symbol: str
+    timeframe: str
+    result: StoreResult
+
+
 def get_or_create_symbol(name: str, *, exchange: str = "binance") -> Symbol:
-    """Return the symbol row for ``name``, creating it (active) on first use."""
+    """Return the symbol row for ``name``, creating it (active) on first use.
+
+    Flushes, never commits: call it only inside the transaction that stores
+    the symbol's (already validated) candles, so a failure rolls both back.
+    """
     symbol = db.session.scalar(select(Symbol).where(Symbol.name == name, Symbol.exchange == exchange))
     if symbol is None:
         symbol = Symbol(name=name, exchange=exchange, is_active=True)
@@ -71,57 +98,177 @@ def find_symbol(name: str) -> Symbol:
 def check_symbol_name(name: str) -> str:
     """Reject names that are not ``BASE/QUOTE`` (ccxt's unified spelling)."""
     base, sep, quote = name.partition("/")
-    if not sep or not base or not quote or not name.replace("/", "").isalnum():
+    if not sep or not base or not quote or not name.replace("/", "").isalnum() or len(name) > 30:
         raise ValidationError(f"symbol must look like BASE/QUOTE (e.g. BTC/USDT), not '{name}'")
     return name.upper()
 
 
-def store_candles(df: pd.DataFrame, *, symbol: str, timeframe: str, exchange: str = "binance") -> StoreResult:
+def check_exchange_name(exchange: str) -> str:
+    """Reject exchange ids that cannot be stored (empty, spaces, longer than the 30-character column)."""
+    if not exchange or len(exchange) > 30 or not exchange.replace("_", "").isalnum():
+        raise ValidationError(f"exchange must be a ccxt id such as binance (letters, digits, _), not '{exchange}'")
+    return exchange
+
+
+def check_timeframe(timeframe: str) -> int:
+    """Return the timeframe's length in ms; ValidationError naming it and the known ones otherwise."""
+    try:
+        return timeframe_ms(timeframe)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def store_candles(
+    df: pd.DataFrame, *, symbol: str, timeframe: str, exchange: str = "binance", source: str = "candles"
+) -> StoreResult:
     """Validate ``df`` and insert the candles not yet stored, committing once.
 
-    Raises ValidationError (and writes nothing) when the candles are invalid.
+    Raises ValidationError (and writes nothing) when the candles are invalid
+    or not storable as ``timeframe`` candles (see ``check_storable``).
     """
-    try:
-        timeframe_ms(timeframe)
-        frame = validate_candles(df)
-    except (CandleValidationError, ValueError) as exc:
-        raise ValidationError(str(exc)) from None
     symbol = check_symbol_name(symbol)
+    check_exchange_name(exchange)
+    frame = _storable(df, timeframe=timeframe, source=source)
     try:
-        symbol_row = get_or_create_symbol(symbol, exchange=exchange)
-        stamps = frame.index.as_unit("ms").asi8
-        new = ~np.isin(stamps, _stored_stamps(symbol_row.id, timeframe, stamps))
-        rows = _rows(frame[new], stamps[new], symbol_row.id, timeframe)
-        for start in range(0, len(rows), INSERT_CHUNK):
-            db.session.execute(insert(Candle), rows[start : start + INSERT_CHUNK])
+        result = _insert(frame, symbol=symbol, timeframe=timeframe, exchange=exchange)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    return StoreResult(received=len(frame), inserted=len(rows))
+    logger.info(
+        "stored %s %s %s from %s: %d new, %d already stored",
+        exchange,
+        symbol,
+        timeframe,
+        source,
+        result.inserted,
+        result.skipped,
+    )
+    return result
 
 
 def import_csv(path: str | Path, *, symbol: str, timeframe: str, exchange: str = "binance") -> StoreResult:
     """Import one candle CSV (plain or .gz); all or nothing."""
-    try:
-        frame = read_candles_csv(path)
-    except CandleValidationError as exc:
-        raise ValidationError(str(exc)) from None
-    return store_candles(frame, symbol=symbol, timeframe=timeframe, exchange=exchange)
+    symbol = check_symbol_name(symbol)
+    check_exchange_name(exchange)
+    check_timeframe(timeframe)
+    frame = _read_file(Path(path), timeframe)
+    return store_candles(frame, symbol=symbol, timeframe=timeframe, exchange=exchange, source=str(path))
 
 
-def import_directory(directory: str | Path) -> Iterator[tuple[Path, str, str, StoreResult]]:
-    """Import every ``BASE_QUOTE-TF.csv[.gz]`` file of ``directory``, yielding each result."""
+def import_directory(directory: str | Path, *, exchange: str = "binance") -> list[FileImport]:
+    """Import every ``BASE_QUOTE-TF.csv[.gz]`` file of ``directory``: all files or none.
+
+    Every file is read and validated before anything is written; then all of
+    them are stored in ONE transaction. So one bad file (a bad row, a wrong
+    timeframe, a truncated .gz) raises ValidationError naming that file and
+    leaves the database exactly as it was, good files included: fix the file
+    and run the import again (already stored candles are skipped, so a re-run
+    adds only what is new). Returns one ``FileImport`` per file, in name order.
+    """
+    check_exchange_name(exchange)
     directory = Path(directory)
     if not directory.is_dir():
         raise ValidationError(f"candle data directory not found: {directory}")
     files = sorted(p for p in directory.iterdir() if DATA_FILE_PATTERN.match(p.name))
     if not files:
         raise ValidationError(f"no candle files named like BTC_USDT-1h.csv.gz in {directory}")
+    parsed = []
     for path in files:
         match = DATA_FILE_PATTERN.match(path.name)
-        symbol = f"{match['base']}/{match['quote']}"
-        yield path, symbol, match["timeframe"], import_csv(path, symbol=symbol, timeframe=match["timeframe"])
+        symbol, timeframe = f"{match['base']}/{match['quote']}", match["timeframe"]
+        try:
+            check_timeframe(timeframe)
+        except ValidationError as exc:
+            raise ValidationError(f"{path}: {exc.message}") from None
+        parsed.append((path, check_symbol_name(symbol), timeframe, _read_file(path, timeframe)))
+    imports = []
+    try:
+        for path, symbol, timeframe, frame in parsed:
+            result = _insert(frame, symbol=symbol, timeframe=timeframe, exchange=exchange)
+            imports.append(FileImport(path, symbol, timeframe, result))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    for item in imports:
+        logger.info(
+            "imported %s as %s %s: %d new, %d already stored",
+            item.path.name,
+            item.symbol,
+            item.timeframe,
+            item.result.inserted,
+            item.result.skipped,
+        )
+    return imports
+
+
+def _read_file(path: Path, timeframe: str) -> pd.DataFrame:
+    try:
+        return read_candles_csv(path, timeframe=timeframe)
+    except CandleValidationError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _storable(df: pd.DataFrame, *, timeframe: str, source: str) -> pd.DataFrame:
+    """Return ``df`` validated and checked storable as ``timeframe`` candles, or raise ValidationError."""
+    check_timeframe(timeframe)
+    try:
+        frame = validate_candles(df, source=source)
+        check_storable(frame, timeframe=timeframe, source=source)
+    except (CandleValidationError, ValueError) as exc:
+        raise ValidationError(str(exc)) from None
+    return frame
+
+
+def _insert(frame: pd.DataFrame, *, symbol: str, timeframe: str, exchange: str) -> StoreResult:
+    """Insert the new candles of a checked frame and refresh its series summary; no commit."""
+    symbol_row = get_or_create_symbol(symbol, exchange=exchange)
+    stamps = frame.index.as_unit("ms").asi8
+    new = ~np.isin(stamps, _stored_stamps(symbol_row.id, timeframe, stamps))
+    rows = _rows(frame[new], stamps[new], symbol_row.id, timeframe)
+    for start in range(0, len(rows), INSERT_CHUNK):
+        db.session.execute(insert(Candle), rows[start : start + INSERT_CHUNK])
+    if rows:
+        refresh_series(symbol_row.id, timeframe)
+    return StoreResult(received=len(frame), inserted=len(rows))
+
+
+def refresh_series(symbol_id: int, timeframe: str) -> CandleSeries | None:
+    """Recompute one series' ``candle_series`` row from its candles (one indexed query); no commit.
+
+    Gaps come from a window function (LAG) over the series' timestamps:
+    SQLite >= 3.25 and MariaDB >= 10.2 have it. Missing bars follow from the
+    count and the span, since stored candles sit on the timeframe's grid.
+    """
+    step = timeframe_ms(timeframe)
+    diff = (Candle.timestamp - func.lag(Candle.timestamp).over(order_by=Candle.timestamp)).label("diff")
+    inner = (
+        select(Candle.timestamp, diff).where(Candle.symbol_id == symbol_id, Candle.timeframe == timeframe).subquery()
+    )
+    first, last, count, gaps = db.session.execute(
+        select(
+            func.min(inner.c.timestamp),
+            func.max(inner.c.timestamp),
+            func.count(),
+            func.sum(case((inner.c.diff > step, 1), else_=0)),
+        )
+    ).one()
+    series = db.session.scalar(
+        select(CandleSeries).where(CandleSeries.symbol_id == symbol_id, CandleSeries.timeframe == timeframe)
+    )
+    if not count:
+        if series is not None:
+            db.session.delete(series)
+        return None
+    if series is None:
+        series = CandleSeries(symbol_id=symbol_id, timeframe=timeframe)
+        db.session.add(series)
+    series.first_timestamp, series.last_timestamp = int(first), int(last)
+    series.candle_count, series.gaps = int(count), int(gaps or 0)
+    series.missing_bars = max((int(last) - int(first)) // step + 1 - int(count), 0)
+    db.session.flush()
+    return series
 
 
 def _stored_stamps(symbol_id: int, timeframe: str, stamps: np.ndarray) -> np.ndarray:
@@ -192,31 +339,25 @@ def last_stored_timestamp(symbol: str, timeframe: str, *, exchange: str = "binan
 
 
 def coverage() -> list[dict]:
-    """Summarise stored candles per symbol and timeframe: first, last, count and gaps."""
+    """Summarise stored candles per symbol and timeframe: first, last, count and gaps.
+
+    Reads the ``candle_series`` summaries (one row per series), so it costs
+    the same with 700k candles as with 7.
+    """
     query = (
-        select(Symbol.name, Candle.timeframe, func.min(Candle.timestamp), func.max(Candle.timestamp), func.count())
-        .join(Symbol, Symbol.id == Candle.symbol_id)
-        .group_by(Symbol.name, Candle.timeframe)
-        .order_by(Symbol.name, Candle.timeframe)
+        select(Symbol.name, CandleSeries)
+        .join(Symbol, Symbol.id == CandleSeries.symbol_id)
+        .order_by(Symbol.name, CandleSeries.timeframe)
     )
-    report = []
-    for name, timeframe, first, last, count in db.session.execute(query):
-        stamps = db.session.scalars(
-            select(Candle.timestamp)
-            .join(Symbol, Symbol.id == Candle.symbol_id)
-            .where(Symbol.name == name, Candle.timeframe == timeframe)
-            .order_by(Candle.timestamp)
-        ).all()
-        gaps = find_gaps(pd.DatetimeIndex(pd.to_datetime(stamps, unit="ms", utc=True)), timeframe)
-        report.append(
-            {
-                "symbol": name,
-                "timeframe": timeframe,
-                "first": pd.Timestamp(first, unit="ms", tz="UTC").isoformat(),
-                "last": pd.Timestamp(last, unit="ms", tz="UTC").isoformat(),
-                "count": count,
-                "gaps": len(gaps),
-                "missing_bars": sum(g[2] for g in gaps),
-            }
-        )
-    return report
+    return [
+        {
+            "symbol": name,
+            "timeframe": series.timeframe,
+            "first": pd.Timestamp(series.first_timestamp, unit="ms", tz="UTC").isoformat(),
+            "last": pd.Timestamp(series.last_timestamp, unit="ms", tz="UTC").isoformat(),
+            "count": series.candle_count,
+            "gaps": series.gaps,
+            "missing_bars": series.missing_bars,
+        }
+        for name, series in db.session.execute(query)
+    ]

@@ -18,6 +18,7 @@ Running it twice on the same candles changes nothing.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -28,7 +29,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Pattern, Symbol
-from app.services.candle_store import find_symbol, load_candles
+from app.services.candle_store import check_timeframe, find_symbol, load_candles
 from app.services.patterns import STATUS_NAMES, PatternArrays, get_detector, zone_statuses
 from app.services.patterns.base import DIRECTION_CODES, DIRECTION_NAMES, PatternDetector
 from app.services.production_params import production_params
@@ -36,6 +37,8 @@ from app.services.trade_levels import production_level_arrays, wilder_atr
 from app.strategies import PATTERN, strategy_names
 
 FINAL_STATUSES = ("invalidated", "expired")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -191,6 +194,10 @@ def scan(
         else list(db.session.scalars(select(Symbol.name).where(Symbol.is_active.is_(True)).order_by(Symbol.name)))
     )
     timeframes = [timeframe] if timeframe else list(current_app.config["SCAN_TIMEFRAMES"])
+    for tf in timeframes:
+        check_timeframe(tf)  # an unknown timeframe is named, not reported as "no candles"
+    if symbol:
+        find_symbol(symbol)
     reports = []
     for name in symbols:
         for tf in timeframes:
@@ -200,6 +207,23 @@ def scan(
                 _, report = _scan(get_detector(pattern_type), name, tf)
                 if report.candles or (symbol and timeframe):
                     reports.append(report)
+                if report.candles:
+                    logger.info(
+                        "scanned %s %s %s over %d candles: %d new bullish, %d new bearish, status changes %s",
+                        name,
+                        tf,
+                        pattern_type,
+                        report.candles,
+                        report.new_by_direction["bullish"],
+                        report.new_by_direction["bearish"],
+                        dict(report.status_changes) or "none",
+                    )
+    logger.info(
+        "pattern scan done: %d symbol(s) x %d timeframe(s), %d new patterns",
+        len(symbols),
+        len(timeframes),
+        sum(sum(r.new_by_direction.values()) for r in reports),
+    )
     return reports
 
 

@@ -6,31 +6,45 @@ import re
 
 from sqlalchemy import select
 
-from app.errors import ConflictError, ValidationError
+from app.errors import AlreadyExistsError, ValidationError
 from app.extensions import db
 from app.models import User
 from app.models.user import TIERS
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# RFC 5321 caps an address at 254 characters (the column holds 255); checked here so MySQL never sees it.
+MAX_EMAIL_LENGTH = 254
 MIN_PASSWORD_LENGTH = 8
+# Longer passwords only slow the hash down; nobody types more.
+MAX_PASSWORD_LENGTH = 1024
 
 
 def create_user(*, email: str, password: str, tier: str = "free") -> User:
     """Create a user with a hashed password; refuse bad input and duplicate emails."""
-    email = email.strip().lower()
-    if not EMAIL_PATTERN.match(email):
-        raise ValidationError(f"not an email address: '{email}'")
+    email = check_email(email)
     if tier not in TIERS:
-        raise ValidationError(f"tier must be one of {', '.join(TIERS)}")
+        raise ValidationError(f"tier must be one of {', '.join(TIERS)}, not '{tier}'")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(f"password must have at most {MAX_PASSWORD_LENGTH} characters")
     if db.session.scalar(select(User).where(User.email == email)):
-        raise ConflictError(f"a user with email '{email}' already exists")
+        raise AlreadyExistsError(f"a user with email '{email}' already exists")
     user = User(email=email, tier=tier)
     user.set_password(password)
     db.session.add(user)
     db.session.commit()
     return user
+
+
+def check_email(email: str) -> str:
+    """Return ``email`` normalised (trimmed, lower case) or raise ValidationError saying what is wrong."""
+    email = email.strip().lower()
+    if len(email) > MAX_EMAIL_LENGTH:
+        raise ValidationError(f"email address too long: {len(email)} characters (at most {MAX_EMAIL_LENGTH})")
+    if not EMAIL_PATTERN.match(email):
+        raise ValidationError(f"not an email address: '{email}'")
+    return email
 
 
 def ensure_user(*, email: str, password: str, tier: str) -> tuple[User, bool]:

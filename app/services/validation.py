@@ -622,7 +622,8 @@ def _compare_setups(k: int, prefix: Setups, expected: Setups, when: str) -> list
         same = (a == b) | (pd.isna(a) & pd.isna(b))
         for pos in np.flatnonzero(~same)[:MAX_VIOLATIONS_PER_CUT].tolist():
             problems.append(
-                f"cut at bar {k} ({when}): setup at bar {shared[pos][0]} differs: {name}: prefix {a[pos]!r} vs full {b[pos]!r}"
+                f"cut at bar {k} ({when}): setup at bar {shared[pos][0]} differs: "
+                f"{name}: prefix {a[pos]!r} vs full {b[pos]!r}"
             )
     return problems[: MAX_VIOLATIONS_PER_CUT + 2]
 

@@ -151,9 +151,15 @@ class ParameterSpace:
         return {
             "parameters": [p.describe() for p in self.parameters],
             "constraints": [c.description for c in self.constraints],
-            "presets": {name: {"grid": grid, "size": self.grid_size(grid)} for name, grid in self.presets.items()},
+            # A preset names only what it varies: size the grid with the defaults filled in.
+            "presets": {
+                name: {"grid": grid, "size": self.grid_size(self.preset(name))} for name, grid in self.presets.items()
+            },
             "json_schema": self.model.model_json_schema(),
         }
+
+    def _full_presets(self):
+        return ((name, self.preset(name)) for name in self.presets)
 
     @cached_property
     def model(self) -> type:

@@ -116,11 +116,18 @@ def create_sweep_job(
     the sweep also works on historical data. ``options`` go to ``create_job``.
     """
     config = current_app.config
+    skipped: list[str] = []
     if symbols is None:
-        symbols = list(db.session.scalars(select(Symbol.name).where(Symbol.is_active.is_(True)).order_by(Symbol.name)))
+        symbols, skipped = _active_symbols_with_candles()
         if not symbols:
-            raise ValidationError("no active symbols: import or fetch candles first")
+            raise ValidationError("no active symbols with candles: import or fetch candles first")
     symbols = _check_symbols(symbols)
+    if timeframes is not None:
+        timeframes = _check_choices("timeframe", timeframes, TIMEFRAME_MS)
+    if end_date is not None:
+        end_date = _check_date("end_date", end_date).isoformat()
+    if start_date is not None:
+        start_date = _check_date("start_date", start_date).isoformat()
     if timeframes is None:
         timeframes = [tf for tf in config["OPTIMIZE_TIMEFRAMES"] if _stored_for_all(symbols, tf)]
         if not timeframes:
@@ -142,7 +149,8 @@ def create_sweep_job(
     preset = grids if isinstance(grids, str) else "custom"
     return create_job(
         name=name or f"{preset} sweep {start_date}..{end_date}",
-        description=f"{len(symbols)} symbols x {', '.join(timeframes)} x {', '.join(strategies)}",
+        description=f"{len(symbols)} symbols x {', '.join(timeframes)} x {', '.join(strategies)}"
+        + (f"; skipped (no candles): {', '.join(skipped)}" if skipped else ""),
         symbols=symbols,
         timeframes=timeframes,
         strategies=strategies,
@@ -151,6 +159,15 @@ def create_sweep_job(
         grids=grids,
         **options,
     )
+
+
+def _active_symbols_with_candles() -> tuple[list[str], list[str]]:
+    """Return (active symbols with stored candles, active symbols without any: skipped and reported)."""
+    active = list(
+        db.session.execute(select(Symbol.id, Symbol.name).where(Symbol.is_active.is_(True)).order_by(Symbol.name))
+    )
+    stored = set(db.session.scalars(select(Candle.symbol_id).distinct()))
+    return [name for sid, name in active if sid in stored], [name for sid, name in active if sid not in stored]
 
 
 def check_grids(grids: GridSpec, strategies: list[str]) -> dict[str, dict[str, list[Any]]]:
@@ -344,17 +361,19 @@ def _check_choices(label: str, items: Any, known) -> list[str]:
     return items
 
 
+def _check_date(label: str, value: Any) -> pd.Timestamp:
+    """Return ``value`` as a UTC timestamp or raise ValidationError naming the argument."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        raise ValidationError(f"{label} is not a date: {value!r}") from None
+    if pd.isna(stamp):
+        raise ValidationError(f"{label} is required")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 def _check_dates(start_date: Any, end_date: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
-    stamps = []
-    for label, value in (("start_date", start_date), ("end_date", end_date)):
-        try:
-            stamp = pd.Timestamp(value)
-        except (ValueError, TypeError, OverflowError):
-            raise ValidationError(f"{label} is not a date: {value!r}") from None
-        if pd.isna(stamp):
-            raise ValidationError(f"{label} is required")
-        stamps.append(stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC"))
-    start, end = stamps
+    start, end = _check_date("start_date", start_date), _check_date("end_date", end_date)
     if start > end_of(end):
         raise ValidationError(f"start_date {start_date} is after end_date {end_date}")
     return start, end
