@@ -81,6 +81,7 @@ import numpy as np
 from numba import njit
 
 from app.services.backtest_engine import (
+    METRIC_NAMES,
     STATUS_FILLED,
     STATUS_INVALID,
     MarketArrays,
@@ -245,20 +246,131 @@ def pending_levels(
 
 
 @njit(cache=True)
-def _walk_kernel(index, traded, exit_bar, masks, combo_level, combo_filter):  # pragma: no cover - numba
-    """Return one taken-mask per combination: signals walked in order, one open trade at a time."""
+def _walk_kernel(index, traded, exit_bar, member_ptr, member_ids, combo_level, combo_filter):  # pragma: no cover
+    """Return the taken setups of every combination as (offsets, ids): signals in order, one open trade at a time.
+
+    Combination ``c`` took ``ids[offsets[c]:offsets[c + 1]]`` (setup positions in the union, in time order).
+    """
     n_combos = combo_level.shape[0]
-    m = index.shape[0]
-    taken = np.zeros((n_combos, m), np.bool_)
+    offsets = np.zeros(n_combos + 1, np.int64)
+    capacity = 0
+    for c in range(n_combos):
+        capacity += member_ptr[combo_filter[c] + 1] - member_ptr[combo_filter[c]]
+    ids = np.empty(capacity, np.int64)
+    k = 0
     for c in range(n_combos):
         lv = combo_level[c]
         ft = combo_filter[c]
         busy_until = -1  # exit candle of the open trade: a signal at t is taken when t >= busy_until
-        for i in range(m):
-            if masks[ft, i] and traded[lv, i] and index[i] >= busy_until:
-                taken[c, i] = True
+        for q in range(member_ptr[ft], member_ptr[ft + 1]):
+            i = member_ids[q]
+            if traded[lv, i] and index[i] >= busy_until:
                 busy_until = exit_bar[lv, i]
-    return taken
+                ids[k] = i
+                k += 1
+        offsets[c + 1] = k
+    return offsets, ids[:k]
+
+
+@njit(cache=True)
+def _gather(
+    exit_bar, r_mult, planned, hours, exit_day, combo_level, offsets, ids, c0, c1, width
+):  # pragma: no cover - numba
+    """Return the taken setups' exit bar, R, planned R, hours and exit day of combinations c0..c1-1, one row each."""
+    rows = c1 - c0
+    out_bar = np.zeros((rows, width), np.int64)
+    out_r = np.zeros((rows, width))
+    out_rr = np.zeros((rows, width))
+    out_hours = np.zeros((rows, width))
+    out_day = np.zeros((rows, width), np.int64)
+    out_traded = np.zeros((rows, width), np.bool_)
+    for c in range(c0, c1):
+        lv = combo_level[c]
+        row = c - c0
+        for q in range(offsets[c], offsets[c + 1]):
+            i = ids[q]
+            j = q - offsets[c]
+            out_bar[row, j] = exit_bar[lv, i]
+            out_r[row, j] = r_mult[lv, i]
+            out_rr[row, j] = planned[lv, i]
+            out_hours[row, j] = hours[lv, i]
+            out_day[row, j] = exit_day[lv, i]
+            out_traded[row, j] = True
+    return out_traded, out_bar, out_r, out_rr, out_hours, out_day
+
+
+COMBOS_PER_CHUNK = 256  # bounds the compact tables' memory (rows x most trades of one combination)
+
+
+def taken_metrics(
+    market: MarketArrays,
+    table: OutcomeTable,
+    *,
+    combo_level: np.ndarray,
+    offsets: np.ndarray,
+    ids: np.ndarray,
+    risk_per_trade_pct: float,
+) -> np.ndarray:
+    """Return the metrics of every combination from its taken setups (``aggregate_metrics``, one row each).
+
+    Each combination's trades are gathered into a row of their own (the rest
+    of the row untraded), so the engine's kernel walks only trades that count;
+    its per-combination arithmetic is that of a single run, bit for bit.
+    """
+    n_combos = combo_level.shape[0]
+    out = np.empty((n_combos, len(METRIC_NAMES)))
+    counts = np.diff(offsets)
+    for c0 in range(0, n_combos, COMBOS_PER_CHUNK):
+        c1 = min(n_combos, c0 + COMBOS_PER_CHUNK)
+        width = max(1, int(counts[c0:c1].max()))
+        traded, exit_bar, r_mult, planned, hours, exit_day = _gather(
+            table.exit_bar,
+            table.r_multiple,
+            table.planned_rr,
+            table.hours,
+            table.exit_day,
+            combo_level,
+            offsets,
+            ids,
+            c0,
+            c1,
+            width,
+        )
+        unused = {name: np.broadcast_to(np.zeros(1, dtype), traded.shape) for name, dtype in _UNUSED.items()}
+        compact = OutcomeTable(
+            traded=traded,
+            exit_bar=exit_bar,
+            r_multiple=r_mult,
+            planned_rr=planned,
+            hours=hours,
+            exit_day=exit_day,
+            **unused,
+        )
+        out[c0:c1] = aggregate_metrics(
+            market,
+            compact,
+            masks=np.ones((1, width), np.bool_),
+            combo_level=np.arange(c1 - c0, dtype=np.int64),
+            combo_filter=np.zeros(c1 - c0, np.int64),
+            risk_per_trade_pct=risk_per_trade_pct,
+        )
+    return out
+
+
+_UNUSED = {"status": np.int8, "fill_bar": np.int64, "exit_reason": np.int8, "exit_price": np.float64}
+# What a signal skipped by the one-position rule reports (no trade).
+_SKIPPED = {
+    "status": STATUS_INVALID,
+    "fill_bar": -1,
+    "traded": False,
+    "exit_bar": -1,
+    "exit_reason": 0,
+    "exit_price": np.nan,
+    "r_multiple": 0.0,
+    "planned_rr": 0.0,
+    "hours": 0.0,
+    "exit_day": -1,
+}
 
 
 # --------------------------------------------------------------------------- the strategy
@@ -317,13 +429,13 @@ class IndicatorStrategy(Strategy):
     def grid_metrics(
         self, market: MarketArrays, combos: list[dict[str, Any]], *, costs: CostModel, max_wait_bars: int
     ) -> np.ndarray:
-        table, taken, combo_level, _, _ = self._evaluate(Context(market), combos, costs=costs)
-        return aggregate_metrics(
+        ev = self._evaluate(Context(market), combos, costs=costs)
+        return taken_metrics(
             market,
-            table,
-            masks=taken,
-            combo_level=combo_level,
-            combo_filter=np.arange(len(combos), dtype=np.int64),
+            ev.table,
+            combo_level=ev.combo_level,
+            offsets=ev.offsets,
+            ids=ev.ids,
             risk_per_trade_pct=costs.risk_per_trade_pct,
         )
 
@@ -331,34 +443,27 @@ class IndicatorStrategy(Strategy):
         self, market: MarketArrays, params: dict[str, Any], *, costs: CostModel, max_wait_bars: int
     ) -> SingleRun:
         ctx = Context(market)
-        table, taken, combo_level, union, members = self._evaluate(ctx, [params], costs=costs)
-        metrics = aggregate_metrics(
+        ev = self._evaluate(ctx, [params], costs=costs)
+        metrics = taken_metrics(
             market,
-            table,
-            masks=taken,
-            combo_level=combo_level,
-            combo_filter=np.zeros(1, np.int64),
+            ev.table,
+            combo_level=ev.combo_level,
+            offsets=ev.offsets,
+            ids=ev.ids,
             risk_per_trade_pct=costs.risk_per_trade_pct,
         )[0]
-        mine = members[0]
         signals = self._signals(ctx, params)
         entry, stop, target = self._levels(ctx, signals.index, signals.direction, _level_key(params))
         setups = Setups(signals.index, signals.direction, entry, stop, target, extra=signals.extra)
-        row = table.row(0)
-        outcomes = Outcomes(**{name: values[mine].copy() for name, values in vars(row).items()})
-        skipped = (outcomes.status == STATUS_FILLED) & ~taken[0][mine]
-        outcomes.status[skipped] = STATUS_INVALID
-        outcomes.traded[skipped] = False
-        outcomes.fill_bar[skipped] = -1
-        outcomes.exit_bar[skipped] = -1
-        outcomes.exit_reason[skipped] = 0
-        outcomes.exit_price[skipped] = np.nan
-        outcomes.r_multiple[skipped] = 0.0
-        outcomes.planned_rr[skipped] = 0.0
-        outcomes.hours[skipped] = 0.0
-        outcomes.exit_day[skipped] = -1
-        if not np.array_equal(setups.index, union.index[mine]):  # pragma: no cover - an internal invariant
-            raise AssertionError("single run setups differ from the grid's")
+        # The union of one parameter set is its own signal list: outcomes line up with the setups.
+        outcomes = Outcomes(**{name: values.copy() for name, values in vars(ev.table.row(0)).items()})
+        taken = np.zeros(len(setups), np.bool_)
+        taken[ev.ids] = True
+        skipped = (outcomes.status == STATUS_FILLED) & ~taken
+        for name, fill in _SKIPPED.items():
+            getattr(outcomes, name)[skipped] = fill
+        if not np.array_equal(setups.index, ev.union.index):  # pragma: no cover - an internal invariant
+            raise AssertionError("single run setups differ from the evaluated signals")
         return SingleRun(metrics=metrics, setups=setups, outcomes=outcomes)
 
     # ------------------------------------------------------------------ the shared pipeline
@@ -382,7 +487,7 @@ class IndicatorStrategy(Strategy):
         return entry, stop, target
 
     def _evaluate(self, ctx: Context, combos: list[dict[str, Any]], *, costs: CostModel):
-        """Return (outcome table over the union, taken masks per combo, combo_level, union, members per combo)."""
+        """Return the outcomes over the union of the combinations' signals and each combination's taken setups."""
         signal_keys, combo_signal = _first_seen(_signal_key(c) for c in combos)
         first_combo = {k: c for c, k in reversed(list(enumerate(combo_signal.tolist())))}
         by_key = [self._signals(ctx, combos[first_combo[k]]) for k in range(len(signal_keys))]
@@ -407,16 +512,29 @@ class IndicatorStrategy(Strategy):
                 entry_order=TAKER,
                 out=table.row(k),
             )
-        taken = _walk_kernel(
+        member_ptr = np.zeros(masks.shape[0] + 1, np.int64)
+        member_ptr[1:] = np.cumsum(masks.sum(axis=1))
+        offsets, ids = _walk_kernel(
             union.index,
-            np.ascontiguousarray(table.traded),
-            np.ascontiguousarray(table.exit_bar),
-            masks,
+            table.traded,
+            table.exit_bar,
+            member_ptr,
+            np.ascontiguousarray(np.nonzero(masks)[1]).astype(np.int64),
             combo_level,
             combo_signal,
         )
-        members = masks[combo_signal]
-        return table, taken, combo_level, union, members
+        return _Evaluation(table=table, union=union, combo_level=combo_level, offsets=offsets, ids=ids)
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    """Outcomes over the union of a grid's signals and the setups each combination took (walk order)."""
+
+    table: OutcomeTable
+    union: Signals
+    combo_level: np.ndarray
+    offsets: np.ndarray
+    ids: np.ndarray
 
 
 def _signal_key(params: dict[str, Any]) -> tuple:
