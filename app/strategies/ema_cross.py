@@ -58,7 +58,8 @@ Parameters
     =============  ======  ==========  ============================================
 
 Presets: ``default`` 6 configs x 3 confirmations x 3 stop methods x 4 stop
-values x 5 rr targets = 1,080 combinations; ``quick`` 3 configs x 2 rr = 6.
+values x 5 rr targets = 1,080 combinations; ``quick`` default, aggressive and
+crypto x rr 1.5/2 = 6 (ATR stop 1.5, no confirmation).
 """
 
 from __future__ import annotations
@@ -110,7 +111,13 @@ EMA_CROSS_SPACE = ParameterSpace(
             "stop_value": [0.5, 1.0, 2.0, 3.0],
             "rr_target": [1.0, 1.5, 2.0, 2.5, 3.0],
         },
-        "quick": {"ema_config": ["default", "aggressive", "crypto"], "rr_target": [1.5, 2.0]},
+        "quick": {
+            "ema_config": ["default", "aggressive", "crypto"],
+            "confirmation": [0.0],
+            "stop_method": ["atr"],
+            "stop_value": [1.5],
+            "rr_target": [1.5, 2.0],
+        },
     },
     constraints=(STOP_VALUE_POSITIVE,),
 )

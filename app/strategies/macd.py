@@ -49,9 +49,10 @@ Parameters
     ====================  ======  =======  =============================================
 
 Presets: ``default``: fast 8/12/24 x slow 21/24/26 (fast < slow leaves 7
-pairs; 24/21 and 24/24 are never run) x signal 8/9 x zero-line x RSI filter x
+pairs; 24/21 and 24/24 are never run) x signal 8/9 x histogram 0 x zero-line x RSI filter x
 3 stop methods x stop 1/2 x rr 1.5/2/3 = 1,008 combinations (it includes
-12/26/9 and 12/24/8); ``quick``: 12/26/9 and 12/24/8 x rr 1.5/2/3 = 6.
+12/26/9 and 12/24/8); ``quick``: 12/24/9 and 12/26/9 x rr 1.5/2/3 = 6 (ATR
+stop 1.5, no filters).
 """
 
 from __future__ import annotations
@@ -95,13 +96,24 @@ MACD_SPACE = ParameterSpace(
             "fast": [8, 12, 24],
             "slow": [21, 24, 26],
             "signal": [8, 9],
+            "histogram_threshold": [0.0],
             "zero_line_filter": [False, True],
             "rsi_filter": [False, True],
             "stop_method": ["atr", "percent", "swing"],
             "stop_value": [1.0, 2.0],
             "rr_target": [1.5, 2.0, 3.0],
         },
-        "quick": {"fast": [12], "slow": [24, 26], "signal": [8, 9], "rr_target": [1.5, 2.0, 3.0]},
+        "quick": {
+            "fast": [12],
+            "slow": [24, 26],
+            "signal": [9],
+            "histogram_threshold": [0.0],
+            "zero_line_filter": [False],
+            "rsi_filter": [False],
+            "stop_method": ["atr"],
+            "stop_value": [1.5],
+            "rr_target": [1.5, 2.0, 3.0],
+        },
     },
     constraints=(Constraint("fast < slow", lambda p: p["fast"] < p["slow"]), STOP_VALUE_POSITIVE),
 )
