@@ -273,20 +273,18 @@ def _walk_kernel(index, traded, exit_bar, member_ptr, member_ids, combo_level, c
 
 
 @njit(cache=True)
-def _gather(
-    exit_bar, r_mult, planned, hours, exit_day, combo_level, offsets, ids, c0, c1, width
-):  # pragma: no cover - numba
-    """Return the taken setups' exit bar, R, planned R, hours and exit day of combinations c0..c1-1, one row each."""
-    rows = c1 - c0
+def _gather(exit_bar, r_mult, planned, hours, exit_day, combo_level, offsets, ids, chosen, width):  # pragma: no cover
+    """Return exit bar, R, planned R, hours and exit day of each ``chosen`` combination's taken setups."""
+    rows = chosen.shape[0]
     out_bar = np.zeros((rows, width), np.int64)
     out_r = np.zeros((rows, width))
     out_rr = np.zeros((rows, width))
     out_hours = np.zeros((rows, width))
     out_day = np.zeros((rows, width), np.int64)
     out_traded = np.zeros((rows, width), np.bool_)
-    for c in range(c0, c1):
+    for row in range(rows):
+        c = chosen[row]
         lv = combo_level[c]
-        row = c - c0
         for q in range(offsets[c], offsets[c + 1]):
             i = ids[q]
             j = q - offsets[c]
@@ -299,7 +297,7 @@ def _gather(
     return out_traded, out_bar, out_r, out_rr, out_hours, out_day
 
 
-COMBOS_PER_CHUNK = 256  # bounds the compact tables' memory (rows x most trades of one combination)
+COMBOS_PER_CHUNK = 64  # small compact tables stay in cache; combinations are chunked by trade count (little padding)
 
 
 def taken_metrics(
@@ -320,9 +318,10 @@ def taken_metrics(
     n_combos = combo_level.shape[0]
     out = np.empty((n_combos, len(METRIC_NAMES)))
     counts = np.diff(offsets)
+    by_count = np.argsort(counts, kind="stable")
     for c0 in range(0, n_combos, COMBOS_PER_CHUNK):
-        c1 = min(n_combos, c0 + COMBOS_PER_CHUNK)
-        width = max(1, int(counts[c0:c1].max()))
+        chosen = np.ascontiguousarray(by_count[c0 : c0 + COMBOS_PER_CHUNK])
+        width = max(1, int(counts[chosen].max()))
         traded, exit_bar, r_mult, planned, hours, exit_day = _gather(
             table.exit_bar,
             table.r_multiple,
@@ -332,8 +331,7 @@ def taken_metrics(
             combo_level,
             offsets,
             ids,
-            c0,
-            c1,
+            chosen,
             width,
         )
         unused = {name: np.broadcast_to(np.zeros(1, dtype), traded.shape) for name, dtype in _UNUSED.items()}
@@ -346,12 +344,13 @@ def taken_metrics(
             exit_day=exit_day,
             **unused,
         )
-        out[c0:c1] = aggregate_metrics(
+        rows = chosen.shape[0]
+        out[chosen] = aggregate_metrics(
             market,
             compact,
             masks=np.ones((1, width), np.bool_),
-            combo_level=np.arange(c1 - c0, dtype=np.int64),
-            combo_filter=np.zeros(c1 - c0, np.int64),
+            combo_level=np.arange(rows, dtype=np.int64),
+            combo_filter=np.zeros(rows, np.int64),
             risk_per_trade_pct=risk_per_trade_pct,
         )
     return out
