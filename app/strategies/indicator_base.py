@@ -64,10 +64,12 @@ Grid evaluation (``grid_metrics``; a grid row equals ``single_run`` bit for bit)
     3. levels per distinct (stop_method, stop_value, rr_target) over the
        union; next-open fills and first stop touches per (stop_method,
        stop_value); exits per level set (``resolve_exits``, taker entry);
-    4. the one-position walk per combination (a numba kernel: it only reads
-       the shared outcomes, since a taken trade's exit does not depend on
-       which trades came before it);
-    5. ``aggregate_metrics`` with one taken-mask per combination.
+    4. the one-position walk per combination (a numba kernel over that
+       combination's signals only: it reads the shared outcomes, since a taken
+       trade's exit does not depend on which trades came before it);
+    5. each combination's taken trades gathered into a compact row (chunks
+       of combinations with similar trade counts) and ``aggregate_metrics``
+       over those rows: the engine's metric arithmetic, per combination.
 """
 
 from __future__ import annotations
