@@ -227,6 +227,35 @@ def section_backtest(data_dir: Path) -> None:
         )
 
 
+INDICATOR_STRATEGIES = ("ema_cross", "macd")
+
+
+def section_indicators(data_dir: Path) -> None:
+    """Time the DEFAULT grid of each indicator strategy on BTC/USDT 1h (warm runs/s, one core)."""
+    from app.services.backtester_v2 import market_arrays, run_backtest_grid
+    from app.services.costs import resolve_costs
+    from app.strategies import get_strategy
+
+    path = data_dir / BACKTEST_FILE if (data_dir / BACKTEST_FILE).is_file() else bench_path(data_dir)
+    df = read_candles_csv(path)
+    market = market_arrays(df)
+    costs = resolve_costs()
+    print(f"indicators  {path.name}: {len(df):,} bars, default cost model, DEFAULT grid per strategy")
+    for name in INDICATOR_STRATEGIES:
+        strategy = get_strategy(name)
+        combos = strategy.space.expand(strategy.space.preset("default"))
+        start = time.perf_counter()
+        strategy.grid_metrics(market, combos, costs=costs, max_wait_bars=1)
+        first = time.perf_counter() - start
+        warm = best_of(lambda s=strategy, c=combos: s.grid_metrics(market, c, costs=costs, max_wait_bars=1))
+        full = best_of(lambda n=name, c=combos: run_backtest_grid(df, strategy=n, combinations=c), repeats=3)
+        print(
+            f"  {name:10s} {len(combos):5,d} combinations: grid_metrics warm {warm * 1000:7.1f} ms = "
+            f"{len(combos) / warm:7,.0f} runs/s; run_backtest_grid (validation + frame) {full * 1000:7.1f} ms = "
+            f"{len(combos) / full:7,.0f} runs/s; first call {first:6.2f} s"
+        )
+
+
 SECTIONS: dict[str, Callable[[Path], None]] = {
     "detect": section_detect,
     "levels": section_levels,
@@ -236,6 +265,7 @@ SECTIONS: dict[str, Callable[[Path], None]] = {
     "sweep": section_sweep,
     "sweep_all": section_sweep_all,
     "coverage": section_coverage,
+    "indicators": section_indicators,
 }
 
 

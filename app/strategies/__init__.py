@@ -45,6 +45,13 @@ def strategy_names(kind: str | None = None) -> tuple[str, ...]:
 for _strategy in pattern_strategies():
     register_strategy(_strategy)
 
+# Indicator strategies (imported here, after the registry exists: they import app.strategies.base).
+from app.strategies.ema_cross import EmaCrossStrategy  # noqa: E402
+from app.strategies.macd import MacdStrategy  # noqa: E402
+
+register_strategy(EmaCrossStrategy())
+register_strategy(MacdStrategy())
+
 __all__ = [
     "INDICATOR",
     "PATTERN",

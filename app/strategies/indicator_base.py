@@ -1,0 +1,567 @@
+"""What every indicator strategy shares: market entries, stops, one position at a time (pure: no Flask, no SQLAlchemy).
+
+An indicator strategy (``ema_cross``, ``macd``) turns indicators into
+signals; this module turns signals into trades, the same way for all of them.
+
+Signal and entry
+    A signal is known at the CLOSE of its candle ``t`` (every indicator value
+    it uses is at or before ``t``). The order is a MARKET order placed at that
+    close and filled at the OPEN of candle ``t + 1`` (``entry_order = taker``:
+    the taker fee plus slippage, ``app.services.costs``). ``max_wait_bars``
+    does not apply: a market order never waits.
+
+Stop and target (``stop_method``, ``stop_value``, ``rr_target``), long side
+(short mirrors), ``entry = open[t + 1]``, ATR = Wilder ATR(14) at the signal
+candle ``t``:
+
+    ========  ===============================================  =================================
+    method    stop                                             stop_value means
+    ========  ===============================================  =================================
+    atr       entry - stop_value x ATR                         ATR multiple (> 0)
+    percent   entry x (1 - stop_value / 100)                   percent of the entry (> 0)
+    swing     last swing low confirmed at t - stop_value x ATR  buffer beyond the swing, in ATR
+    ========  ===============================================  =================================
+
+    ``risk = entry - stop``; ``target = entry + rr_target x risk``. A setup
+    whose risk is not positive (a swing stop at or above the entry, no swing
+    confirmed yet) gets NaN stop and target and is skipped, without blocking
+    the position. Swings are DESIGN section 4's (length 5), used only from
+    their confirmation candle (``indicators.last_swing_levels``).
+
+Exits
+    Exactly ``app.services.backtest_engine``'s exit kernel (DESIGN section 5):
+    the fill candle can stop the trade out but not take profit; then the first
+    candle reaching the stop (at the stop, or at the open on a gap) or the
+    target (maker fill at the target); both in one candle = the stop; still
+    open at the end: closed at the last close (``end_of_data``).
+
+One position at a time (per strategy, parameter set and slice)
+    Signals are walked in time order. A signal on candle ``t`` opens a trade
+    only when no trade is open at the close of ``t``: the previous trade's
+    exit candle ``x`` satisfies ``x <= t`` (a trade that exits during candle
+    ``t`` leaves the trader flat at its close, when the new order is sent).
+    Equivalently: a signal whose next-open entry candle ``t + 1`` falls at or
+    before the open trade's exit candle is skipped; a real trader holding a
+    position would not place a second order. Skipped signals are reported
+    with status ``invalid`` (counted as ``skipped`` by ``setup_counts``);
+    an opposite signal does not close or reverse the open trade.
+
+The last candle
+    A signal on the last candle of the data has no next open yet: ``setups``
+    reports it with its index and direction and NaN entry, stop and target
+    (the order is pending; its levels are fixed when it fills), and the
+    backtest counts it as ``expired`` (no trade). Every earlier signal's row
+    is final, so ``setups`` on candles ``0..k`` equals the full history's
+    rows with ``index <= k - 1``, plus the pending row at ``k``
+    (``pending_levels`` gives a scanner indicative levels for it at a price).
+
+Grid evaluation (``grid_metrics``; a grid row equals ``single_run`` bit for bit)
+    1. indicators once per distinct period (EMAs, MACD lines, RSI, ATR and
+       swings are cached per call), causal;
+    2. signals once per distinct signal parameter set; the union of all
+       (index, direction) pairs is the one setup list, each signal set a
+       boolean mask over it;
+    3. levels per distinct (stop_method, stop_value, rr_target) over the
+       union; next-open fills and first stop touches per (stop_method,
+       stop_value); exits per level set (``resolve_exits``, taker entry);
+    4. the one-position walk per combination (a numba kernel over that
+       combination's signals only: it reads the shared outcomes, since a taken
+       trade's exit does not depend on which trades came before it);
+    5. each combination's taken trades gathered into a compact row (chunks
+       of combinations with similar trade counts) and ``aggregate_metrics``
+       over those rows: the engine's metric arithmetic, per combination.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from app.services.backtest_engine import (
+    METRIC_NAMES,
+    STATUS_FILLED,
+    STATUS_INVALID,
+    MarketArrays,
+    Outcomes,
+    OutcomeTable,
+    aggregate_metrics,
+    fill_at_next_open,
+    resolve_exits,
+)
+from app.services.costs import TAKER, CostModel
+from app.strategies.base import INDICATOR, Setups, SingleRun, Strategy
+from app.strategies.indicators import atr as wilder_atr
+from app.strategies.indicators import last_swing_levels
+from app.strategies.parameters import Constraint, Parameter
+
+STOP_METHODS = ("atr", "percent", "swing")
+LEVEL_PARAMS = ("stop_method", "stop_value", "rr_target")
+DEFAULT_STOP_METHOD = "atr"
+DEFAULT_STOP_VALUE = 1.5
+DEFAULT_RR_TARGET = 2.0
+
+
+def level_parameters() -> tuple[Parameter, ...]:
+    """Return the stop/target parameters every indicator strategy declares."""
+    return (
+        Parameter(
+            "stop_method",
+            "choice",
+            DEFAULT_STOP_METHOD,
+            "Where the stop goes: atr (entry -/+ stop_value x ATR), percent (stop_value % from the entry) "
+            "or swing (last confirmed swing low/high -/+ stop_value x ATR).",
+            choices=STOP_METHODS,
+        ),
+        Parameter(
+            "stop_value",
+            "float",
+            DEFAULT_STOP_VALUE,
+            "ATR multiple (atr), percent of the entry (percent) or buffer beyond the swing in ATR (swing).",
+            low=0.0,
+            high=50.0,
+        ),
+        Parameter(
+            "rr_target",
+            "float",
+            DEFAULT_RR_TARGET,
+            "Target distance as a multiple of the risk (entry to stop).",
+            low=0.0,
+            high=20.0,
+            low_inclusive=False,
+        ),
+    )
+
+
+STOP_VALUE_POSITIVE = Constraint(
+    "stop_value > 0 unless stop_method is swing (an atr or percent stop at the entry has no risk)",
+    lambda p: p["stop_method"] == "swing" or p["stop_value"] > 0,
+)
+
+
+# --------------------------------------------------------------------------- signals and context
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Signals of one parameter set (or raw crosses of one period set), sorted by index then direction."""
+
+    index: np.ndarray
+    direction: np.ndarray
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.index.shape[0])
+
+    def take(self, selection: np.ndarray) -> Signals:
+        return Signals(
+            index=self.index[selection],
+            direction=self.direction[selection],
+            extra={name: values[selection] for name, values in self.extra.items()},
+        )
+
+
+class Context:
+    """The candles of one call plus indicators computed lazily once each (keyed by name and periods)."""
+
+    def __init__(self, market: MarketArrays) -> None:
+        self.market = market
+        self._cache: dict[Hashable, Any] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """Return the cached value of ``key``, computing it on first use."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    @property
+    def atr(self) -> np.ndarray:
+        m = self.market
+        return self.get(("atr",), lambda: wilder_atr(m.high, m.low, m.close))
+
+    @property
+    def swings(self) -> tuple[np.ndarray, np.ndarray]:
+        m = self.market
+        return self.get(("swings",), lambda: last_swing_levels(m.high, m.low))
+
+
+# --------------------------------------------------------------------------- levels
+
+
+def next_open(market: MarketArrays, index: np.ndarray) -> np.ndarray:
+    """Return the open of the candle after each index (NaN for the last candle: not known yet)."""
+    n = len(market)
+    nxt = np.asarray(index, dtype=np.int64) + 1
+    return np.where(nxt < n, market.open[np.minimum(nxt, n - 1)], np.nan)
+
+
+def stop_prices(
+    ctx: Context, *, index: np.ndarray, direction: np.ndarray, entry: np.ndarray, stop_method: str, stop_value: float
+) -> np.ndarray:
+    """Return the stop of each setup (NaN where the risk would not be positive or a level is undefined)."""
+    sign = np.asarray(direction, dtype=np.float64)
+    atr = ctx.atr[index]
+    if stop_method == "atr":
+        stop = entry - sign * (stop_value * atr)
+    elif stop_method == "percent":
+        stop = entry * (1.0 - sign * (stop_value / 100.0))
+    elif stop_method == "swing":
+        swing_low, swing_high = ctx.swings
+        swing = np.where(sign > 0, swing_low[index], swing_high[index])
+        stop = swing - sign * (stop_value * atr)
+    else:
+        raise ValueError(f"stop_method must be one of {', '.join(STOP_METHODS)}, got {stop_method!r}")
+    with np.errstate(invalid="ignore"):
+        ok = sign * (entry - stop) > 0
+    return np.where(ok, stop, np.nan)
+
+
+def target_prices(*, direction: np.ndarray, entry: np.ndarray, stop: np.ndarray, rr_target: float) -> np.ndarray:
+    """Return ``entry + rr_target x risk`` (short: minus); NaN where the stop is NaN."""
+    return entry + np.asarray(direction, dtype=np.float64) * (rr_target * np.abs(entry - stop))
+
+
+def pending_levels(
+    market: MarketArrays, *, index: int, direction: int, entry: float, params: dict[str, Any]
+) -> dict[str, float]:
+    """Return indicative entry, stop and target of a signal at ``index`` if it filled at ``entry``.
+
+    For a scanner publishing a signal on the last candle, whose next open is
+    not known yet (the backtest never uses this).
+    """
+    ctx = Context(market)
+    idx = np.asarray([index], dtype=np.int64)
+    d = np.asarray([direction], dtype=np.int8)
+    e = np.asarray([entry], dtype=np.float64)
+    stop = stop_prices(
+        ctx, index=idx, direction=d, entry=e, stop_method=params["stop_method"], stop_value=params["stop_value"]
+    )
+    target = target_prices(direction=d, entry=e, stop=stop, rr_target=params["rr_target"])
+    return {"entry": float(entry), "stop": float(stop[0]), "target": float(target[0])}
+
+
+# --------------------------------------------------------------------------- the one-position walk
+
+
+@njit(cache=True)
+def _walk_kernel(index, traded, exit_bar, member_ptr, member_ids, combo_level, combo_filter):  # pragma: no cover
+    """Return the taken setups of every combination as (offsets, ids): signals in order, one open trade at a time.
+
+    Combination ``c`` took ``ids[offsets[c]:offsets[c + 1]]`` (setup positions in the union, in time order).
+    """
+    n_combos = combo_level.shape[0]
+    offsets = np.zeros(n_combos + 1, np.int64)
+    capacity = 0
+    for c in range(n_combos):
+        capacity += member_ptr[combo_filter[c] + 1] - member_ptr[combo_filter[c]]
+    ids = np.empty(capacity, np.int64)
+    k = 0
+    for c in range(n_combos):
+        lv = combo_level[c]
+        ft = combo_filter[c]
+        busy_until = -1  # exit candle of the open trade: a signal at t is taken when t >= busy_until
+        for q in range(member_ptr[ft], member_ptr[ft + 1]):
+            i = member_ids[q]
+            if traded[lv, i] and index[i] >= busy_until:
+                busy_until = exit_bar[lv, i]
+                ids[k] = i
+                k += 1
+        offsets[c + 1] = k
+    return offsets, ids[:k]
+
+
+@njit(cache=True)
+def _gather(exit_bar, r_mult, planned, hours, exit_day, combo_level, offsets, ids, chosen, width):  # pragma: no cover
+    """Return exit bar, R, planned R, hours and exit day of each ``chosen`` combination's taken setups."""
+    rows = chosen.shape[0]
+    out_bar = np.zeros((rows, width), np.int64)
+    out_r = np.zeros((rows, width))
+    out_rr = np.zeros((rows, width))
+    out_hours = np.zeros((rows, width))
+    out_day = np.zeros((rows, width), np.int64)
+    out_traded = np.zeros((rows, width), np.bool_)
+    for row in range(rows):
+        c = chosen[row]
+        lv = combo_level[c]
+        for q in range(offsets[c], offsets[c + 1]):
+            i = ids[q]
+            j = q - offsets[c]
+            out_bar[row, j] = exit_bar[lv, i]
+            out_r[row, j] = r_mult[lv, i]
+            out_rr[row, j] = planned[lv, i]
+            out_hours[row, j] = hours[lv, i]
+            out_day[row, j] = exit_day[lv, i]
+            out_traded[row, j] = True
+    return out_traded, out_bar, out_r, out_rr, out_hours, out_day
+
+
+COMBOS_PER_CHUNK = 64  # small compact tables stay in cache; combinations are chunked by trade count (little padding)
+
+
+def taken_metrics(
+    market: MarketArrays,
+    table: OutcomeTable,
+    *,
+    combo_level: np.ndarray,
+    offsets: np.ndarray,
+    ids: np.ndarray,
+    risk_per_trade_pct: float,
+) -> np.ndarray:
+    """Return the metrics of every combination from its taken setups (``aggregate_metrics``, one row each).
+
+    Each combination's trades are gathered into a row of their own (the rest
+    of the row untraded), so the engine's kernel walks only trades that count;
+    its per-combination arithmetic is that of a single run, bit for bit.
+    """
+    n_combos = combo_level.shape[0]
+    out = np.empty((n_combos, len(METRIC_NAMES)))
+    counts = np.diff(offsets)
+    by_count = np.argsort(counts, kind="stable")
+    for c0 in range(0, n_combos, COMBOS_PER_CHUNK):
+        chosen = np.ascontiguousarray(by_count[c0 : c0 + COMBOS_PER_CHUNK])
+        width = max(1, int(counts[chosen].max()))
+        traded, exit_bar, r_mult, planned, hours, exit_day = _gather(
+            table.exit_bar,
+            table.r_multiple,
+            table.planned_rr,
+            table.hours,
+            table.exit_day,
+            combo_level,
+            offsets,
+            ids,
+            chosen,
+            width,
+        )
+        unused = {name: np.broadcast_to(np.zeros(1, dtype), traded.shape) for name, dtype in _UNUSED.items()}
+        compact = OutcomeTable(
+            traded=traded,
+            exit_bar=exit_bar,
+            r_multiple=r_mult,
+            planned_rr=planned,
+            hours=hours,
+            exit_day=exit_day,
+            **unused,
+        )
+        rows = chosen.shape[0]
+        out[chosen] = aggregate_metrics(
+            market,
+            compact,
+            masks=np.ones((1, width), np.bool_),
+            combo_level=np.arange(rows, dtype=np.int64),
+            combo_filter=np.zeros(rows, np.int64),
+            risk_per_trade_pct=risk_per_trade_pct,
+        )
+    return out
+
+
+_UNUSED = {"status": np.int8, "fill_bar": np.int64, "exit_reason": np.int8, "exit_price": np.float64}
+# What a signal skipped by the one-position rule reports (no trade).
+_SKIPPED = {
+    "status": STATUS_INVALID,
+    "fill_bar": -1,
+    "traded": False,
+    "exit_bar": -1,
+    "exit_reason": 0,
+    "exit_price": np.nan,
+    "r_multiple": 0.0,
+    "planned_rr": 0.0,
+    "hours": 0.0,
+    "exit_day": -1,
+}
+
+
+# --------------------------------------------------------------------------- the strategy
+
+
+class IndicatorStrategy(Strategy):
+    """A strategy whose signals come from indicators and whose entries are market orders at the next open.
+
+    Subclasses declare ``space`` (including ``level_parameters()``) and
+    implement ``period_key`` (what decides the indicators), ``crosses`` (the
+    raw signals of one period key, with per-signal features in ``extra``) and
+    ``keep`` (the filters of one parameter set as a mask over the crosses).
+    """
+
+    kind = INDICATOR
+    entry_order = TAKER
+
+    # ------------------------------------------------------------------ what subclasses provide
+
+    @abstractmethod
+    def period_key(self, params: dict[str, Any]) -> tuple:
+        """Return the periods that decide this parameter set's indicators (crosses are shared by key)."""
+
+    @abstractmethod
+    def crosses(self, ctx: Context, key: tuple) -> Signals:
+        """Return every raw signal of ``key`` after warm-up, sorted by index (features in ``extra``)."""
+
+    @abstractmethod
+    def keep(self, crosses: Signals, params: dict[str, Any]) -> np.ndarray:
+        """Return the boolean mask of ``crosses`` that this parameter set's filters keep."""
+
+    def code_modules(self) -> tuple[str, ...]:
+        return (
+            "app.strategies.indicator_base",
+            "app.strategies.indicators",
+            "app.services.trade_levels",
+            "app.services.patterns.swings",
+            "app.services.backtest_engine",
+        )
+
+    # ------------------------------------------------------------------ the Strategy interface
+
+    def setups(self, market: MarketArrays, params: dict[str, Any]) -> Setups:
+        ctx = Context(market)
+        signals = self._signals(ctx, params)
+        entry, stop, target = self._levels(ctx, signals.index, signals.direction, _level_key(params))
+        return Setups(
+            index=signals.index,
+            direction=signals.direction,
+            entry=entry,
+            stop=stop,
+            target=target,
+            extra=signals.extra,
+        )
+
+    def grid_metrics(
+        self, market: MarketArrays, combos: list[dict[str, Any]], *, costs: CostModel, max_wait_bars: int
+    ) -> np.ndarray:
+        ev = self._evaluate(Context(market), combos, costs=costs)
+        return taken_metrics(
+            market,
+            ev.table,
+            combo_level=ev.combo_level,
+            offsets=ev.offsets,
+            ids=ev.ids,
+            risk_per_trade_pct=costs.risk_per_trade_pct,
+        )
+
+    def single_run(
+        self, market: MarketArrays, params: dict[str, Any], *, costs: CostModel, max_wait_bars: int
+    ) -> SingleRun:
+        ctx = Context(market)
+        ev = self._evaluate(ctx, [params], costs=costs)
+        metrics = taken_metrics(
+            market,
+            ev.table,
+            combo_level=ev.combo_level,
+            offsets=ev.offsets,
+            ids=ev.ids,
+            risk_per_trade_pct=costs.risk_per_trade_pct,
+        )[0]
+        signals = self._signals(ctx, params)
+        entry, stop, target = self._levels(ctx, signals.index, signals.direction, _level_key(params))
+        setups = Setups(signals.index, signals.direction, entry, stop, target, extra=signals.extra)
+        # The union of one parameter set is its own signal list: outcomes line up with the setups.
+        outcomes = Outcomes(**{name: values.copy() for name, values in vars(ev.table.row(0)).items()})
+        taken = np.zeros(len(setups), np.bool_)
+        taken[ev.ids] = True
+        skipped = (outcomes.status == STATUS_FILLED) & ~taken
+        for name, fill in _SKIPPED.items():
+            getattr(outcomes, name)[skipped] = fill
+        if not np.array_equal(setups.index, ev.union.index):  # pragma: no cover - an internal invariant
+            raise AssertionError("single run setups differ from the evaluated signals")
+        return SingleRun(metrics=metrics, setups=setups, outcomes=outcomes)
+
+    # ------------------------------------------------------------------ the shared pipeline
+
+    def _signals(self, ctx: Context, params: dict[str, Any]) -> Signals:
+        crosses = self._crosses(ctx, self.period_key(params))
+        return crosses.take(self.keep(crosses, params))
+
+    def _crosses(self, ctx: Context, key: tuple) -> Signals:
+        return ctx.get(("crosses", key), lambda: self.crosses(ctx, key))
+
+    def _levels(
+        self, ctx: Context, index: np.ndarray, direction: np.ndarray, level_key: tuple
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        stop_method, stop_value, rr_target = level_key
+        entry = next_open(ctx.market, index)
+        stop = stop_prices(
+            ctx, index=index, direction=direction, entry=entry, stop_method=stop_method, stop_value=stop_value
+        )
+        target = target_prices(direction=direction, entry=entry, stop=stop, rr_target=rr_target)
+        return entry, stop, target
+
+    def _evaluate(self, ctx: Context, combos: list[dict[str, Any]], *, costs: CostModel):
+        """Return the outcomes over the union of the combinations' signals and each combination's taken setups."""
+        signal_keys, combo_signal = _first_seen(_signal_key(c) for c in combos)
+        first_combo = {k: c for c, k in reversed(list(enumerate(combo_signal.tolist())))}
+        by_key = [self._signals(ctx, combos[first_combo[k]]) for k in range(len(signal_keys))]
+        union, masks = _union(by_key)
+        level_keys, combo_level = _first_seen(_level_key(c) for c in combos)
+        table = OutcomeTable.allocate(len(level_keys), len(union))
+        fills_by_stop: dict[tuple, Any] = {}
+        for k, key in enumerate(level_keys):
+            entry, stop, target = self._levels(ctx, union.index, union.direction, key)
+            fills = fills_by_stop.get(key[:2])
+            if fills is None:
+                fills = fill_at_next_open(ctx.market, index=union.index, direction=union.direction, stop=stop)
+                fills_by_stop[key[:2]] = fills
+            resolve_exits(
+                ctx.market,
+                fills,
+                direction=union.direction,
+                entry=entry,
+                stop=stop,
+                target=target,
+                costs=costs,
+                entry_order=TAKER,
+                out=table.row(k),
+            )
+        member_ptr = np.zeros(masks.shape[0] + 1, np.int64)
+        member_ptr[1:] = np.cumsum(masks.sum(axis=1))
+        offsets, ids = _walk_kernel(
+            union.index,
+            table.traded,
+            table.exit_bar,
+            member_ptr,
+            np.ascontiguousarray(np.nonzero(masks)[1]).astype(np.int64),
+            combo_level,
+            combo_signal,
+        )
+        return _Evaluation(table=table, union=union, combo_level=combo_level, offsets=offsets, ids=ids)
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    """Outcomes over the union of a grid's signals and the setups each combination took (walk order)."""
+
+    table: OutcomeTable
+    union: Signals
+    combo_level: np.ndarray
+    offsets: np.ndarray
+    ids: np.ndarray
+
+
+def _signal_key(params: dict[str, Any]) -> tuple:
+    return tuple((name, value) for name, value in params.items() if name not in LEVEL_PARAMS)
+
+
+def _level_key(params: dict[str, Any]) -> tuple:
+    return tuple(params[name] for name in LEVEL_PARAMS)
+
+
+def _first_seen(keys: Iterable) -> tuple[list, np.ndarray]:
+    """Return the distinct keys in first-seen order and each input's position among them."""
+    distinct: dict = {}
+    ids = [distinct.setdefault(key, len(distinct)) for key in keys]
+    return list(distinct), np.asarray(ids, dtype=np.int64)
+
+
+def _union(found: list[Signals]) -> tuple[Signals, np.ndarray]:
+    """Return the sorted union of (index, direction) pairs and one membership mask per signal set."""
+    index = np.concatenate([s.index for s in found]).astype(np.int64)
+    direction = np.concatenate([s.direction for s in found]).astype(np.int8)
+    source = np.repeat(np.arange(len(found)), [len(s) for s in found])
+    # Encode (index, direction) as one sortable key: index * 2 + (direction > 0).
+    code = index * 2 + (direction > 0)
+    unique, uid = np.unique(code, return_inverse=True)
+    union = Signals(index=np.ascontiguousarray(unique // 2), direction=np.where(unique % 2 == 1, 1, -1).astype(np.int8))
+    masks = np.zeros((len(found), unique.shape[0]), np.bool_)
+    masks[source, uid] = True
+    return union, masks
