@@ -244,7 +244,7 @@ def test_levels_use_no_future_candles(entry_method, tp_method):
     params = {"entry_method": entry_method, "sl_buffer_pct": 10.0, "tp_method": tp_method, "rr_target": 2.0}
 
     def run(k):
-        pats = get_detector("order_block").find(o[: k + 1], h[: k + 1], lo[: k + 1], c[: k + 1], skip_overlap=True)
+        pats = get_detector("order_block").find(o[: k + 1], h[: k + 1], lo[: k + 1], c[: k + 1], use_overlap=False)
         atr = wilder_atr(h[: k + 1], lo[: k + 1], c[: k + 1])
         lv = compute_levels(patterns=pats, high=h[: k + 1], low=lo[: k + 1], close=c[: k + 1], atr=atr, **params)
         return pats.index, np.column_stack([lv.entry, lv.stop, lv.target])

@@ -21,7 +21,7 @@ from app.services.users import ensure_user
 
 DEMO_JOB_NAME = "demo: quick sweep of the bundled candles"
 # One pattern strategy and one indicator strategy (when registered): what the demo shows off.
-DEMO_STRATEGIES = ("imbalance",)
+DEMO_STRATEGIES = ("imbalance", "macd")
 
 demo_cli = CliGroup("demo", help="Prepare the local demo.")
 

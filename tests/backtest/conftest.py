@@ -12,7 +12,7 @@ from app.services.candle_frame import read_candles_csv
 from app.services.patterns import PatternArrays, PatternDetector, register_detector
 
 BUNDLED_DIR = Path(__file__).resolve().parents[2] / "data" / "candles"
-STUB_TYPE = "imbalance"  # the stub is registered under a real name: run_backtest_v2 accepts only known types
+STUB_TYPE = "imbalance"  # the stub replaces a real detector: the imbalance strategy looks its detector up per use
 
 
 def make_candles(rows: list[tuple[float, float, float, float]], *, start: str = "2024-01-01", freq: str = "1h"):
@@ -38,9 +38,9 @@ class StubDetector(PatternDetector):
         idx, dirs, lows, highs = zip(*rows, strict=True)
         return PatternArrays.from_arrays(index=idx, direction=dirs, zone_low=lows, zone_high=highs)
 
-    def find(self, open_, high, low, close, *, min_zone_pct=None, skip_overlap=False) -> PatternArrays:
-        type(self).calls.append({"min_zone_pct": min_zone_pct, "skip_overlap": skip_overlap, "bars": len(close)})
-        return super().find(open_, high, low, close, min_zone_pct=min_zone_pct, skip_overlap=skip_overlap)
+    def find(self, open_, high, low, close, *, min_zone_pct=None, use_overlap=True) -> PatternArrays:
+        type(self).calls.append({"min_zone_pct": min_zone_pct, "use_overlap": use_overlap, "bars": len(close)})
+        return super().find(open_, high, low, close, min_zone_pct=min_zone_pct, use_overlap=use_overlap)
 
 
 @pytest.fixture

@@ -5,10 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.services.backtest_engine import prepare_market, reference_backtest, simulate_setups
+from app.services.backtest_engine import STATUS_NAMES, prepare_market, reference_backtest, simulate_setups
 from app.services.backtester_v2 import run_backtest_v2
-from app.services.patterns import PATTERN_TYPES, get_detector
+from app.services.costs import CostModel
+from app.services.patterns import get_detector
 from app.services.trade_levels import compute_levels, wilder_atr
+from app.strategies import PATTERN, strategy_names
+
+PATTERN_TYPES = strategy_names(PATTERN)
+SPOT = CostModel(maker_fee_pct=0.1, taker_fee_pct=0.1, slippage_pct=0.05)
 
 PARAMS = [
     {"entry_method": "zone_edge", "tp_method": "fixed_rr", "rr_target": 2.0, "sl_buffer_pct": 10.0},
@@ -20,12 +25,12 @@ PARAMS = [
 @pytest.mark.parametrize("pattern_type", PATTERN_TYPES)
 @pytest.mark.parametrize("params", PARAMS, ids=lambda p: f"{p['entry_method']}-{p['tp_method']}")
 def test_trades_closed_by_k_do_not_depend_on_later_candles(btc_4h, pattern_type, params):
-    full = run_backtest_v2("BTC/USDT", "4h", None, None, candles=btc_4h, pattern_type=pattern_type, **params)
+    full = run_backtest_v2("BTC/USDT", "4h", None, None, candles=btc_4h, strategy=pattern_type, **params)
     n = len(btc_4h)
     for k in (n // 5, n // 2, (4 * n) // 5 + 7):
         cut = btc_4h.index[k].isoformat()
         part = run_backtest_v2(
-            "BTC/USDT", "4h", None, None, candles=btc_4h.iloc[: k + 1], pattern_type=pattern_type, **params
+            "BTC/USDT", "4h", None, None, candles=btc_4h.iloc[: k + 1], strategy=pattern_type, **params
         )
         closed_part = [t for t in part["trades"] if t["exit_reason"] != "end_of_data"]
         closed_full = [t for t in full["trades"] if t["exit_time"] <= cut]
@@ -53,7 +58,7 @@ def test_compiled_path_matches_the_reference_on_real_setups(btc_4h, pattern_type
         tp_method="swing_target",
         rr_target=2.5,
     )
-    market = prepare_market(open_=o, high=h, low=lo, close=c, time_ns=df.index.asi8)
+    market = prepare_market(open_=o, high=h, low=lo, close=c, time_ns=df.index.as_unit("ns").asi8)
     out = simulate_setups(
         market,
         index=patterns.index,
@@ -62,8 +67,7 @@ def test_compiled_path_matches_the_reference_on_real_setups(btc_4h, pattern_type
         stop=levels.stop,
         target=levels.target,
         max_wait_bars=30,
-        commission_pct=0.1,
-        slippage_pct=0.05,
+        costs=SPOT,
     )
     setups = [
         {"index": i, "direction": d, "entry": e, "stop": s, "target": t}
@@ -76,12 +80,10 @@ def test_compiled_path_matches_the_reference_on_real_setups(btc_4h, pattern_type
         high=h,
         low=lo,
         close=c,
-        time_ns=df.index.asi8,
+        time_ns=df.index.as_unit("ns").asi8,
         setups=setups,
         max_wait_bars=30,
-        commission_pct=0.1,
-        slippage_pct=0.05,
-        risk_per_trade_pct=1.0,
+        costs=SPOT,
     )
     ref_trades = sorted(ref["trades"], key=lambda t: t["setup"])
     traded = np.flatnonzero(out.traded)
@@ -89,3 +91,7 @@ def test_compiled_path_matches_the_reference_on_real_setups(btc_4h, pattern_type
     assert out.exit_bar[traded].tolist() == [t["exit_bar"] for t in ref_trades]
     assert np.allclose(out.r_multiple[traded], [t["r_multiple"] for t in ref_trades], rtol=1e-12, atol=1e-12)
     assert len(traded) > 50
+    assert [STATUS_NAMES[k] for k in out.status] == ref["statuses"]
+    # Real data has touch-and-stop candles: trades filled and stopped in the same candle are counted.
+    same_candle = [t for t in ref_trades if t["fill_bar"] == t["exit_bar"]]
+    assert same_candle and all(t["exit_reason"] == "stop" for t in same_candle)

@@ -1,25 +1,22 @@
-"""run_backtest_v2: exact trades per entry/target method, real detectors, validation, dates, purity."""
+"""run_backtest / run_backtest_v2: exact trades per entry/target method, real detectors, validation, dates."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from app.services.backtest_engine import METRIC_CAP, METRIC_NAMES
-from app.services.backtester_v2 import run_backtest_v2
-from app.services.patterns import PATTERN_TYPES, FVGDetector, get_detector, register_detector
+from app.services.backtester_v2 import run_backtest, run_backtest_v2
+from app.services.patterns import FVGDetector, get_detector, register_detector
+from app.strategies import PATTERN, strategy_names
 from tests.backtest.conftest import make_candles
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+PATTERN_TYPES = strategy_names(PATTERN)
 FLAT = (100, 101, 99, 100)  # true range 2 on every bar, so ATR(14) is exactly 2
 FILL = (100, 100.5, 95.9, 97.5)  # reaches every entry below, closes above every stop
 RUN = (97.5, 107, 97, 106.5)  # reaches every target below
-NO_COSTS = {"commission_pct": 0.0, "slippage_pct": 0.0}
+NO_COSTS = {"costs": "zero"}
 
 
 def iso(df: pd.DataFrame, bar: int) -> str:
@@ -30,7 +27,7 @@ def one_zone_run(stub, rows, **kwargs):
     """Backtest a single bullish zone [95, 97] known at bar 19 on hand-built candles."""
     stub.patterns = [(19, 1, 95.0, 97.0)]
     df = make_candles(rows)
-    params = {"min_zone_pct": 0.0, "use_overlap_detection": False, "sl_buffer_pct": 10.0, **NO_COSTS, **kwargs}
+    params = {"min_zone_pct": 0.0, "use_overlap": False, "sl_buffer_pct": 10.0, **NO_COSTS, **kwargs}
     return df, run_backtest_v2("TEST/USDT", "1h", None, None, candles=df, **params)
 
 
@@ -101,8 +98,17 @@ def test_result_metrics_parameters_and_equity_curve(stub_detector):
         {"time": iso(df, 0), "equity": 1.0},
         {"time": iso(df, 21), "equity": pytest.approx(1.04)},
     ]
-    assert result["parameters"]["risk_per_trade_pct"] == 2.0
-    assert result["parameters"]["entry_method"] == "zone_edge"
+    assert result["strategy"] == "imbalance"
+    assert result["costs"] == {"maker_fee_pct": 0.0, "taker_fee_pct": 0.0, "slippage_pct": 0.0, "risk_per_trade_pct": 2.0}
+    assert result["params"] == {
+        "rr_target": 2.0,
+        "sl_buffer_pct": 10.0,
+        "min_zone_pct": 0.0,
+        "tp_method": "fixed_rr",
+        "entry_method": "zone_edge",
+        "use_overlap": False,
+    }
+    assert result["setups_detected"] == 1
     assert result["setups"] == {"filled": 1, "cancelled": 0, "expired": 0, "skipped": 0}
     assert result["candles"] == 22
 
@@ -119,7 +125,7 @@ def test_atr_levels_before_enough_bars_skip_the_setup(stub_detector):
 
 @pytest.mark.parametrize("pattern_type", PATTERN_TYPES)
 def test_each_pattern_type_on_real_candles_uses_the_production_detector(btc_4h, pattern_type):
-    result = run_backtest_v2("BTC/USDT", "4h", None, None, candles=btc_4h, pattern_type=pattern_type)
+    result = run_backtest_v2("BTC/USDT", "4h", None, None, candles=btc_4h, strategy=pattern_type)
     json.dumps(result, allow_nan=False)
     assert result["total_trades"] > 20
     assert len(result["trades"]) == result["total_trades"]
@@ -129,7 +135,8 @@ def test_each_pattern_type_on_real_candles_uses_the_production_detector(btc_4h, 
     found = get_detector(pattern_type).detect_historical(btc_4h)
     zones = {(p["detected_at"].isoformat(), p["zone_low"], p["zone_high"]) for p in found}
     assert {(t["detected_at"], t["zone_low"], t["zone_high"]) for t in result["trades"]} <= zones
-    assert result["patterns_detected"] == len(found)
+    assert result["setups_detected"] == len(found) == sum(result["setups"].values())
+    assert result["setups"]["filled"] == result["total_trades"]
     exits = [t["exit_time"] for t in result["trades"]]
     assert exits == sorted(exits)
     assert [p["equity"] for p in result["equity_curve"]][-1] == pytest.approx(1 + result["total_profit_pct"] / 100)
@@ -149,7 +156,7 @@ def test_detectors_come_from_the_registry(btc_4h):
         swapped = run_backtest_v2("BTC/USDT", "4h", None, None, candles=btc_4h, min_zone_pct=0.2)
     finally:
         register_detector("imbalance", previous)
-    assert calls == [{"min_zone_pct": 0.2, "skip_overlap": False}]
+    assert calls == [{"min_zone_pct": 0.2, "use_overlap": True}]
     assert swapped["trades"] == baseline["trades"]
 
 
@@ -164,7 +171,7 @@ def test_a_detector_without_patterns_gives_no_trades(stub_detector, btc_4h):
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [
-        ({"pattern_type": "head_and_shoulders"}, "pattern_type"),
+        ({"strategy": "head_and_shoulders"}, "strategy"),
         ({"rr_target": 0}, "rr_target"),
         ({"rr_target": -1.5}, "rr_target"),
         ({"rr_target": float("nan")}, "rr_target"),
@@ -172,11 +179,16 @@ def test_a_detector_without_patterns_gives_no_trades(stub_detector, btc_4h):
         ({"entry_method": "market"}, "entry_method"),
         ({"tp_method": "moon"}, "tp_method"),
         ({"min_zone_pct": -0.1}, "min_zone_pct"),
-        ({"commission_pct": -0.1}, "commission_pct"),
+        ({"maker_fee_pct": -0.1}, "maker_fee_pct"),
+        ({"taker_fee_pct": float("nan")}, "taker_fee_pct"),
+        ({"costs": "kraken"}, "costs"),
         ({"slippage_pct": -0.1}, "slippage_pct"),
         ({"risk_per_trade_pct": 0}, "risk_per_trade_pct"),
         ({"max_wait_bars": 0}, "max_wait_bars"),
-        ({"use_overlap_detection": "yes"}, "use_overlap"),
+        ({"use_overlap": "yes"}, "use_overlap"),
+        ({"use_overlap": 1}, "use_overlap"),
+        ({"use_overlap_detection": False}, "use_overlap_detection"),  # one name per setting: the old ones are refused
+        ({"rr_target": 50}, "rr_target"),
         ({"start_date": "not a date"}, "start_date"),
         ({"end_date": "2021-13-45"}, "end_date"),
         ({"start_date": "2024-02-01", "end_date": "2024-01-01"}, "start_date"),
@@ -214,33 +226,20 @@ def test_candles_are_sliced_to_the_dates(btc_4h):
     assert same["trades"] == result["trades"]
 
 
-def test_without_candles_loads_them_from_the_store(monkeypatch, btc_4h):
-    import app.services.candle_store as candle_store
-
-    seen = []
-
-    def fake_load(symbol, timeframe, start=None, end=None):
-        seen.append((symbol, timeframe, start, end))
-        return btc_4h
-
-    monkeypatch.setattr(candle_store, "load_candles", fake_load)
-    result = run_backtest_v2("BTC/USDT", "4h", "2024-01-01", "2024-01-31")
-    assert seen == [
-        (
-            "BTC/USDT",
-            "4h",
-            pd.Timestamp("2024-01-01", tz="UTC"),
-            pd.Timestamp("2024-02-01", tz="UTC") - pd.Timedelta(1, "ns"),
-        )
-    ]
-    assert result["candles"] == 31 * 6
+def test_the_caller_loads_the_candles():
+    # The backtest API is pure: no candles, no backtest (loading from the database is the caller's job).
+    with pytest.raises(TypeError, match="candles"):
+        run_backtest_v2("BTC/USDT", "4h", "2024-01-01", "2024-01-31")
 
 
-def test_backtest_modules_import_neither_flask_nor_sqlalchemy():
-    code = (
-        "import sys, app.services.backtester_v2, app.services.backtest_engine\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'sqlalchemy', 'flask_sqlalchemy'))\n"
-        "assert not bad, bad\n"
+def test_run_backtest_v2_is_run_backtest_keyed_by_symbol(btc_4h):
+    params = {"rr_target": 3.0, "tp_method": "atr_multiple", "use_overlap": False}
+    alias = run_backtest_v2(
+        "BTC/USDT", "4h", "2022-01-01", "2022-12-31", candles=btc_4h, strategy="order_block", max_wait_bars=20, **params
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    direct = run_backtest(
+        btc_4h, strategy="order_block", params=params, start_date="2022-01-01", end_date="2022-12-31", max_wait_bars=20
+    )
+    assert (alias["symbol"], alias["timeframe"]) == ("BTC/USDT", "4h")
+    assert {k: v for k, v in alias.items() if k not in ("symbol", "timeframe")} == direct
+    assert direct["max_wait_bars"] == 20 and direct["params"]["rr_target"] == 3.0

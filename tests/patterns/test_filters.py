@@ -25,10 +25,10 @@ class FixedDetector(PatternDetector):
         return self.rows
 
 
-def run(rows, close=None, *, skip_overlap=False, min_zone_pct=0.0, **kw):
+def run(rows, close=None, *, use_overlap=True, min_zone_pct=0.0, **kw):
     close = np.full(N, 105.0) if close is None else np.asarray(close, dtype=float)
     found = FixedDetector(rows, min_zone_pct=min_zone_pct, **kw).find(
-        close, close + 1, close - 1, close, skip_overlap=skip_overlap
+        close, close + 1, close - 1, close, use_overlap=use_overlap
     )
     return pattern_rows(found)
 
@@ -56,7 +56,7 @@ def test_overlap_at_least_threshold_is_dropped():
     rows = [A, (7, BULLISH, 101.0, 108.0), (8, BULLISH, 105.0, 115.0), (9, BULLISH, 103.0, 113.0)]
     # 7: fully inside A; 8: 50 % of its height inside A -> kept; 9: exactly 70 % inside A -> dropped
     assert run(rows) == [A, rows[2]]
-    assert run(rows, skip_overlap=True) == rows
+    assert run(rows, use_overlap=False) == rows
 
 
 def test_overlap_threshold_is_a_parameter():

@@ -112,7 +112,7 @@ def test_candidates_and_filters_match_reference(sample, detector: PatternDetecto
     expected = reference(o, h, lo, c)
     assert len({d for _, d, _, _ in expected}) == 2 and len(expected) > 50
     assert rows_of(detector.find_candidates(o, h, lo, c)) == expected
-    assert rows_of(detector.find(o, h, lo, c, skip_overlap=True)) == ref_filters(expected, c, 0.15, 2.0, 0)
+    assert rows_of(detector.find(o, h, lo, c, use_overlap=False)) == ref_filters(expected, c, 0.15, 2.0, 0)
     det = type(detector)(swing_length=L, expiry_bars=30)
     assert rows_of(det.find(o, h, lo, c)) == ref_filters(expected, c, 0.15, 0.7, 30)
     assert rows_of(det.find(o, h, lo, c, min_zone_pct=0.4)) == ref_filters(expected, c, 0.4, 0.7, 30)

@@ -1,15 +1,11 @@
-"""Registry lookups and the purity rule for the pattern modules."""
+"""Registry lookups: the detector registry and the strategy registry name the same pattern types."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from app.services.patterns import (
-    PATTERN_TYPES,
+    DETECTOR_CLASSES,
     FVGDetector,
     LiquiditySweepDetector,
     OrderBlockDetector,
@@ -17,12 +13,16 @@ from app.services.patterns import (
     get_detector,
     register_detector,
 )
+from app.strategies import PATTERN, get_strategy, strategy_names
 
-REPO = Path(__file__).resolve().parents[2]
+PATTERN_TYPES = ("imbalance", "order_block", "liquidity_sweep")
 
 
 def test_pattern_types_map_to_detectors():
-    assert PATTERN_TYPES == ("imbalance", "order_block", "liquidity_sweep")
+    # The registry is the one source: the pattern strategies are exactly the registered detector types.
+    assert tuple(DETECTOR_CLASSES) == PATTERN_TYPES
+    assert strategy_names(PATTERN) == PATTERN_TYPES
+    assert [get_strategy(pt).kind for pt in PATTERN_TYPES] == [PATTERN] * 3
     classes = [type(get_detector(pt)) for pt in PATTERN_TYPES]
     assert classes == [FVGDetector, OrderBlockDetector, LiquiditySweepDetector]
     assert [get_detector(pt).pattern_type for pt in PATTERN_TYPES] == list(PATTERN_TYPES)
@@ -54,13 +54,3 @@ def test_register_detector_swaps_and_restores():
 def test_register_rejects_non_detectors():
     with pytest.raises(TypeError):
         register_detector("imbalance", object)
-
-
-def test_pure_modules_import_neither_flask_nor_sqlalchemy():
-    code = (
-        "import sys; import app.services.patterns, app.services.trade_levels; "
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('flask', 'sqlalchemy', 'flask_sqlalchemy')]; "
-        "print(','.join(bad))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""

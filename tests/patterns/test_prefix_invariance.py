@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.services.patterns import PATTERN_TYPES, get_detector
+from app.services.patterns import DETECTOR_CLASSES, get_detector
+
+PATTERN_TYPES = tuple(DETECTOR_CLASSES)
 
 N_CUTS = 25
 
