@@ -319,13 +319,27 @@ def load_candles(
         query = query.where(Candle.timestamp >= start_ms)
     if end_ms is not None:
         query = query.where(Candle.timestamp <= end_ms)
-    rows = [tuple(row) for row in db.session.execute(query.order_by(Candle.timestamp))]
+    # The driver's plain tuples straight into numpy: no ORM row objects (this is every backtest's input).
+    cursor = db.session.connection().connection.cursor()
+    try:
+        cursor.execute(*_compiled(query.order_by(Candle.timestamp)))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     if not rows:
         return empty_candles()
     arr = np.asarray(rows, dtype="float64")
     frame = pd.DataFrame(arr[:, 1:], columns=list(OHLCV_COLUMNS))
     frame.index = pd.DatetimeIndex(pd.to_datetime(arr[:, 0].astype("int64"), unit="ms", utc=True), name="timestamp")
     return validate_candles(frame, source=f"stored candles {symbol} {timeframe}")
+
+
+def _compiled(query) -> tuple[str, tuple | dict]:
+    """Return a Core query as (SQL text, positional or named parameters) for the current dialect's driver."""
+    compiled = query.compile(dialect=db.session.get_bind().dialect)
+    if compiled.positiontup is not None:
+        return compiled.string, tuple(compiled.params[name] for name in compiled.positiontup)
+    return compiled.string, compiled.params
 
 
 def last_stored_timestamp(symbol: str, timeframe: str, *, exchange: str = "binance") -> int | None:
