@@ -115,9 +115,13 @@ def _iso(stamp: pd.Timestamp) -> str:
     return pd.Timestamp(stamp).isoformat()
 
 
-def _params_dict(row: pd.Series | dict[str, Any], space: ParameterSpace) -> dict[str, Any]:
-    """Return one table row's parameters in the space's canonical form."""
-    return space.validate({name: _safe(row[name]) for name in space.names})
+def _params_dict(table: pd.DataFrame, position: int, space: ParameterSpace) -> dict[str, Any]:
+    """Return the parameters of the table's row at ``position`` in the space's canonical form.
+
+    Read column by column: a row Series of an all-numeric table is upcast to
+    float, and an int parameter (e.g. a period) would come back as 48.0.
+    """
+    return space.validate({name: _safe(table[name].iloc[position]) for name in space.names})
 
 
 # --------------------------------------------------------------------------- walk-forward
@@ -290,7 +294,7 @@ def walk_forward_validation(
         grid["composite_score"] = composite_scores(grid, min_trades=min_trades)
         best = int(rank_order(grid, metric=metric, min_trades=min_trades)[0])
         chosen = grid.iloc[best]
-        params = _params_dict(chosen, space)
+        params = _params_dict(grid, best, space)
         run = run_backtest(
             test_with_warmup, strategy=strategy, params=params, costs=model, max_wait_bars=DEFAULT_MAX_WAIT_BARS
         )
@@ -563,7 +567,7 @@ def robust_best(
         pos = int(rows[np.lexsort((rows, -sign * values[rows], -sign * key[rows]))[0]])
         return {
             "position": pos,
-            "params": _params_dict(metrics.iloc[pos], space),
+            "params": _params_dict(metrics, pos, space),
             "value": _safe(float(values[pos])),
             "stability": None if not np.isfinite(stability[pos]) else float(stability[pos]),
             "total_trades": int(trades[pos]),

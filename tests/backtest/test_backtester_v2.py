@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from app.services.backtest_engine import METRIC_CAP, METRIC_NAMES
@@ -99,7 +100,12 @@ def test_result_metrics_parameters_and_equity_curve(stub_detector):
         {"time": iso(df, 21), "equity": pytest.approx(1.04)},
     ]
     assert result["strategy"] == "imbalance"
-    assert result["costs"] == {"maker_fee_pct": 0.0, "taker_fee_pct": 0.0, "slippage_pct": 0.0, "risk_per_trade_pct": 2.0}
+    assert result["costs"] == {
+        "maker_fee_pct": 0.0,
+        "taker_fee_pct": 0.0,
+        "slippage_pct": 0.0,
+        "risk_per_trade_pct": 2.0,
+    }
     assert result["params"] == {
         "rr_target": 2.0,
         "sl_buffer_pct": 10.0,
