@@ -27,7 +27,7 @@ from app.services.validation import (
     walk_forward_validation,
     walk_forward_windows,
 )
-from app.strategies import PATTERN, get_strategy, strategy_names
+from app.strategies import INDICATOR, PATTERN, get_strategy, strategy_names
 from tests.validation_helpers import DETECT_BAR, FILL_BAR, MOTIF_BARS, regime_candles
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -664,3 +664,8 @@ def test_guard_reports_a_crash_on_a_prefix(swap_imbalance):
     frame = regime_candles(["runner"] * 3)
     violations = check_prefix_invariance(frame, strategy="imbalance", n_cuts=5)
     assert any("raised RuntimeError" in v for v in violations)
+
+
+@pytest.mark.parametrize("strategy", strategy_names(INDICATOR))
+def test_guard_passes_the_indicator_strategies(btc_4h, strategy):
+    assert check_prefix_invariance(btc_4h, strategy=strategy, seed=5) == []

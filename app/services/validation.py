@@ -73,7 +73,7 @@ from app.services.backtest_engine import (
 )
 from app.services.backtester_v2 import DEFAULT_MAX_WAIT_BARS, market_arrays, run_backtest, run_backtest_grid
 from app.services.candle_frame import validate_candles
-from app.services.costs import CostModel, resolve_costs
+from app.services.costs import TAKER, CostModel, resolve_costs
 from app.services.scoring import RANKING_METRICS, check_metric, composite_score, composite_scores, rank_order
 from app.strategies import ParameterSpace, Setups, get_strategy
 
@@ -632,6 +632,15 @@ def _compare_setups(k: int, prefix: Setups, expected: Setups, when: str) -> list
     return problems[: MAX_VIOLATIONS_PER_CUT + 2]
 
 
+def _without_pending_levels(setups: Setups, k: int) -> Setups:
+    """Blank the levels of setups signalled at bar ``k``: a market order placed at its close fills at the next open."""
+    pending = setups.index == k
+    if not pending.any():
+        return setups
+    blank = {name: np.where(pending, np.nan, getattr(setups, name)) for name in ("entry", "stop", "target")}
+    return Setups(index=setups.index, direction=setups.direction, extra=setups.extra, **blank)
+
+
 def check_prefix_invariance(
     candles: pd.DataFrame,
     *,
@@ -648,7 +657,9 @@ def check_prefix_invariance(
     (bars 0, 1, 2, the middle, the last two), ``n_cuts`` random bars of the
     second half and up to ``n_cuts`` bars where the full run reports a setup
     (plus the bar after each), since a peek at later candles shows right
-    there. ``params`` default to the strategy's defaults. Pattern strategies
+    there. A market-entry strategy's levels of a signal on the cut bar itself
+    are not compared (they come from the next open, which the prefix cannot
+    know); its bar and direction are. ``params`` default to the strategy's defaults. Pattern strategies
     look their detector up by name, so one registered by a test is what gets
     checked. A prefix run that raises is a violation too.
     """
@@ -668,5 +679,8 @@ def check_prefix_invariance(
         except Exception as exc:  # a crash on a prefix is as much a causality bug as a wrong answer
             violations.append(f"cut at bar {k} ({when}): the strategy raised {exc!r} on the prefix")
             continue
-        violations.extend(_compare_setups(k, prefix, full.take(full.index <= k), when))
+        expected = full.take(full.index <= k)
+        if chosen.entry_order == TAKER:  # a market entry's levels come from the next open: unknown at bar k
+            prefix, expected = _without_pending_levels(prefix, k), _without_pending_levels(expected, k)
+        violations.extend(_compare_setups(k, prefix, expected, when))
     return violations
