@@ -367,3 +367,17 @@ def test_a_runner_that_lost_its_lease_stops_and_writes_nothing_more(daily, db):
     assert _run_count(db, job.id) == 8
     stored = db.session.get(OptimizationJob, job.id)
     assert stored.claimed_by == "thief" and stored.status == "running" and stored.completed_runs == 8
+
+
+@pytest.mark.parametrize("metric", ["total_profit_pct", "max_drawdown", "composite_score", "win_rate"])
+@pytest.mark.parametrize("robust", [False, True])
+def test_best_from_slice_rows_equals_ranking_in_sql(daily, db, metric, robust):
+    """The slice rows' stored best per metric answer exactly what the SQL window ranking does."""
+    from app.services.optimizer.results import _ranked_in_sql
+
+    job = _run(_job(min_trades=3).id)
+    fast = results.best_params(metric=metric, min_trades=3, robust=robust)
+    slice_ids = list(db.session.scalars(select(OptimizationSlice.id).where(OptimizationSlice.job_id == job.id)))
+    ranking = "stability_score" if robust else metric
+    assert sorted(r["run_id"] for r in fast) == sorted(_ranked_in_sql(slice_ids, ranking=ranking, min_trades=3))
+    assert len(fast) == 4

@@ -119,6 +119,9 @@ class OptimizationSlice(db.Model):
     # Best by the job's ranking metric, and robust best by stability score (run ids; None when no run qualifies).
     best_run_id: Mapped[int | None] = mapped_column(Integer, default=None)
     robust_run_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Per rankable metric (robust: "stability_score"), the best run among those with >= the job's min_trades
+    # trades, so the best-parameter tables answer from the slice rows (None: no run qualifies).
+    best_runs: Mapped[dict[str, int | None] | None] = mapped_column(JSON(none_as_null=True), default=None)
     # Monte Carlo and walk-forward results of this slice (app.services.validation shapes).
     checks_json: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)

@@ -22,7 +22,7 @@ import pandas as pd
 from app.enums import ValidationMode
 from app.services.backtester_v2 import run_backtest, run_backtest_grid
 from app.services.costs import CostModel
-from app.services.scoring import composite_scores, rank_order
+from app.services.scoring import RANKING_METRICS, composite_scores, rank_order
 from app.services.validation import monte_carlo_simulation, robust_best, stability_scores, walk_forward_validation
 from app.strategies import get_strategy
 
@@ -63,6 +63,8 @@ class SliceResult:
     param_keys: list[str] = field(default_factory=list)
     best_position: int | None = None
     robust_position: int | None = None
+    # Per rankable metric, the best run among those with >= min_trades trades (None: no run qualifies).
+    best_by_metric: dict[str, int | None] = field(default_factory=dict)
     best_result: dict[str, Any] = field(default_factory=dict)
     checks: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -93,6 +95,7 @@ def evaluate_slice(task: SliceTask) -> SliceResult:
         result.param_keys = [space.key(params) for params in task.combinations]
         result.best_position = best
         result.robust_position = robust["robust"]["position"] if robust["robust"] else None
+        result.best_by_metric = best_by_metric(metrics, min_trades=task.min_trades)
         full = run_backtest(task.candles, strategy=task.strategy, params=task.combinations[best], costs=task.costs)
         result.best_result = stored_details(full)
         result.checks = _overfitting_checks(task, full)
@@ -100,6 +103,15 @@ def evaluate_slice(task: SliceTask) -> SliceResult:
         result.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
     result.seconds = time.perf_counter() - started
     return result
+
+
+def best_by_metric(metrics: pd.DataFrame, *, min_trades: int) -> dict[str, int | None]:
+    """Return, per rankable metric, the position of the best run with >= min_trades trades (first in grid order
+    on ties, like ``results.best_params``); None where no run has enough trades."""
+    trusted = metrics["total_trades"].to_numpy() >= min_trades
+    if not trusted.any():
+        return dict.fromkeys(RANKING_METRICS)
+    return {metric: int(rank_order(metrics, metric=metric, min_trades=min_trades)[0]) for metric in RANKING_METRICS}
 
 
 def _overfitting_checks(task: SliceTask, best_run: dict[str, Any]) -> dict[str, Any]:

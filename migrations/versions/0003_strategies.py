@@ -141,6 +141,7 @@ def upgrade():
         sa.Column("candles_fingerprint", sa.String(length=64), nullable=True),
         sa.Column("best_run_id", sa.Integer(), nullable=True),
         sa.Column("robust_run_id", sa.Integer(), nullable=True),
+        sa.Column("best_runs", sa.JSON(none_as_null=True), nullable=True),
         sa.Column("checks_json", sa.JSON(none_as_null=True), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
         sa.Column("seconds", sa.Double(), nullable=False),

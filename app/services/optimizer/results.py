@@ -48,9 +48,31 @@ def best_params(
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
     ranking = "stability_score" if robust else metric
+    newest = _newest_slices(symbol=symbol, strategy=strategy, timeframe=timeframe, job_id=job_id)
+    slices = db.session.execute(
+        select(OptimizationSlice, OptimizationJob.min_trades)
+        .join(newest, newest.c.id == OptimizationSlice.id)
+        .join(OptimizationJob, OptimizationJob.id == OptimizationSlice.job_id)
+    ).all()
+    # A slice stored its best run per metric for its job's min_trades: answer from it; rank in SQL otherwise.
+    kept = {s.id: s.best_runs[ranking] for s, trades in slices if trades == min_trades and s.best_runs is not None}
+    ranked = _ranked_in_sql([s.id for s, _ in slices if s.id not in kept], ranking=ranking, min_trades=min_trades)
+    run_ids = [run_id for run_id in (*kept.values(), *ranked) if run_id is not None]
+    runs = db.session.execute(
+        select(OptimizationRun, OptimizationSlice)
+        .join(OptimizationSlice, OptimizationSlice.id == OptimizationRun.slice_id)
+        .where(OptimizationRun.id.in_(run_ids))
+        .order_by(OptimizationSlice.symbol, OptimizationSlice.timeframe, OptimizationSlice.strategy)
+    )
+    return [run_summary(run, slice_, metric=ranking) for run, slice_ in runs]
+
+
+def _ranked_in_sql(slice_ids: list[int], *, ranking: str, min_trades: int) -> list[int]:
+    """Return the best run id of each slice by ``ranking`` among runs with >= min_trades trades (a window query)."""
+    if not slice_ids:
+        return []
     column = getattr(OptimizationRun, ranking)
     order = column.desc() if RANKING_METRICS[ranking] else column.asc()
-    slices = _newest_slices(symbol=symbol, strategy=strategy, timeframe=timeframe, job_id=job_id)
     ranked = (
         select(
             OptimizationRun.id.label("run_id"),
@@ -58,18 +80,10 @@ def best_params(
             .over(partition_by=OptimizationRun.slice_id, order_by=(order, OptimizationRun.id))
             .label("rank"),
         )
-        .join(slices, slices.c.id == OptimizationRun.slice_id)
-        .where(OptimizationRun.total_trades >= min_trades)
+        .where(OptimizationRun.slice_id.in_(slice_ids), OptimizationRun.total_trades >= min_trades)
         .subquery()
     )
-    query = (
-        select(OptimizationRun, OptimizationSlice)
-        .join(ranked, ranked.c.run_id == OptimizationRun.id)
-        .join(OptimizationSlice, OptimizationSlice.id == OptimizationRun.slice_id)
-        .where(ranked.c.rank == 1)
-        .order_by(OptimizationSlice.symbol, OptimizationSlice.timeframe, OptimizationSlice.strategy)
-    )
-    return [run_summary(run, slice_, metric=ranking) for run, slice_ in db.session.execute(query)]
+    return list(db.session.scalars(select(ranked.c.run_id).where(ranked.c.rank == 1)))
 
 
 def _newest_slices(*, symbol: str | None, strategy: str | None, timeframe: str | None, job_id: int | None):

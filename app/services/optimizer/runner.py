@@ -405,8 +405,8 @@ def _run_rows(job_id: int, slice_id: int, result: SliceResult) -> list[dict[str,
 
 
 def _run_ids(slice_id: int, result: SliceResult) -> dict[int, int]:
-    """Map the best and robust positions of a stored slice to their run ids."""
-    positions = {p for p in (result.best_position, result.robust_position) if p is not None}
+    """Map the best positions (raw, robust, per metric) of a stored slice to their run ids."""
+    positions = {result.best_position, result.robust_position, *result.best_by_metric.values()} - {None}
     keys = {result.param_keys[p]: p for p in positions}
     rows = db.session.execute(
         select(OptimizationRun.param_key, OptimizationRun.id).where(
