@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, inspect, text
 
 from app import create_app
 from app.extensions import db as _db
@@ -59,3 +61,33 @@ def runner(app):
 @pytest.fixture
 def bundled_dir() -> Path:
     return BUNDLED_DIR
+
+
+# A real MySQL/MariaDB server for the tests that need one: .ci/run starts MariaDB and sets TEST_MYSQL_URL
+# to a throw-away database; without it those tests skip (mark a module with ``pytestmark = requires_mysql``).
+MYSQL_URL = os.environ.get("TEST_MYSQL_URL")
+requires_mysql = pytest.mark.skipif(not MYSQL_URL, reason="TEST_MYSQL_URL not set (no MySQL/MariaDB server)")
+
+
+def drop_all_mysql_tables() -> None:
+    """Empty the throw-away MySQL database: every table dropped."""
+    engine = create_engine(MYSQL_URL)
+    with engine.begin() as connection:
+        connection.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
+        for table in inspect(connection).get_table_names():
+            connection.execute(text(f"DROP TABLE `{table}`"))
+    engine.dispose()
+
+
+@pytest.fixture
+def mysql_app(monkeypatch):
+    """An app on the MySQL test database, emptied and migrated to head with Alembic, inside an app context."""
+    from flask_migrate import upgrade
+
+    drop_all_mysql_tables()
+    monkeypatch.setenv("DATABASE_URL", MYSQL_URL)
+    app = create_app(TestingConfig)
+    with app.app_context():
+        upgrade()
+        yield app
+        _db.session.remove()

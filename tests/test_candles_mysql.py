@@ -4,43 +4,19 @@ Runs when TEST_MYSQL_URL points at a throw-away database; skipped otherwise.
 Every table of that database is dropped first.
 """
 
-import os
-
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, func, inspect, select, text
+from sqlalchemy import func, select
 
-from app import create_app
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Candle, CandleSeries, Symbol, User
 from app.services import candle_store
 from app.services.candle_frame import find_gaps, read_candles_csv
 from app.services.users import create_user
-from config import TestingConfig
+from tests.conftest import requires_mysql
 
-MYSQL_URL = os.environ.get("TEST_MYSQL_URL")
-pytestmark = pytest.mark.skipif(not MYSQL_URL, reason="TEST_MYSQL_URL not set (no MySQL/MariaDB server)")
-
-
-def _drop_all_tables() -> None:
-    engine = create_engine(MYSQL_URL)
-    with engine.begin() as connection:
-        connection.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
-        for table in inspect(connection).get_table_names():
-            connection.execute(text(f"DROP TABLE `{table}`"))
-    engine.dispose()
-
-
-@pytest.fixture
-def mysql_app(monkeypatch):
-    _drop_all_tables()
-    monkeypatch.setenv("DATABASE_URL", MYSQL_URL)
-    app = create_app(TestingConfig)
-    with app.app_context():
-        upgrade()
-        yield app
-        db.session.remove()
+pytestmark = requires_mysql
 
 
 def _count(model) -> int:

@@ -4,43 +4,17 @@ Runs when TEST_MYSQL_URL points at a throw-away database (``.ci/run`` starts a
 MariaDB server and sets it); skipped otherwise. Every table is dropped first.
 """
 
-import os
+from sqlalchemy import inspect, select
 
-import pytest
-from flask_migrate import upgrade
-from sqlalchemy import create_engine, inspect, select, text
-
-from app import create_app
 from app.extensions import db
 from app.models import OptimizationRun
 from app.services import candle_store
 from app.services.optimizer import jobs, results
 from app.services.optimizer.runner import JobRunner
-from config import TestingConfig
+from tests.conftest import MYSQL_URL, drop_all_mysql_tables, requires_mysql
 from tests.test_migrations import check_data_migration
 
-MYSQL_URL = os.environ.get("TEST_MYSQL_URL")
-pytestmark = pytest.mark.skipif(not MYSQL_URL, reason="TEST_MYSQL_URL not set (no MySQL/MariaDB server)")
-
-
-def _drop_all_tables() -> None:
-    engine = create_engine(MYSQL_URL)
-    with engine.begin() as connection:
-        connection.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
-        for table in inspect(connection).get_table_names():
-            connection.execute(text(f"DROP TABLE `{table}`"))
-    engine.dispose()
-
-
-@pytest.fixture
-def mysql_app(monkeypatch):
-    _drop_all_tables()
-    monkeypatch.setenv("DATABASE_URL", MYSQL_URL)
-    app = create_app(TestingConfig)
-    with app.app_context():
-        upgrade()
-        yield app
-        db.session.remove()
+pytestmark = requires_mysql
 
 
 def test_upgrade_builds_every_table_on_mysql(mysql_app):
@@ -91,5 +65,5 @@ def test_quick_job_on_mysql(mysql_app, bundled_dir):
 
 
 def test_existing_data_migrates_down_and_up_on_mysql(monkeypatch):
-    _drop_all_tables()
+    drop_all_mysql_tables()
     check_data_migration(MYSQL_URL, monkeypatch)
