@@ -65,9 +65,13 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app.routes.api_scripts import bp as api_scripts_bp
     from app.routes.main import bp as main_bp
+    from app.routes.scripts import bp as scripts_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(scripts_bp)
+    app.register_blueprint(api_scripts_bp)
 
 
 def _register_cli(app: Flask) -> None:
