@@ -24,6 +24,8 @@ PURE_MODULES = [
     "app.services.scoring",
     "app.services.optimization_worker",
     "app.services.validation",
+    "app.services.pine_script",
+    "app.services.script_records",
 ]
 
 
