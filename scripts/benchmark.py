@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 from app.services.candle_frame import read_candles_csv  # noqa: E402
 from app.services.patterns import PATTERN_TYPES, get_detector  # noqa: E402
 from app.services.trade_levels import ENTRY_METHODS, TP_METHODS, compute_levels, wilder_atr  # noqa: E402
+from scripts.benchmark_scripts import section_scripts  # noqa: E402
 from scripts.benchmark_sweep import section_sweep  # noqa: E402
 
 BENCH_FILE = "BTC_USDT-30m.csv.gz"
@@ -224,6 +225,7 @@ SECTIONS: dict[str, Callable[[Path], None]] = {
     "counts": section_counts,
     "backtest": section_backtest,
     "sweep": section_sweep,
+    "scripts": section_scripts,
 }
 
 

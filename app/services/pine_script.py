@@ -19,7 +19,8 @@ title, minval, maxval, step and options.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 # ---------------------------------------------------------------- vocabulary
@@ -187,23 +188,48 @@ _LIMIT_KEYS = ("minval", "maxval", "step", "options")
 # ---------------------------------------------------------------- scanner
 
 _NAME = r"[A-Za-z_]\w*"
-# Comments and strings are consumed whole; a call is a (dotted) name followed by "(".
+_BARE_NAMES = {"input", "strategy", "indicator", "study", *V4_INDICATORS, *(k for k in SIGNAL_KINDS if "." not in k)}
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """Return a regex matching exactly ``words``, shaped as a trie so the engine never tries them one by one."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def render(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + render(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return render(trie)
+
+
+# One left-to-right pass in C: comments and strings are consumed whole (a "//" or "(" inside a string
+# is never seen), constant assignments ("LEN = 50") are noted, and only the names that matter are
+# matched: namespaced ta./input./strategy. names and the bare built-ins above; every other
+# identifier is skipped without a Python-level step, which keeps a 50,000-script import fast.
 _SCAN = re.compile(
     r"(?P<comment>//[^\n]*|/\*.*?\*/)"
     r"|(?P<string>\"(?:[^\"\\\n]|\\.)*\"?|'(?:[^'\\\n]|\\.)*'?)"
-    rf"|(?<![\w.#])(?P<name>{_NAME}(?:\s*\.\s*{_NAME})*)(?P<call>\s*\()?",
-    re.DOTALL,
+    rf"|^[ \t]*(?:(?:var|const|int|float|simple)\s+)*(?P<const>{_NAME})[ \t]*:?=[ \t]*"
+    r"(?P<number>[+-]?\d+(?:\.\d+)?)[ \t]*(?=//|\n|$)"
+    rf"|(?<![\w.#])(?P<name>(?:ta|input|strategy)\s*\.\s*{_NAME}|{_trie_pattern(_BARE_NAMES)}\b)(?P<call>\s*\()?",
+    re.DOTALL | re.MULTILINE,
 )
 _VERSION = re.compile(r"//\s*@version\s*=\s*(\d+)")
-# Tokens of an argument list.
-_ARG_TOKEN = re.compile(
-    r"\s+|//[^\n]*"
-    r"|(?P<string>\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*')"
-    r"|(?P<open>[(\[{])|(?P<close>[)\]}])|(?P<comma>,)"
-    r"|(?P<assign>(?<![=!<>:])=(?!=))"
-    r"|(?P<other>[^\s\"'()\[\]{},=]+|[=!<>:]=?|.)",
-    re.DOTALL,
-)
+# Tokens of an argument list: everything else is argument text.
+_ARG_TOKEN = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'|//[^\n]*|[()\[\]{},]")
+_COMMENT_OUTSIDE_STRINGS = re.compile(r"(?P<string>\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*')|//[^\n]*")
+_KEYWORD = re.compile(rf"\s*({_NAME})\s*=(?!=)")
+_MAX_ARGS_CHARS = 5000
+_ESCAPE = re.compile(r"\\(.)")
+_INTEGER = re.compile(r"[+-]?\d+")
 _ASSIGNED_TO = re.compile(
     rf"(?:^|[\n;,\[])[ \t]*(?:(?:var|varip|const|simple|series|input|int|float|bool|string|color)\s+)*"
     rf"({_NAME})\s*:?=\s*$"
@@ -229,8 +255,19 @@ class PineInput:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the input as JSON-ready data; limits appear only when the script gives them."""
-        data = {k: v for k, v in asdict(self).items() if k not in _LIMIT_KEYS}
-        data.update({k: getattr(self, k) for k in _LIMIT_KEYS if getattr(self, k) is not None})
+        # Built by hand: dataclasses.asdict deep-copies, the slowest step of a 50,000-script import.
+        data = {
+            "name": self.name,
+            "type": self.type,
+            "default": self.default,
+            "title": self.title,
+            "function": self.function,
+            "line": self.line,
+        }
+        for key in _LIMIT_KEYS:
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
         return data
 
 
@@ -265,7 +302,9 @@ class PineAnalysis:
             "inputs": [i.to_dict() for i in self.inputs],
             "indicators": list(self.indicators),
             "signals": list(self.signals),
-            "indicator_calls": [asdict(c) for c in self.indicator_calls],
+            "indicator_calls": [
+                {"name": c.name, "line": c.line, "periods": list(c.periods)} for c in self.indicator_calls
+            ],
             "skipped": list(self.skipped),
         }
 
@@ -306,24 +345,24 @@ def _analyze(code: str, result: PineAnalysis) -> None:
     pending_calls: list[tuple[str, int, list[_Arg]]] = []
     indicators: dict[str, None] = {}
     signals: dict[str, None] = {}
-    line_starts = _line_starts(code)
 
     for match in _SCAN.finditer(code):
         name = match.group("name")
         if name is None:
-            if match.group("string") and not _closed_string(match.group("string")):
-                _skip(result, f"line {_line_of(line_starts, match.start())}: unterminated string")
+            if match.group("const"):
+                constants.setdefault(match.group("const"), _number(match.group("number")))
+            elif match.group("string") and not _closed_string(match.group("string")):
+                _skip(result, f"line {_line_of(code, match.start())}: unterminated string")
             continue
-        name = re.sub(r"\s+", "", name)
+        if "." in name:
+            name = "".join(name.split())  # "ta . ema" is legal Pine
         is_call = match.group("call") is not None
         short = name[3:] if name.startswith("ta.") else None
         if not is_call:
             if short in INDICATOR_VARIABLES or (v4_style and name in ("vwap", "obv")):
                 indicators.setdefault(short or name)
-            elif "." not in name and name not in constants:
-                _remember_constant(code, match, name, constants)
             continue
-        line = _line_of(line_starts, match.start())
+        line = _line_of(code, match.start())
         is_input = name == "input" or name.startswith("input.")
         is_declaration = name in ("strategy", "indicator", "study")
         is_v4_indicator = "." not in name and name in V4_INDICATORS and not _is_definition(code, match.end())
@@ -384,19 +423,8 @@ def _skip(result: PineAnalysis, message: str) -> None:
         result.skipped.append(message)
 
 
-def _line_starts(code: str) -> list[int]:
-    return [0] + [m.end() for m in re.finditer(r"\n", code)]
-
-
-def _line_of(starts: list[int], offset: int) -> int:
-    low, high = 0, len(starts)
-    while low + 1 < high:
-        mid = (low + high) // 2
-        if starts[mid] <= offset:
-            low = mid
-        else:
-            high = mid
-    return low + 1
+def _line_of(code: str, offset: int) -> int:
+    return code.count("\n", 0, offset) + 1
 
 
 def _closed_string(text: str) -> bool:
@@ -416,55 +444,46 @@ def _is_definition(code: str, after_paren: int) -> bool:
     return code[index : index + 8].lstrip().startswith("=>")
 
 
-def _remember_constant(code: str, match: re.Match, name: str, constants: dict[str, Any]) -> None:
-    """Record ``name = 14`` style constants so ``ta.ema(close, name)`` can be resolved."""
-    rest = code[match.end() : match.end() + 40]
-    assign = re.match(r"[ \t]*:?=[ \t]*([+-]?\d+(?:\.\d+)?)[ \t]*(?://[^\n]*)?(?:\n|$)", rest)
-    if assign and _ASSIGNED_TO.search(code[max(0, match.start() - 80) : match.end()] + " =") is not None:
-        constants[name] = _number(assign.group(1))
-
-
 def _parse_args(code: str, start: int) -> list[_Arg]:
-    """Split the argument list that starts after ``(`` at ``start`` into positional/keyword arguments."""
+    """Split the argument list that starts after ``(`` at ``start`` into positional/keyword arguments.
+
+    Only brackets, commas, strings and comments are tokens (matched in C); the text between
+    top-level commas is one argument.
+    """
     args: list[_Arg] = []
     depth = 0
-    pieces: list[tuple[str, str]] = []  # (kind, text) of the current argument at depth 0..n
-    for token in _ARG_TOKEN.finditer(code, start):
-        kind = token.lastgroup
-        text = token.group()
-        if kind is None:  # whitespace or comment
-            if pieces and text.strip() == "" and "\n" not in text:
-                pieces.append(("space", " "))
-            continue
-        if kind == "open":
+    arg_start = start
+    has_comment = False
+    for token in _ARG_TOKEN.finditer(code, start, min(len(code), start + _MAX_ARGS_CHARS)):
+        char = token.group()[0]
+        if char in "([{":
             depth += 1
-        elif kind == "close":
+        elif char in ")]}":
             if depth == 0:
-                if pieces:
-                    args.append(_make_arg(pieces))
+                text = code[arg_start : token.start()]
+                if text.strip() or args:
+                    args.append(_make_arg(text, has_comment))
                 return args
             depth -= 1
-        elif kind == "comma" and depth == 0:
-            args.append(_make_arg(pieces))
-            pieces = []
-            continue
-        pieces.append((kind if depth == 0 or kind != "assign" else "other", text))
-        if token.end() - start > 5000:
-            break
+        elif char == "," and depth == 0:
+            args.append(_make_arg(code[arg_start : token.start()], has_comment))
+            arg_start, has_comment = token.end(), False
+        elif char == "/":
+            has_comment = True
     raise _Unparsed
 
 
-def _make_arg(pieces: list[tuple[str, str]]) -> _Arg:
-    while pieces and pieces[-1][0] == "space":
-        pieces.pop()
+def _make_arg(text: str, has_comment: bool) -> _Arg:
+    if has_comment:
+        text = _COMMENT_OUTSIDE_STRINGS.sub(lambda m: m.group("string") or "", text)
     keyword = None
-    tokens = [p for p in pieces if p[0] != "space"]
-    if len(tokens) >= 2 and tokens[1][0] == "assign" and re.fullmatch(_NAME, tokens[0][1]):
-        keyword = tokens[0][1]
-        first_assign = next(i for i, p in enumerate(pieces) if p[0] == "assign")
-        pieces = pieces[first_assign + 1 :]
-    text = "".join(t for _, t in pieces).strip()
+    named = _KEYWORD.match(text)
+    if named:
+        keyword, text = named.group(1), text[named.end() :]
+    text = text.strip()
     value, literal = _literal(text)
+    if not literal:
+        text = " ".join(text.split())
     return _Arg(keyword=keyword, text=text, value=value, literal=literal)
 
 
@@ -477,7 +496,8 @@ def _literal(text: str) -> tuple[Any, bool]:
     if text == "na":
         return None, True
     if len(text) >= 2 and text[0] in "\"'" and text[-1] == text[0]:
-        return re.sub(r"\\(.)", r"\1", text[1:-1]), True
+        body = text[1:-1]
+        return (_ESCAPE.sub(r"\1", body) if "\\" in body else body), True
     if text.startswith("[") and text.endswith("]"):
         items = [part.strip() for part in _split_top(text[1:-1])]
         values = [_literal(item) for item in items if item]
@@ -510,7 +530,7 @@ def _split_top(text: str) -> list[str]:
 
 def _number(text: str) -> int | float:
     value = float(text)
-    return int(value) if re.fullmatch(r"[+-]?\d+", text) else value
+    return int(value) if _INTEGER.fullmatch(text) else value
 
 
 def _format_number(value: int | float) -> str:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.services.pine_script import PineAnalysis
@@ -90,9 +90,7 @@ class ScriptRecord:
 
     def to_json_dict(self) -> dict[str, Any]:
         """Return the record as an export line would hold it (without the line number)."""
-        data = asdict(self)
-        data.pop("line")
-        return data
+        return {key: getattr(self, key) for key in _FIELDS}  # not asdict(): no deep copy of the code
 
     def content_hash(self) -> str:
         """Return a sha256 over the record's content: equal hashes mean nothing to update."""
@@ -203,7 +201,7 @@ def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def build_row(record: ScriptRecord, analysis: PineAnalysis) -> dict[str, Any]:
+def build_row(record: ScriptRecord, analysis: PineAnalysis, *, content_hash: str | None = None) -> dict[str, Any]:
     """Return the stored columns of a record: its own fields plus what its code's analysis found."""
     script_type = record.script_type or analysis.declaration
     if script_type is None:
@@ -224,7 +222,7 @@ def build_row(record: ScriptRecord, analysis: PineAnalysis) -> dict[str, Any]:
         "timeframes": record.timeframes,
         "source_url": record.source_url,
         "meta": record.metadata,
-        "content_hash": record.content_hash(),
+        "content_hash": content_hash or record.content_hash(),
         **analysis_columns(analysis, declared_indicators=record.indicators, declared_signals=record.signals),
     }
 
