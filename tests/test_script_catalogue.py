@@ -398,3 +398,12 @@ def test_pages(client, sample):
 def test_unknown_slug_raises_not_found(db):
     with pytest.raises(NotFoundError):
         catalogue.script_detail("x")
+
+
+def test_parallel_analysis_matches_sequential(monkeypatch):
+    from app.services.pine_script import analyze
+
+    codes = [json.loads(line)["code"] for line in SAMPLE.read_text().splitlines()] * 3
+    monkeypatch.setattr(catalogue, "PARALLEL_ANALYSIS_FROM", 1)
+    monkeypatch.setattr(catalogue.os, "cpu_count", lambda: 2)
+    assert [a.to_dict() for a in catalogue.analyze_many(codes)] == [analyze(code).to_dict() for code in codes]

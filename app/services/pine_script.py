@@ -336,6 +336,11 @@ def analyze(code: str | None) -> PineAnalysis:
     return result
 
 
+def analyze_chunk(codes: list[str]) -> list[PineAnalysis]:
+    """Analyze several scripts (the unit of work of a worker process)."""
+    return [analyze(code) for code in codes]
+
+
 def _analyze(code: str, result: PineAnalysis) -> None:
     version_match = _VERSION.search(code)
     result.version = int(version_match.group(1)) if version_match else None
