@@ -58,8 +58,15 @@ def _init_extensions(app: Flask) -> None:
     from app.extensions import csrf, db, login_manager, migrate
 
     db.init_app(app)
+    from app.models.trading_script import include_in_autogenerate
+
     migrate.init_app(
-        app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"), render_as_batch=True
+        app,
+        db,
+        directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"),
+        render_as_batch=True,
+        # Full-text structures (FTS5 tables, FULLTEXT indexes) are made by DDL, not described by models.
+        include_object=include_in_autogenerate,
     )
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -70,9 +77,13 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app.routes.api_scripts import bp as api_scripts_bp
     from app.routes.main import bp as main_bp
+    from app.routes.scripts import bp as scripts_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(scripts_bp)
+    app.register_blueprint(api_scripts_bp)
 
 
 def _register_cli(app: Flask) -> None:

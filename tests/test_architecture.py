@@ -39,6 +39,8 @@ PURE_SINGLE_MODULES = (
     "app.services.scoring",
     "app.services.validation",
     "app.services.optimization_worker",
+    "app.services.pine_script",
+    "app.services.script_records",
 )
 IMPURE_TOP_LEVEL = ("flask", "sqlalchemy", "alembic", "werkzeug", "click", "pymysql", "MySQLdb")
 

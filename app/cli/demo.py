@@ -14,7 +14,7 @@ from app.cli.errors import CliGroup
 from app.cli.progress import optimization_progress
 from app.extensions import db
 from app.models import OptimizationJob
-from app.services import candle_store
+from app.services import candle_store, script_catalogue
 from app.services.optimizer import jobs
 from app.services.optimizer.runner import JobRunner
 from app.services.users import ensure_user
@@ -22,15 +22,20 @@ from app.services.users import ensure_user
 DEMO_JOB_NAME = "demo: quick sweep of the bundled candles"
 # One pattern strategy and one indicator strategy (when registered): what the demo shows off.
 DEMO_STRATEGIES = ("imbalance", "macd")
+SAMPLE_SCRIPTS = Path(__file__).resolve().parents[2] / "data" / "scripts" / "sample_scripts.jsonl"
 
 demo_cli = CliGroup("demo", help="Prepare the local demo.")
 
 
 @demo_cli.command("prepare")
 def prepare_command() -> None:
-    """Import the bundled candles (idempotent) and make sure a demo admin exists."""
+    """Import the bundled candles and sample scripts (idempotent) and make sure a demo admin exists."""
     for path, symbol, timeframe, result in candle_store.import_directory(Path(current_app.config["CANDLE_DATA_DIR"])):
         click.echo(f"  {path.name:<22} {symbol:<9} {timeframe:<3} {result.inserted:>6} new, {result.skipped} stored")
+    scripts = script_catalogue.import_jsonl(str(SAMPLE_SCRIPTS))
+    click.echo(
+        f"  {SAMPLE_SCRIPTS.name:<22} {scripts.inserted} new scripts, {scripts.unchanged + scripts.updated} stored"
+    )
     email = os.environ.get("DEMO_ADMIN_EMAIL", "admin@cryptolens.local")
     password = os.environ.get("DEMO_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
     user, created = ensure_user(email=email, password=password, tier="admin")

@@ -5,6 +5,7 @@ from app.models.optimization import OptimizationJob, OptimizationRun, Optimizati
 from app.models.pattern import Pattern
 from app.models.preference import UserParameterSet, UserSymbolPreference
 from app.models.symbol import Symbol
+from app.models.trading_script import TradingScript
 from app.models.user import User
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "OptimizationSlice",
     "Pattern",
     "Symbol",
+    "TradingScript",
     "User",
     "UserParameterSet",
     "UserSymbolPreference",
