@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from app.cli.errors import CliGroup
-from app.services import pattern_duplicates, pattern_scanner
+from app.services import pattern_duplicates, pattern_scanner, signal_scanner
 
 patterns_cli = CliGroup("patterns", help="Scan candles for patterns and inspect them.")
 
@@ -15,7 +15,7 @@ patterns_cli = CliGroup("patterns", help="Scan candles for patterns and inspect 
 @click.option("--timeframe", default=None, help="Only this timeframe (default: SCAN_TIMEFRAMES).")
 @click.option("--fetch", is_flag=True, help="Fetch the latest candles through ccxt first.")
 def scan_command(symbol: str | None, timeframe: str | None, fetch: bool) -> None:
-    """Detect new patterns, store them with trade levels, and update statuses."""
+    """Detect new patterns and indicator signals, store them with trade levels, and update statuses."""
     reports = pattern_scanner.scan(symbol=symbol, timeframe=timeframe, fetch=fetch, log=click.echo)
     click.echo(f"{'symbol':<10}{'tf':<5}{'pattern':<17}{'candles':>8}{'bullish':>9}{'bearish':>9}  status changes")
     for r in reports:
@@ -25,6 +25,15 @@ def scan_command(symbol: str | None, timeframe: str | None, fetch: bool) -> None
             f"{r.new_by_direction['bullish']:>9}{r.new_by_direction['bearish']:>9}  {changes}"
         )
     click.echo(f"new patterns: {sum(sum(r.new_by_direction.values()) for r in reports)}")
+    symbols, timeframes = pattern_scanner.scan_scope(symbol=symbol, timeframe=timeframe)
+    signals = signal_scanner.scan_all(symbols=symbols, timeframes=timeframes)
+    click.echo(f"{'symbol':<10}{'tf':<5}{'strategy':<17}{'candles':>8}{'long':>9}{'short':>9}  entered")
+    for r in signals:
+        click.echo(
+            f"{r.symbol:<10}{r.timeframe:<5}{r.strategy:<17}{r.candles:>8}"
+            f"{r.new_by_direction['long']:>9}{r.new_by_direction['short']:>9}  {r.entered}"
+        )
+    click.echo(f"new signals: {sum(sum(r.new_by_direction.values()) for r in signals)}")
 
 
 @patterns_cli.command("duplicates")

@@ -4,6 +4,7 @@ from app.models.candle import Candle, CandleSeries
 from app.models.optimization import OptimizationJob, OptimizationRun, OptimizationSlice
 from app.models.pattern import Pattern
 from app.models.preference import UserParameterSet, UserSymbolPreference
+from app.models.signal import Signal
 from app.models.symbol import Symbol
 from app.models.trading_script import TradingScript
 from app.models.user import User
@@ -15,6 +16,7 @@ __all__ = [
     "OptimizationRun",
     "OptimizationSlice",
     "Pattern",
+    "Signal",
     "Symbol",
     "TradingScript",
     "User",

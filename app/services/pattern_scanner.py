@@ -180,14 +180,8 @@ def _finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def scan(
-    *, symbol: str | None = None, timeframe: str | None = None, fetch: bool = False, log=lambda message: None
-) -> list[SliceScan]:
-    """Scan every active symbol x configured timeframe x pattern type (or the ones named).
-
-    With ``fetch``, the latest closed candles are pulled through ccxt first
-    (resuming from the last stored candle of each slice).
-    """
+def scan_scope(*, symbol: str | None = None, timeframe: str | None = None) -> tuple[list[str], list[str]]:
+    """Return the (symbols, timeframes) a scan covers: the ones named, else every active symbol x SCAN_TIMEFRAMES."""
     symbols = (
         [symbol]
         if symbol
@@ -198,6 +192,18 @@ def scan(
         check_timeframe(tf)  # an unknown timeframe is named, not reported as "no candles"
     if symbol:
         find_symbol(symbol)
+    return symbols, timeframes
+
+
+def scan(
+    *, symbol: str | None = None, timeframe: str | None = None, fetch: bool = False, log=lambda message: None
+) -> list[SliceScan]:
+    """Scan every active symbol x configured timeframe x pattern type (or the ones named).
+
+    With ``fetch``, the latest closed candles are pulled through ccxt first
+    (resuming from the last stored candle of each slice).
+    """
+    symbols, timeframes = scan_scope(symbol=symbol, timeframe=timeframe)
     reports = []
     for name in symbols:
         for tf in timeframes:
