@@ -381,3 +381,13 @@ def test_best_from_slice_rows_equals_ranking_in_sql(daily, db, metric, robust):
     ranking = "stability_score" if robust else metric
     assert sorted(r["run_id"] for r in fast) == sorted(_ranked_in_sql(slice_ids, ranking=ranking, min_trades=3))
     assert len(fast) == 4
+
+
+def test_the_weekly_sweep_skips_and_reports_an_active_symbol_without_candles(daily, db):
+    from app.models import Symbol
+
+    db.session.add(Symbol(name="EMPTY/USDT", exchange="binance", is_active=True))
+    db.session.commit()
+    job = jobs.create_sweep_job(grids="quick", strategies=["imbalance"])
+    assert job.symbols == ["BTC/USDT", "ETH/USDT"]
+    assert "skipped (no candles): EMPTY/USDT" in job.description
