@@ -40,6 +40,8 @@ class Config:
     # Logging (configured once in create_app): a level name, and "text" (default, for cron logs) or "json".
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+    # Flask-Limiter's storage: memory:// serves one process; several need a shared one (redis://host:6379).
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     TESTING = False
 
 

@@ -55,7 +55,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (register every table on the metadata)
-    from app.extensions import csrf, db, login_manager, migrate
+    from app.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     from app.models.trading_script import include_in_autogenerate
@@ -70,6 +70,7 @@ def _init_extensions(app: Flask) -> None:
     )
     login_manager.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
 
     @login_manager.user_loader
     def load_user(user_id: str):

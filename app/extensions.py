@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and attached in create_app()."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -25,3 +27,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Rate limits (sign-in attempts, the API per token and tier): storage from RATELIMIT_STORAGE_URI
+# (in-memory by default; a shared URL such as redis://... when several server processes run).
+limiter = Limiter(key_func=get_remote_address)
