@@ -4,7 +4,7 @@
 Usage:
   python scripts/fault_injection.py [--database-url URL] [--data-dir DIR] [--preset default|quick]
          [--symbols A,B] [--timeframes 4h,1d] [--strategies imbalance,macd] [--kills 5] [--seed 15]
-         [--workers 2] [--timeout 600] [--reset]
+         [--validation none|walk_forward] [--workers 2] [--timeout 600] [--reset]
 
 What it does (local only: runner processes on this machine, one local database):
 1. builds the schema (Alembic) in the database, imports the candles of
@@ -15,7 +15,7 @@ What it does (local only: runner processes on this machine, one local database):
    grids; on the bundled data 5 symbols x 4h, 1d x 5 strategies = 50 slices);
 2. runs it uninterrupted with ``scripts/run_optimization.py --job-id`` and
    keeps what it stored (the reference);
-3. drops and rebuilds the schema so the same job gets the same id (its
+3. drops every table and rebuilds the schema so the same job gets the same id (its
    Monte Carlo and lookahead seeds are the job id), imports and creates it
    again, then runs it under ``--kills`` faults, each a SIGKILL of a runner's
    whole process group (the runner and its worker processes, as when a
@@ -30,8 +30,9 @@ What it does (local only: runner processes on this machine, one local database):
      the job; then one of the two is killed: the original (the taker carries
      on) or the taker after its first store (the original is then released
      and must notice the lost lease, write nothing and exit 3).
-   The first three faults are one of each kind (seeded order), the rest are
-   drawn at random. After each kill the job is resumed with
+   The first four faults are one of each case (between, store, takeover
+   killing the original, takeover killing the taker; seeded order), the rest
+   are drawn at random. After each kill the job is resumed with
    ``scripts/run_optimization.py --job-id`` (heartbeat aged by hand first,
    standing in for the wait a cron pick-up makes), until it completes;
 4. compares the two: lost slices (in the reference, not completed after the
@@ -83,10 +84,10 @@ import click
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import func, inspect, select, update  # noqa: E402
+from sqlalchemy import func, inspect, select, text, update  # noqa: E402
 
 from app.cli.errors import CliCommand  # noqa: E402
-from app.enums import JobStatus, SliceStatus  # noqa: E402
+from app.enums import JobStatus, SliceStatus, ValidationMode, values  # noqa: E402
 from app.errors import ValidationError  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import OptimizationJob, OptimizationRun, OptimizationSlice  # noqa: E402
@@ -94,7 +95,8 @@ from app.models._time import utcnow  # noqa: E402
 from app.models.optimization import METRIC_COLUMNS  # noqa: E402
 from scripts.fault_runner import MARKER  # noqa: E402
 
-KINDS = ("between", "store", "takeover")
+# (kind, victim): a takeover kills the original runner or the one that took the job over.
+CASES = (("between", ""), ("store", ""), ("takeover", "original"), ("takeover", "taker"))
 STORE_POINTS = ("slice", "runs", "best", "commit")
 MAX_STORE_INDEX = 3  # a fault lands at one of the first three stores of its process
 CLEAN_RESUMES = 3
@@ -208,16 +210,11 @@ class Fault:
 
 
 def plan_faults(kills: int, rng: random.Random) -> list[Fault]:
-    """One fault of each kind first (seeded order), then kinds at random; stores, points and victims seeded."""
-    kinds = rng.sample(KINDS, len(KINDS))[:kills] + [rng.choice(KINDS) for _ in range(kills - len(KINDS))]
+    """Each case once first (seeded order), then cases at random; the store hit and the store point seeded."""
+    cases = rng.sample(CASES, len(CASES))[:kills] + [rng.choice(CASES) for _ in range(kills - len(CASES))]
     return [
-        Fault(
-            kind=kind,
-            preferred_store=rng.randint(1, MAX_STORE_INDEX),
-            point=rng.choice(STORE_POINTS),
-            victim=rng.choice(("original", "taker")),
-        )
-        for kind in kinds
+        Fault(kind=kind, victim=victim, preferred_store=rng.randint(1, MAX_STORE_INDEX), point=rng.choice(STORE_POINTS))
+        for kind, victim in cases
     ]
 
 
@@ -397,7 +394,7 @@ def age_heartbeat(job_id: int) -> None:
 
 def build_job(*, data_dir: Path, reset: bool, scope: dict[str, Any]) -> OptimizationJob:
     """(Re)build the schema with Alembic, import the candles and create the sweep job."""
-    from flask_migrate import downgrade, upgrade
+    from flask_migrate import upgrade
 
     from app.services.candle_store import import_directory
     from app.services.optimizer import jobs
@@ -407,15 +404,31 @@ def build_job(*, data_dir: Path, reset: bool, scope: dict[str, Any]) -> Optimiza
     if tables and not reset:
         raise ValidationError(
             f"the database holds {len(tables)} tables; fault_injection.py builds its own schema: "
-            "give an empty database or --reset (drops the schema)"
+            "give an empty database or --reset (drops every table)"
         )
     if tables:
-        if "alembic_version" not in tables:
-            raise ValidationError("--reset drops a schema built by `flask db upgrade`; this one was not")
-        downgrade(revision="base")
+        drop_every_table()
     upgrade()
     import_directory(data_dir)
     return jobs.create_sweep_job(name="fault injection", **scope)
+
+
+def drop_every_table() -> None:
+    """Empty the database as tests/conftest.py does for MySQL (SQLite's full-text tables first).
+
+    Not ``flask db downgrade base``: on MariaDB 0001's downgrade drops ``ix_patterns_scan``
+    while a foreign key still needs it (error 1553).
+    """
+    with db.engine.begin() as connection:
+        quote = connection.dialect.identifier_preparer.quote
+        if connection.dialect.name == "mysql":
+            connection.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
+        if connection.dialect.name == "sqlite":  # a virtual table drops its shadow tables with it
+            virtual = "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'"
+            for name in connection.execute(text(virtual)).scalars().all():
+                connection.execute(text(f"DROP TABLE {quote(name)}"))
+        for name in inspect(connection).get_table_names():
+            connection.execute(text(f"DROP TABLE IF EXISTS {quote(name)}"))
 
 
 @dataclass
@@ -538,14 +551,16 @@ def _split(value: str | None) -> list[str] | None:
 @click.option("--symbols", default=None, help="Comma-separated (default: every imported symbol).")
 @click.option("--timeframes", default=None, help="Comma-separated (default: OPTIMIZE_TIMEFRAMES stored for all).")
 @click.option("--strategies", default=None, help="Comma-separated (default: every strategy).")
+@click.option("--validation", type=click.Choice(values(ValidationMode)), default=ValidationMode.NONE.value)
 @click.option("--kills", type=click.IntRange(min=0, max=20), default=5, show_default=True)
 @click.option("--seed", type=int, default=15, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True, help="Seconds per wait.")
 @click.option("--reset", is_flag=True, help="Drop the database's existing schema first.")
-def fault_injection_command(database_url, data_dir, preset, symbols, timeframes, strategies, **options) -> None:
+def fault_injection_command(database_url, data_dir, preset, symbols, timeframes, strategies, validation, **options):
+    """Parse the options, run the experiment in a temporary directory, exit with its status."""
     scope = {"grids": preset, "symbols": _split(symbols), "timeframes": _split(timeframes)}
-    scope["strategies"] = _split(strategies)
+    scope.update(strategies=_split(strategies), validation=validation)
     with tempfile.TemporaryDirectory(prefix="fault-injection-") as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'fault_injection.db'}"
         log_dir = Path(tmp) / "logs"
