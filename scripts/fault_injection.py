@@ -56,8 +56,9 @@ Bounded: at most ``--kills`` faults, every wait at most ``--timeout`` seconds,
 at most three clean resumes. The database must be empty (default: a temporary
 SQLite file) or be given with ``--reset``, which DROPS its schema; use a
 throw-away database (MariaDB: ``mysql+pymysql://...``). Exit status: 0 when
-lost, duplicated and differing are all 0 and every planned kill happened, 1
-otherwise, 2 for bad input.
+lost, duplicated and differing are all 0 and every planned kill happened as
+expected (the slice killed after its store is stored, the one killed inside it
+is not, a released original exits 3), 1 otherwise, 2 for bad input.
 """
 
 from __future__ import annotations
@@ -182,6 +183,7 @@ class Fault:
     store: int = 0
     outcome: str = "not injected"
     killed: bool = False
+    as_expected: bool = False  # killed, and what must hold right after it held
 
     def arm(self, remaining: int, *, later: int) -> bool:
         """Choose the store to hit among the ``remaining`` slices; False when too few are left.
@@ -260,7 +262,8 @@ class Harness:
         if fault.kind != "takeover":
             runner.kill()
             fault.killed = True
-            fault.outcome = f"SIGKILL {runner.name}; {stored_text(self.job_id, runner.paused_at)}"
+            fault.as_expected, text = stored_text(self.job_id, runner.paused_at, expected=fault.kind == "between")
+            fault.outcome = f"SIGKILL {runner.name}; {text}"
             return None
         return self.takeover(fault, runner, following, later)
 
@@ -280,34 +283,38 @@ class Harness:
             fault.outcome = f"takeover refused: {taker.name} ended with {taker.wait(self.timeout)}"
         elif fault.victim == "original":
             original.kill()
-            fault.killed = True
+            fault.killed = fault.as_expected = True
             fault.outcome = (
                 f"{taker.name} claimed the live job; SIGKILL {original.name} (paused after {original.paused_at})"
             )
             return taker if carry else self.finish(taker)
         else:
-            fault.outcome = self.kill_taker(taker, original)
-            fault.killed = fault.outcome.startswith("SIGKILL")
+            fault.killed, fault.as_expected, fault.outcome = self.kill_taker(taker, original)
             return None
         original.kill()
         taker.kill()
         return None
 
-    def kill_taker(self, taker: Runner, original: Runner) -> str:
-        """Kill the taker after its first store, release the original: it must stop on its lost lease."""
+    def kill_taker(self, taker: Runner, original: Runner) -> tuple[bool, bool, str]:
+        """Kill the taker after its first store, release the original: it must stop on its lost lease (exit 3).
+
+        Returns (killed, as expected, what happened).
+        """
         if not taker.wait_marker(self.timeout):
             original.kill()
-            return f"taker never stored: {taker.name} ended with {taker.wait(self.timeout)}"
+            return False, False, f"taker never stored: {taker.name} ended with {taker.wait(self.timeout)}"
         taker.kill()
-        stored = stored_text(self.job_id, taker.paused_at)
+        stored, text = stored_text(self.job_id, taker.paused_at, expected=True)
         original.release()
         started = time.monotonic()
         status = original.wait(self.timeout)
         seconds = time.monotonic() - started
-        lost = original.says("taken over")
+        stopped = status == 3 and original.says("taken over")
         return (
-            f"SIGKILL {taker.name} after its first store ({stored}); {original.name} released: exit {status}"
-            f" in {seconds:.1f}s{' (lease lost, wrote nothing more)' if lost and status == 3 else ' (UNEXPECTED)'}"
+            True,
+            stored and stopped,
+            f"SIGKILL {taker.name} after its first store ({text}); {original.name} released: exit {status}"
+            f" in {seconds:.1f}s{' (lease lost, wrote nothing more)' if stopped else ' (UNEXPECTED)'}",
         )
 
     def finish(self, runner: Runner) -> None:
@@ -323,9 +330,12 @@ class Harness:
             self.finish(self.launch(None))
 
 
-def stored_text(job_id: int, label: str) -> str:
-    """Say whether the slice a runner was killed at is stored (after a store it must be, inside one it must not)."""
-    return f"{label} {'stored' if slice_stored(job_id, label) else 'not stored (rolled back)'}"
+def stored_text(job_id: int, label: str, *, expected: bool) -> tuple[bool, str]:
+    """Whether the slice a runner was killed at is stored as ``expected`` (after a store it must be, inside
+    one it must not), and that said in words."""
+    stored = slice_stored(job_id, label)
+    text = f"{label} {'stored' if stored else 'not stored (rolled back)'}"
+    return stored == expected, text + ("" if stored == expected else " (UNEXPECTED)")
 
 
 def wait_for(condition, timeout: float) -> bool:
@@ -611,8 +621,11 @@ def run_experiment(*, url, data_dir, scope, log_dir, kills, seed, workers, timeo
         result = compare(reference, faulted)
         click.echo(report(reference, faulted, result))
     ok = not (result["lost"] or result["duplicates"] or result["differing"])
-    ok = ok and faulted.status == JobStatus.COMPLETED and all(f.killed for f in faults)
-    click.echo(f"kills done: {sum(f.killed for f in faults)} of {len(faults)}; result: {'PASS' if ok else 'FAIL'}")
+    ok = ok and faulted.status == JobStatus.COMPLETED and all(f.as_expected for f in faults)
+    click.echo(
+        f"kills done: {sum(f.killed for f in faults)} of {len(faults)}, as expected:"
+        f" {sum(f.as_expected for f in faults)}; result: {'PASS' if ok else 'FAIL'}"
+    )
     return 0 if ok else 1
 
 

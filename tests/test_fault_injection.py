@@ -44,7 +44,7 @@ def test_a_takeover_and_a_kill_inside_a_store_lose_duplicate_and_change_nothing(
     out = result.stdout
     assert result.returncode == 0, out + result.stderr[-2000:]
     assert "6 slices" in out
-    assert "kills done: 2 of 2; result: PASS" in out
+    assert "kills done: 2 of 2, as expected: 2; result: PASS" in out
     assert "takeover: after store" in out and "claimed the live job; SIGKILL runner 2" in out
     assert "store: store" in out and "before runs" in out
     assert "not stored (rolled back)" in out  # the kill inside the store left nothing of that slice
