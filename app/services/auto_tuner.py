@@ -36,7 +36,6 @@ from app.services.backtester_v2 import run_backtest
 from app.services.candle_store import load_candles
 from app.services.costs import CostModel
 from app.services.metric_names import METRIC_NAMES
-from app.services.optimal_parameters import default_params
 from app.services.optimization_worker import candles_fingerprint
 from app.services.optimizer.jobs import end_of
 from app.services.scoring import RANKING_METRICS, composite_score
@@ -153,7 +152,7 @@ def judge(
 ) -> TuneDecision:
     """Decide one slice without writing anything (see the module docstring for the order of the checks)."""
     active = parameter_sets.active_row(symbol=slice_.symbol, timeframe=slice_.timeframe, strategy=slice_.strategy)
-    before = dict(active.params) if active else default_params(slice_.strategy)
+    before = dict(active.params) if active else parameter_sets.default_params(slice_.strategy)
     decision = TuneDecision(
         symbol=slice_.symbol,
         timeframe=slice_.timeframe,
@@ -237,23 +236,28 @@ def evaluate_pair(slice_, job, run, active_params: dict[str, Any]) -> tuple[dict
     otherwise the active set is backtested on the job's candles, and when
     those candles changed since the job the candidate is re-run too.
     """
+    active_metrics, candles = evaluate_params(slice_, job, active_params)
+    if candles is None or candles_fingerprint(candles) == slice_.candles_fingerprint:
+        return active_metrics, run.metrics(), ""
+    note = " (candles changed since the job: both re-run)"
+    return active_metrics, backtest_metrics(candles, slice_.strategy, run.params, CostModel(**job.costs)), note
+
+
+def evaluate_params(slice_, job, params: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """Return the metrics of ``params`` on the slice's candles with the job's costs, and the candles loaded
+    (None when the slice's stored run of those parameters answered). ValueError when the candles are gone."""
     space = get_strategy(slice_.strategy).space
     stored = db.session.scalar(
         select(OptimizationRun).where(
-            OptimizationRun.slice_id == slice_.id, OptimizationRun.param_key == space.key(active_params)
+            OptimizationRun.slice_id == slice_.id, OptimizationRun.param_key == space.key(params)
         )
     )
     if stored is not None:
-        return stored.metrics(), run.metrics(), ""
+        return stored.metrics(), None
     candles = load_candles(slice_.symbol, slice_.timeframe, job.start_date, end_of(job.end_date))
     if candles.empty:
         raise ValueError(f"no candles stored for {slice_.symbol} {slice_.timeframe} in the job's range")
-    costs = CostModel(**job.costs)
-    active_metrics = backtest_metrics(candles, slice_.strategy, active_params, costs)
-    if candles_fingerprint(candles) == slice_.candles_fingerprint:
-        return active_metrics, run.metrics(), ""
-    note = " (candles changed since the job: both re-run)"
-    return active_metrics, backtest_metrics(candles, slice_.strategy, run.params, costs), note
+    return backtest_metrics(candles, slice_.strategy, params, CostModel(**job.costs)), candles
 
 
 def backtest_metrics(candles: pd.DataFrame, strategy: str, params: dict[str, Any], costs: CostModel) -> dict:

@@ -20,7 +20,6 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from app.enums import ParamSource
@@ -91,14 +90,9 @@ def _resolve(symbol: str, timeframe: str, strategy: str, user_id: int | None, re
     row = parameter_sets.active_row(symbol=symbol, timeframe=timeframe, strategy=strategy)
     if row is not None:
         return _production(row, regime)
-    return ResolvedParameters(params=default_params(strategy), source=ParamSource.DEFAULT, confidence=_NO_CONFIDENCE)
-
-
-def default_params(strategy: str) -> dict[str, Any]:
-    """The strategy's declared defaults with the ``PRODUCTION_PARAMS`` config overrides of its own parameters."""
-    space = get_strategy(strategy).space
-    overrides = (current_app.config.get("PRODUCTION_PARAMS") or {}) if has_app_context() else {}
-    return space.validate({name: value for name, value in overrides.items() if name in space.names})
+    return ResolvedParameters(
+        params=parameter_sets.default_params(strategy), source=ParamSource.DEFAULT, confidence=_NO_CONFIDENCE
+    )
 
 
 def _user_set(user_id: int, symbol: str, strategy: str) -> ResolvedParameters | None:
@@ -169,3 +163,9 @@ def confidence(in_sample: dict[str, Any] | None, out_of_sample: dict[str, Any] |
     else:
         level = "medium"
     return {"level": level, "trades": trades, "out_of_sample_expectancy_r": oos}
+
+
+# The report side of the same service (one implementation each, in app.services.parameter_report).
+from app.services.parameter_report import status_report, suggest_parameter_updates  # noqa: E402
+
+__all__ = ["ResolvedParameters", "confidence", "get_parameters", "status_report", "suggest_parameter_updates"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app, has_app_context
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -113,6 +114,13 @@ def change_log(
         if value is not None:
             query = query.where(column == value)
     return [change_to_dict(row) for row in db.session.scalars(query)]
+
+
+def default_params(strategy: str) -> dict[str, Any]:
+    """The strategy's declared defaults with the ``PRODUCTION_PARAMS`` config overrides of its own parameters."""
+    space = get_strategy(strategy).space
+    overrides = (current_app.config.get("PRODUCTION_PARAMS") or {}) if has_app_context() else {}
+    return space.validate({name: value for name, value in overrides.items() if name in space.names})
 
 
 def validated_params(strategy: str, params: dict[str, Any]) -> dict[str, Any]:
