@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.enums import JobStatus, ParamAction, ParamSource, SliceStatus, ValidationMode
 from app.errors import AppError, NotFoundError, ValidationError
@@ -171,12 +171,31 @@ def judge(
         "candidate": run.metrics() if run else None,
         "out_of_sample": oos,
         "active_source": active.source if active else ParamSource.DEFAULT.value,
+        "promotable_runs": promotable_runs(slice_, needed=needed),
     }
     reason = _refusal(job, run, oos, needed=needed, before=before, strategy=slice_.strategy)
     if reason:
-        decision.reason = reason
+        decision.reason = reason + _others_note(reason, decision.metrics["promotable_runs"])
         return decision
     return _compare(decision, slice_, job, run, min_improvement_pct=min_improvement_pct)
+
+
+def promotable_runs(slice_: OptimizationSlice, *, needed: int) -> int:
+    """How many runs of the slice have enough trades and a positive expectancy after costs (could be promoted)."""
+    return db.session.scalar(
+        select(func.count()).where(
+            OptimizationRun.slice_id == slice_.id,
+            OptimizationRun.total_trades >= needed,
+            OptimizationRun.expectancy_r > 0,
+        )
+    )
+
+
+def _others_note(reason: str, promotable: int) -> str:
+    """For a candidate refused on trades or expectancy, say whether any other run of the grid would pass those."""
+    if not reason.startswith(("too few trades", "negative expectancy")):
+        return ""
+    return "; no run of the grid passes" if promotable == 0 else f"; {promotable} other run(s) of the grid would"
 
 
 def out_of_sample(slice_: OptimizationSlice) -> dict[str, Any] | None:
