@@ -244,7 +244,12 @@ def _compare(decision: TuneDecision, slice_, job, run, *, min_improvement_pct: f
     decision.decision = ParamAction.PROPOSED
     oos = decision.metrics["out_of_sample"]
     tested = f", out-of-sample {oos['expectancy_r']:+.3f} R" if oos else ""
-    decision.reason = f"better: {summary}, {run.total_trades} trades, {run.expectancy_r:+.3f} R per trade{tested}"
+    regimes = regime_sets(slice_, run)
+    decision.metrics["regime_sets"] = sorted(regimes) if regimes else []
+    extra = f"; own sets for {', '.join(sorted(regimes))}" if regimes else ""
+    decision.reason = (
+        f"better: {summary}, {run.total_trades} trades, {run.expectancy_r:+.3f} R per trade{tested}{extra}"
+    )
     return decision
 
 
@@ -327,12 +332,21 @@ def _apply(decision: TuneDecision, slice_, job, run, *, actor: str, source: str 
         job_id=job.id,
         run_id=run.id,
         metrics=set_metrics(slice_, job, run),
-        regime_sets=(slice_.checks_json or {}).get("regime_sets"),
+        regime_sets=regime_sets(slice_, run),
         improvement_pct=decision.improvement_pct,
     )
     decision.decision = ParamAction.APPLIED
     decision.set_id = stored["id"]
     return decision
+
+
+def regime_sets(slice_: OptimizationSlice, run: OptimizationRun) -> dict[str, Any] | None:
+    """The slice's regime sets (``regime_evaluation``: each one passed the trade minimum and a positive
+    expectancy in its own regime) that differ from the applied base set; None when there are none."""
+    sets = ((slice_.checks_json or {}).get("regimes") or {}).get("sets") or {}
+    base = get_strategy(slice_.strategy).space.validate(run.params)
+    different = {label: chosen for label, chosen in sets.items() if chosen["params"] != base}
+    return different or None
 
 
 def set_metrics(slice_: OptimizationSlice, job: OptimizationJob, run: OptimizationRun) -> dict[str, Any]:
