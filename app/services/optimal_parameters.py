@@ -78,7 +78,9 @@ def get_parameters(
         get_strategy(strategy)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
-    user_id = user.id if can_use_premium(user) else None
+    # Flask-Login's anonymous user (not signed in) resolves like no user at all.
+    signed_in = user is not None and getattr(user, "is_authenticated", True)
+    user_id = user.id if signed_in and can_use_premium(user) else None
     regime = (market or {}).get("regime")
     key = (symbol, timeframe, strategy, user_id, regime)
     resolved = parameter_cache().get_or_compute(key, lambda: _resolve(symbol, timeframe, strategy, user_id, regime))
