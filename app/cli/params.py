@@ -158,16 +158,20 @@ def rollback_command(symbol, timeframe, strategy, to_set_id, actor) -> None:
 @params_cli.command("get")
 @slice_arguments
 @click.option("--user", "email", default=None, help="Resolve for this user (their custom set when premium).")
+@click.option("--base", is_flag=True, help="The base set, ignoring the current market regime.")
 @click.option("--json", "as_json", is_flag=True)
-def get_command(symbol, timeframe, strategy, email, as_json) -> None:
-    """The parameters the slice trades now: user -> production -> default, with source, age and metrics."""
-    resolved = get_parameters(symbol, timeframe, strategy, user=find_user(email) if email else None).to_dict()
+def get_command(symbol, timeframe, strategy, email, base, as_json) -> None:
+    """The parameters the slice trades now (in the current market regime): user -> production -> default."""
+    resolved = get_parameters(
+        symbol, timeframe, strategy, user=find_user(email) if email else None, market=None if base else "current"
+    ).to_dict()
     if as_json:
         _json(resolved)
         return
     click.echo(
         f"{symbol} {timeframe} {strategy}: source {resolved['source']}"
         + (f" (set {resolved['set_id']}, as of {resolved['as_of']})" if resolved["as_of"] else "")
+        + (f", its own set for the current regime {resolved['regime']}" if resolved["regime"] else "")
     )
     click.echo(f"  params: {_params_text(resolved['params'])}")
     click.echo(f"  confidence: {resolved['confidence']}")

@@ -66,13 +66,20 @@ class ResolvedParameters:
 
 
 def get_parameters(
-    symbol: str, timeframe: str, strategy: str, *, user: User | None = None, market: dict[str, Any] | None = None
+    symbol: str,
+    timeframe: str,
+    strategy: str,
+    *,
+    user: User | None = None,
+    market: dict[str, Any] | str | None = None,
 ) -> ResolvedParameters:
     """Return the parameters (symbol, timeframe, strategy) trades for ``user`` (None: production).
 
     ``market`` is a market context (``market_context``'s shape, or just
-    ``{"regime": label}``): when the active set carries a set the job
-    evaluated for that regime, that set is returned (``regime`` names it).
+    ``{"regime": label}``), or ``"current"`` for the newest stored candle's
+    (one candle query per call, before the cache): when the active set
+    carries a set the job evaluated for that regime, that set is returned
+    (``regime`` names it); otherwise the base set.
     """
     try:
         get_strategy(strategy)
@@ -81,6 +88,10 @@ def get_parameters(
     # Flask-Login's anonymous user (not signed in) resolves like no user at all.
     signed_in = user is not None and getattr(user, "is_authenticated", True)
     user_id = user.id if signed_in and can_use_premium(user) else None
+    if market == "current":
+        market = market_context(symbol, timeframe)
+    elif market is not None and not isinstance(market, dict):
+        raise ValidationError("market must be a market context dict, 'current' or None")
     regime = (market or {}).get("regime")
     key = (symbol, timeframe, strategy, user_id, regime)
     resolved = parameter_cache().get_or_compute(key, lambda: _resolve(symbol, timeframe, strategy, user_id, regime))

@@ -1,11 +1,14 @@
 """Regimes through the loop: the job reports per-regime metrics, the service serves a regime's own set only
 when the job evaluated one, and the scanner trades the set of the current regime."""
 
+import json
+
 import numpy as np
 import pytest
 from params_helpers import BETTER, DEFAULTS, good, stored_job
 from sqlalchemy import select
 
+from app.errors import ValidationError
 from app.models import OptimizationRun, OptimizationSlice, Signal
 from app.services import candle_store, parameter_sets, signal_scanner
 from app.services.auto_tuner import regime_sets
@@ -73,6 +76,17 @@ def test_the_service_serves_a_regime_set_only_for_its_regime(db, btc_4h):
     assert own.regime == "high-trending" and own.params["rr_target"] == 3.0 and own.confidence["trades"] == 40
     other = get_parameters(**SLICE, market={"regime": "low-ranging"})
     assert other.regime is None and other.params["rr_target"] == 2.0
+
+
+def test_current_market_and_the_get_command(db, btc_4h, runner):
+    label = market_context("BTC/USDT", "4h")["regime"]
+    _apply_with_regime(label, {"rr_target": 3.0})
+    assert get_parameters(**SLICE, market="current").regime == label
+    with pytest.raises(ValidationError, match="market"):
+        get_parameters(**SLICE, market="high")
+    args = ["params", "get", "BTC/USDT", "4h", "macd", "--json"]
+    assert json.loads(runner.invoke(args=args).output)["params"]["rr_target"] == 3.0
+    assert json.loads(runner.invoke(args=[*args, "--base"]).output)["params"]["rr_target"] == 2.0
 
 
 def test_the_scanner_trades_the_current_regimes_set(db, btc_4h):
