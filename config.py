@@ -37,6 +37,10 @@ class Config:
     OPTIMIZER_WORKERS = int(os.environ.get("OPTIMIZER_WORKERS", "0")) or None  # None: one per CPU core
     OPTIMIZER_STALE_SECONDS = int(os.environ.get("OPTIMIZER_STALE_SECONDS", "600"))
     OPTIMIZER_MAX_RUNS_PER_JOB = int(os.environ.get("OPTIMIZER_MAX_RUNS_PER_JOB", "200000"))
+    # Where slices are evaluated: "local" (process pool on this machine) or "dask" (the scheduler at
+    # DASK_SCHEDULER_ADDRESS, e.g. tcp://10.0.0.5:8786; unset: a LocalCluster of OPTIMIZER_WORKERS processes).
+    OPTIMIZER_EXECUTOR = os.environ.get("OPTIMIZER_EXECUTOR", "local")
+    DASK_SCHEDULER_ADDRESS = os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     # Logging (configured once in create_app): a level name, and "text" (default, for cron logs) or "json".
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")

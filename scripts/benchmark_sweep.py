@@ -127,16 +127,28 @@ def section_sweep(data_dir: Path, *, workers: int | None = None, strategies: tup
         f"sweep: {stats.runs:,} runs ({stats.slices} slices), {runner.workers} workers: "
         f"{stats.wall_seconds:.1f}s end to end = {stats.runs / stats.wall_seconds:,.0f} runs/s; job {status}"
     )
+    _print_breakdown(stats, size_mb=size_mb)
+    print(f"sweep: best_params over the job {best_ms:.1f} ms (robust {robust_ms:.1f} ms); GET / {home_ms:.1f} ms")
+
+
+def _print_breakdown(stats, *, size_mb: float) -> None:
+    """Print where the sweep's time went: kernel, per-slice overhead, storage (wall and CPU: the machine is shared)."""
+    overhead = stats.compute_cpu_seconds - stats.kernel_cpu_seconds
     print(
-        f"sweep: compute {stats.compute_seconds:.1f}s summed over workers "
-        f"({stats.runs / max(stats.compute_seconds, 1e-9):,.0f} runs/s per core), "
-        f"storage {stats.store_seconds:.1f}s in the main process; database {size_mb:.0f} MB"
+        f"sweep: compute {stats.compute_seconds:.1f}s wall / {stats.compute_cpu_seconds:.1f}s CPU summed over workers "
+        f"({stats.runs / max(stats.compute_cpu_seconds, 1e-9):,.0f} runs/s per CPU second): "
+        f"kernel {stats.kernel_cpu_seconds:.1f}s CPU, per-slice overhead {overhead:.1f}s CPU "
+        f"({100 * overhead / max(stats.kernel_cpu_seconds, 1e-9):.0f}% of the kernel)"
+    )
+    print(
+        f"sweep: main process: prepare (claim, candles, lookahead guard) {stats.prepare_seconds:.1f}s, "
+        f"storage {stats.store_seconds:.1f}s wall / {stats.store_cpu_seconds:.1f}s CPU "
+        f"({stats.runs / max(stats.store_seconds, 1e-9):,.0f} runs/s); database {size_mb:.0f} MB"
     )
     print(
         f"sweep: peak memory {_peak_rss_mb(resource.RUSAGE_SELF):.0f} MB main process, "
         f"{_peak_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB largest worker"
     )
-    print(f"sweep: best_params over the job {best_ms:.1f} ms (robust {robust_ms:.1f} ms); GET / {home_ms:.1f} ms")
 
 
 def section_sweep_all(data_dir: Path) -> None:

@@ -1,17 +1,26 @@
 """Evaluate one optimization slice in a worker process (pure: no Flask, no SQLAlchemy).
 
 A slice is one (symbol, timeframe, strategy) with its candles and the
-strategy's grid. The worker runs the grid in one backtester call, scores every
-run (composite and stability scores), keys every parameter set, re-runs only
-the best set through ``run_backtest`` to keep its trades, and adds the job's
-overfitting checks: the robust best (by stability), Monte Carlo on the best
-run's trades, and walk-forward validation when the job asks for it. It never
-raises: a failure comes back as ``error`` so the job can record it and go on.
+strategy's grid. The worker runs the grid in one call of the strategy's grid
+kernel, scores every run (composite and stability scores), keys every
+parameter set, re-runs only the best set (``Strategy.single_run``, what
+``run_backtest`` does) to keep its trades, and adds the job's overfitting
+checks: the robust best (by stability), Monte Carlo on the best run's trades,
+and walk-forward validation when the job asks for it. It never raises: a
+failure comes back as ``error`` so the job can record it and go on.
+
+Speed: everything but the kernel is per-slice overhead, so the worker prepares
+the candles' arrays once for the grid and the best run, keeps the best run's
+trades as columns (a dict per trade only for what a reader asks for), and
+serializes each run's parameters itself, so the runner's process (the only
+database writer) just binds ready values. ``kernel_seconds`` and
+``cpu_seconds`` let the benchmark show the split.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -20,16 +29,39 @@ from typing import Any
 import pandas as pd
 
 from app.enums import ValidationMode
-from app.services.backtester_v2 import run_backtest, run_backtest_grid
+from app.services.backtester_v2 import (
+    DEFAULT_MAX_WAIT_BARS,
+    check_candles,
+    compounded_equity,
+    grid_frame,
+    market_arrays,
+)
 from app.services.costs import CostModel
 from app.services.scoring import RANKING_METRICS, composite_scores, rank_order
-from app.services.validation import monte_carlo_simulation, robust_best, stability_scores, walk_forward_validation
-from app.strategies import get_strategy
+from app.services.validation import monte_carlo_returns, robust_best, stability_scores, walk_forward_validation
+from app.strategies import ParameterSpace, get_strategy
+from app.strategies.base import iso_times, records_from_columns, trade_columns
 
 # The best run's stored result keeps at most this many trades (newest last), so results_json stays small.
 MAX_STORED_TRADES = 2_000
 
 SliceKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class GridRows:
+    """What every slice of one grid stores alike: each combination's canonical key and its parameters as JSON."""
+
+    param_keys: tuple[str, ...]
+    params_json: tuple[str, ...]
+
+
+def grid_rows(space: ParameterSpace, combinations: list[dict[str, Any]]) -> GridRows:
+    """Return the keys (``space.key``) and compact JSON of ``combinations``, in their order."""
+    return GridRows(
+        param_keys=tuple(space.key(params) for params in combinations),
+        params_json=tuple(json.dumps(params, separators=(",", ":")) for params in combinations),
+    )
 
 
 @dataclass(frozen=True)
@@ -40,6 +72,7 @@ class SliceTask:
     timeframe: str
     strategy: str
     candles: pd.DataFrame
+    # Canonical parameter sets (``space.expand`` of a validated grid): the kernel takes them as they are.
     combinations: list[dict[str, Any]]
     costs: CostModel
     ranking_metric: str
@@ -47,6 +80,8 @@ class SliceTask:
     validation: str = ValidationMode.NONE
     monte_carlo: bool = False
     seed: int = 0
+    # ``grid_rows(space, combinations)`` when the caller has it (one grid serves many slices); else computed here.
+    rows: GridRows | None = None
 
     @property
     def key(self) -> SliceKey:
@@ -65,10 +100,13 @@ class SliceResult:
     robust_position: int | None = None
     # Per rankable metric, the best run among those with >= min_trades trades (None: no run qualifies).
     best_by_metric: dict[str, int | None] = field(default_factory=dict)
-    best_result: dict[str, Any] = field(default_factory=dict)
+    best_result: dict[str, Any] = field(default_factory=dict)  # ``compact_details`` of the best run
+    params_json: list[str] = field(default_factory=list)  # each run's parameters as stored (compact JSON)
     checks: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time in the worker
+    cpu_seconds: float = 0.0  # CPU time in the worker (comparable on a busy machine)
+    kernel_seconds: float = 0.0  # CPU time in the strategy's grid kernel (the rest is per-slice overhead)
 
 
 def candles_fingerprint(candles: pd.DataFrame) -> str:
@@ -80,29 +118,43 @@ def candles_fingerprint(candles: pd.DataFrame) -> str:
 
 def evaluate_slice(task: SliceTask) -> SliceResult:
     """Run the task's grid, add composite and stability scores, and keep the best run's trades."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = SliceResult(key=task.key, fingerprint=candles_fingerprint(task.candles))
     try:
-        space = get_strategy(task.strategy).space
-        metrics = run_backtest_grid(
-            task.candles, strategy=task.strategy, combinations=task.combinations, costs=task.costs
-        )
-        metrics["composite_score"] = composite_scores(metrics, min_trades=task.min_trades)
-        metrics["stability_score"] = stability_scores(metrics, space=space, metric=task.ranking_metric)
-        best = int(rank_order(metrics, metric=task.ranking_metric, min_trades=task.min_trades)[0])
-        robust = robust_best(metrics, space=space, metric=task.ranking_metric, min_trades=task.min_trades)
-        result.metrics = metrics
-        result.param_keys = [space.key(params) for params in task.combinations]
-        result.best_position = best
-        result.robust_position = robust["robust"]["position"] if robust["robust"] else None
-        result.best_by_metric = best_by_metric(metrics, min_trades=task.min_trades)
-        full = run_backtest(task.candles, strategy=task.strategy, params=task.combinations[best], costs=task.costs)
-        result.best_result = stored_details(full)
-        result.checks = _overfitting_checks(task, full)
+        _evaluate(task, result)
     except Exception as exc:  # noqa: BLE001 - a slice failure is data for the job, not a crash
         result.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
     result.seconds = time.perf_counter() - started
+    result.cpu_seconds = time.process_time() - cpu_started
     return result
+
+
+def _evaluate(task: SliceTask, result: SliceResult) -> None:
+    strategy = get_strategy(task.strategy)
+    space = strategy.space
+    market = market_arrays(check_candles(task.candles))
+    kernel_started = time.process_time()
+    raw = (
+        strategy.grid_metrics(market, task.combinations, costs=task.costs, max_wait_bars=DEFAULT_MAX_WAIT_BARS)
+        if task.combinations
+        else None
+    )
+    result.kernel_seconds = time.process_time() - kernel_started
+    metrics = grid_frame(strategy, task.combinations, raw)
+    metrics["composite_score"] = composite_scores(metrics, min_trades=task.min_trades)
+    metrics["stability_score"] = stability_scores(metrics, space=space, metric=task.ranking_metric)
+    best = int(rank_order(metrics, metric=task.ranking_metric, min_trades=task.min_trades)[0])
+    robust = robust_best(metrics, space=space, metric=task.ranking_metric, min_trades=task.min_trades)
+    result.metrics = metrics
+    rows = task.rows or grid_rows(space, task.combinations)
+    result.param_keys, result.params_json = list(rows.param_keys), list(rows.params_json)
+    result.best_position = best
+    result.robust_position = robust["robust"]["position"] if robust["robust"] else None
+    result.best_by_metric = best_by_metric(metrics, min_trades=task.min_trades)
+    run = strategy.single_run(market, task.combinations[best], costs=task.costs, max_wait_bars=DEFAULT_MAX_WAIT_BARS)
+    trades = trade_columns(market, run, risk_pct=task.costs.risk_per_trade_pct)
+    result.best_result = compact_details(trades, start_time=iso_times(market.time_ns[:1])[0])
+    result.checks = _overfitting_checks(task, trades)
 
 
 def best_by_metric(metrics: pd.DataFrame, *, min_trades: int) -> dict[str, int | None]:
@@ -114,10 +166,11 @@ def best_by_metric(metrics: pd.DataFrame, *, min_trades: int) -> dict[str, int |
     return {metric: int(rank_order(metrics, metric=metric, min_trades=min_trades)[0]) for metric in RANKING_METRICS}
 
 
-def _overfitting_checks(task: SliceTask, best_run: dict[str, Any]) -> dict[str, Any]:
+def _overfitting_checks(task: SliceTask, trades: dict[str, list]) -> dict[str, Any]:
+    """The job's checks of the slice; ``trades``: the best run's trades as columns (``trade_columns``)."""
     checks: dict[str, Any] = {}
     if task.monte_carlo:
-        checks["monte_carlo"] = monte_carlo_simulation(best_run["trades"], seed=task.seed)
+        checks["monte_carlo"] = monte_carlo_returns(trades["r_multiple"], trades["return_pct"], seed=task.seed)
     if task.validation == ValidationMode.WALK_FORWARD:
         checks["walk_forward"] = walk_forward_validation(
             task.candles,
@@ -131,10 +184,38 @@ def _overfitting_checks(task: SliceTask, best_run: dict[str, Any]) -> dict[str, 
 
 
 def stored_details(full: dict[str, Any]) -> dict[str, Any]:
-    """Return what results_json keeps of a full backtest: the newest trades and equity points."""
+    """Return the details a run shows of a full ``run_backtest`` result: the newest trades and equity points."""
     trades = full["trades"]
     return {
         "trades": trades[-MAX_STORED_TRADES:],
         "trades_total": len(trades),
         "equity_curve": full.get("equity_curve", [])[-MAX_STORED_TRADES:],
     }
+
+
+def compact_details(trades: dict[str, list], *, start_time: str) -> dict[str, Any]:
+    """Return what ``results_json`` keeps of the best run: ``stored_details`` without its redundancy.
+
+    Columns instead of a dict per trade (the field names once, not once per
+    trade), and the equity curve as bare values: its times are the trades'
+    exit times plus the first candle's (``start_time``). ``expand_details``
+    gives back exactly what ``stored_details`` returns for the same run.
+    """
+    equity = compounded_equity(trades["return_pct"])[-MAX_STORED_TRADES:].tolist()
+    return {
+        "format": "columns",
+        "trades_total": len(trades["exit_time"]),
+        "start_time": start_time,
+        "columns": {name: values[-MAX_STORED_TRADES:] for name, values in trades.items()},
+        "equity": equity,
+    }
+
+
+def expand_details(stored: dict[str, Any]) -> dict[str, Any]:
+    """Return a stored ``results_json`` in the shape of ``stored_details`` (either storage format)."""
+    if stored.get("format") != "columns":
+        return stored  # stored before the columnar format: already trades and equity_curve
+    trades = records_from_columns(stored["columns"])
+    curve = [{"time": stored["start_time"], "equity": 1.0}]
+    curve += [{"time": t["exit_time"], "equity": v} for t, v in zip(trades, stored["equity"], strict=True)]
+    return {"trades": trades, "trades_total": stored["trades_total"], "equity_curve": curve[-MAX_STORED_TRADES:]}

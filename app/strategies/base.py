@@ -167,12 +167,17 @@ def trade_records(market: MarketArrays, run: SingleRun, *, risk_pct: float) -> l
     exit_reason, r_multiple (net of costs), return_pct, planned_rr,
     duration_hours.
     """
+    return records_from_columns(trade_columns(market, run, risk_pct=risk_pct))
+
+
+def trade_columns(market: MarketArrays, run: SingleRun, *, risk_pct: float) -> dict[str, list]:
+    """Return the trades of ``trade_records`` as one list per field (columnar: no dict per trade)."""
     out, setups = run.outcomes, run.setups
     chosen = np.flatnonzero(out.traded)
     chosen = chosen[np.argsort(out.exit_bar[chosen], kind="stable")]
     time_ns = market.time_ns
     r = out.r_multiple[chosen]
-    columns: dict[str, list] = {
+    return {
         "entry_time": iso_times(time_ns[out.fill_bar[chosen]]),
         "exit_time": iso_times(time_ns[out.exit_bar[chosen]]),
         "direction": ["long" if d > 0 else "short" for d in setups.direction[chosen].tolist()],
@@ -188,6 +193,10 @@ def trade_records(market: MarketArrays, run: SingleRun, *, risk_pct: float) -> l
         "planned_rr": out.planned_rr[chosen].tolist(),
         "duration_hours": out.hours[chosen].tolist(),
     }
+
+
+def records_from_columns(columns: dict[str, list]) -> list[dict[str, Any]]:
+    """Return one dict per row of equally long column lists (the inverse of a columnar trade list)."""
     names = list(columns)
     return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
