@@ -25,12 +25,15 @@ def insert_rows(table: Table, columns: Sequence[str], rows: Sequence[Sequence[An
     if not rows:
         return 0
     compiled = insert(table).compile(dialect=db.session.get_bind().dialect, column_keys=list(columns))
-    order = compiled.positiontup
-    if order is None or list(order) != list(columns):
-        raise RuntimeError(f"bulk insert needs a positional paramstyle in column order, got {order!r}")
+    if compiled.positiontup is None:  # a named paramstyle (PyMySQL's pyformat): one mapping per row
+        params: Sequence[Any] = [dict(zip(columns, row, strict=True)) for row in rows]
+    elif list(compiled.positiontup) == list(columns):
+        params = rows
+    else:
+        raise RuntimeError(f"bulk insert: unexpected parameter order {compiled.positiontup!r}")
     cursor = db.session.connection().connection.cursor()
     try:
-        cursor.executemany(compiled.string, rows)
+        cursor.executemany(compiled.string, params)
     finally:
         cursor.close()
     return len(rows)

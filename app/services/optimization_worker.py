@@ -101,6 +101,7 @@ class SliceResult:
     # Per rankable metric, the best run among those with >= min_trades trades (None: no run qualifies).
     best_by_metric: dict[str, int | None] = field(default_factory=dict)
     best_result: dict[str, Any] = field(default_factory=dict)  # ``compact_details`` of the best run
+    best_json: str | None = None  # the same as stored in the best run's results_json (JSON text)
     params_json: list[str] = field(default_factory=list)  # each run's parameters as stored (compact JSON)
     checks: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -154,6 +155,7 @@ def _evaluate(task: SliceTask, result: SliceResult) -> None:
     run = strategy.single_run(market, task.combinations[best], costs=task.costs, max_wait_bars=DEFAULT_MAX_WAIT_BARS)
     trades = trade_columns(market, run, risk_pct=task.costs.risk_per_trade_pct)
     result.best_result = compact_details(trades, start_time=iso_times(market.time_ns[:1])[0])
+    result.best_json = json.dumps(result.best_result, separators=(",", ":"))
     result.checks = _overfitting_checks(task, trades)
 
 

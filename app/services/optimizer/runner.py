@@ -18,7 +18,6 @@ again. Resuming skips completed slices; a failed slice is deleted and retried.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -420,7 +419,7 @@ def _run_rows(job_id: int, slice_id: int, result: SliceResult) -> list[tuple[Any
         for key, params, *values in zip(result.param_keys, result.params_json, *metrics, strict=True)
     ]
     best = result.best_position
-    rows[best] = (*rows[best][:-1], json.dumps(result.best_result, separators=(",", ":")))
+    rows[best] = (*rows[best][:-1], result.best_json)
     return rows
 
 
