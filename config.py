@@ -40,6 +40,8 @@ class Config:
     # Where slices are evaluated: "local" (process pool on this machine) or "dask" (the scheduler at
     # DASK_SCHEDULER_ADDRESS, e.g. tcp://10.0.0.5:8786; unset: a LocalCluster of OPTIMIZER_WORKERS processes).
     OPTIMIZER_EXECUTOR = os.environ.get("OPTIMIZER_EXECUTOR", "local")
+    # How often the worker service (flask optimize worker) looks for a new or stale job, in seconds.
+    OPTIMIZER_POLL_SECONDS = float(os.environ.get("OPTIMIZER_POLL_SECONDS", "5"))
     DASK_SCHEDULER_ADDRESS = os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     # Logging (configured once in create_app): a level name, and "text" (default, for cron logs) or "json".
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -2,9 +2,11 @@
 
 An executor takes the runner's slice tasks and yields their results as they
 finish; it never touches the database (the runner alone writes, under its
-lease). While it waits it calls ``heartbeat`` every ``HEARTBEAT_SECONDS`` so
-the runner can prove its lease is alive during long slices. The choice is
-configuration (``OPTIMIZER_EXECUTOR``):
+lease). It calls ``tick`` at least every ``TICK_SECONDS`` while it waits and
+after every result: the runner heartbeats its lease there, and a ``tick``
+that returns True asks the executor to stop: slices not started are
+cancelled, the ones already computing still come back (and are stored), then
+the iteration ends. The choice is configuration (``OPTIMIZER_EXECUTOR``):
 
 - ``local``: ``concurrent.futures`` process pool on this machine (fork: the
   workers share the already compiled strategies and engine at no cost); one
@@ -21,6 +23,8 @@ configuration (``OPTIMIZER_EXECUTOR``):
 from __future__ import annotations
 
 import logging
+import signal
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_all_start_methods, get_context
@@ -32,15 +36,24 @@ from config import ConfigError
 log = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "dask")
-HEARTBEAT_SECONDS = 30
+TICK_SECONDS = 1.0
 Evaluate = Callable[[SliceTask], SliceResult]
-Heartbeat = Callable[[], None]
+Tick = Callable[[], bool]  # heartbeat; returns True when the executor should stop
 
 
 class SliceExecutor(Protocol):
     """Evaluates slice tasks somewhere and yields their results in completion order."""
 
-    def run(self, tasks: list[SliceTask], *, heartbeat: Heartbeat) -> Iterator[SliceResult]: ...
+    def run(self, tasks: list[SliceTask], *, tick: Tick) -> Iterator[SliceResult]: ...
+
+
+def _ignore_interrupts() -> None:
+    """Pool workers leave Ctrl-C and SIGTERM to the runner's process, which stops them in order.
+
+    (They end with the pool; if the runner's process is killed outright, their queue breaks and they exit.)
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 class LocalExecutor:
@@ -50,21 +63,30 @@ class LocalExecutor:
         self.workers = workers
         self.evaluate = evaluate
 
-    def run(self, tasks: list[SliceTask], *, heartbeat: Heartbeat) -> Iterator[SliceResult]:
+    def run(self, tasks: list[SliceTask], *, tick: Tick) -> Iterator[SliceResult]:
         if self.workers <= 1 or len(tasks) <= 1:
             for task in tasks:
+                if tick():
+                    return
                 yield self.evaluate(task)
             return
         # Workers never touch the database (they only compute), so inherited connections stay unused.
         context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=context) as pool:
-            pending = {pool.submit(self.evaluate, task) for task in tasks}
-            while pending:
-                finished, pending = wait(pending, timeout=HEARTBEAT_SECONDS, return_when=FIRST_COMPLETED)
-                if not finished:
-                    heartbeat()
+        workers = min(self.workers, len(tasks))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_interrupts) as pool:
+            # Submitted as workers free up (one spare each round keeps them busy): a stop leaves the rest unsent.
+            queued = iter(tasks)
+            in_flight: set = set()
+            stopping = False
+            while True:
+                while not stopping and len(in_flight) <= workers and (task := next(queued, None)) is not None:
+                    in_flight.add(pool.submit(self.evaluate, task))
+                if not in_flight:
+                    return
+                finished, in_flight = wait(in_flight, timeout=TICK_SECONDS, return_when=FIRST_COMPLETED)
                 for future in finished:
                     yield future.result()
+                stopping = stopping or tick()
 
 
 class DaskExecutor:
@@ -75,39 +97,44 @@ class DaskExecutor:
         self.workers = workers
         self.evaluate = evaluate
 
-    def run(self, tasks: list[SliceTask], *, heartbeat: Heartbeat) -> Iterator[SliceResult]:
+    def run(self, tasks: list[SliceTask], *, tick: Tick) -> Iterator[SliceResult]:
         from distributed import Client, LocalCluster  # optional at import time: only this executor needs it
 
         if not tasks:
             return
         if self.address:
             with Client(self.address) as client:
-                yield from self._run_on(client, tasks, heartbeat)
+                yield from self._run_on(client, tasks, tick)
             return
         cluster = LocalCluster(
             n_workers=min(self.workers, len(tasks)), threads_per_worker=1, processes=True, dashboard_address=None
         )
         with cluster, Client(cluster) as client:
-            yield from self._run_on(client, tasks, heartbeat)
+            yield from self._run_on(client, tasks, tick)
 
-    def _run_on(self, client, tasks: list[SliceTask], heartbeat: Heartbeat) -> Iterator[SliceResult]:
+    def _run_on(self, client, tasks: list[SliceTask], tick: Tick) -> Iterator[SliceResult]:
         from distributed import wait as dask_wait
 
-        # pure=False: every task runs (no result reuse across jobs); keys name the slice in Dask's dashboard.
+        # pure=False: every task runs (no result reuse across jobs); the key names the slice in Dask's dashboard.
         futures = {
-            client.submit(self.evaluate, task, pure=False, key=f"slice-{'|'.join(task.key)}-{id(task)}"): task
+            client.submit(self.evaluate, task, pure=False, key=f"slice-{'|'.join(task.key)}-{uuid.uuid4().hex}"): task
             for task in tasks
         }
         pending = set(futures)
-        while pending:
-            try:
-                done = dask_wait(pending, timeout=HEARTBEAT_SECONDS, return_when="FIRST_COMPLETED").done
-            except TimeoutError:
-                heartbeat()
-                continue
-            pending -= done
-            for future in done:
-                yield _result_of(future, futures[future])
+        try:
+            while pending:
+                try:
+                    done = dask_wait(pending, timeout=TICK_SECONDS, return_when="FIRST_COMPLETED").done
+                except TimeoutError:
+                    done = set()
+                pending -= done
+                for future in done:
+                    yield _result_of(future, futures[future])
+                if pending and tick():
+                    return  # the finally below cancels the rest: the job's next run evaluates them
+        finally:
+            if pending:
+                client.cancel(list(pending))
 
 
 def _result_of(future, task: SliceTask) -> SliceResult:

@@ -8,6 +8,10 @@ only database writer: it stores each slice (its row, its runs in one
 driver-level bulk insert, its best runs and checks, the job's counters) in
 one transaction.
 
+A runner asked to stop (``run(stop=...)``, the worker service on SIGTERM)
+stores the slices already computing, then *releases* the job: back to
+``pending`` with no owner, so the next runner resumes it at once.
+
 Ownership is a lease with a fencing token: claiming a job increments its
 ``lease`` and every later write of the runner is conditional on still
 holding that lease (same transaction), so a process that lost its job to a
@@ -24,6 +28,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -48,6 +53,8 @@ from app.strategies import get_strategy
 
 log = logging.getLogger(__name__)
 ProgressCallback = Callable[["ProgressEvent"], None]
+StopCheck = Callable[[], bool]
+HEARTBEAT_SECONDS = 30  # while slices compute; a job is stale after OPTIMIZER_STALE_SECONDS without one
 
 # The runs table's columns in insert order; the metric values come from the slice's metrics table.
 RUN_METRIC_COLUMNS = (*METRIC_COLUMNS, "stability_score")
@@ -122,18 +129,24 @@ class JobRunner:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease = 0
         self.last_stats = RunStats()
+        self._beat = 0.0
 
-    def run(self, job_id: int, *, progress: ProgressCallback | None = None) -> OptimizationJob:
+    def run(
+        self, job_id: int, *, progress: ProgressCallback | None = None, stop: StopCheck | None = None
+    ) -> OptimizationJob:
         """Claim the job, evaluate every pending slice, store each as it finishes; return the job.
 
         The job ends ``completed`` when every slice succeeded, ``failed`` (with
-        a summary naming the slices) otherwise. Raises ConflictError when
-        another live process holds the job, LeaseLostError when it is taken
-        over while this runner works.
+        a summary naming the slices) otherwise, or ``pending`` again when
+        ``stop()`` turned True before every slice was stored (released, see
+        the module docstring). Raises ConflictError when another live process
+        holds the job, LeaseLostError when it is taken over while this runner
+        works.
         """
         started = time.perf_counter()
         job = self._claim(job_id)
         stats = self.last_stats = RunStats()
+        stopping = stop or (lambda: False)
         try:
             tasks = self._pending_tasks(job)
             if not self._lookahead_guard(job, tasks):
@@ -141,16 +154,21 @@ class JobRunner:
             if progress:
                 progress(ProgressEvent(job, None, 0, len(tasks)))
             stats.prepare_seconds = time.perf_counter() - started
-            for done, result in enumerate(self.executor.run(tasks, heartbeat=lambda: self._heartbeat(job)), start=1):
-                store_started, store_cpu = time.perf_counter(), time.process_time()
-                self._store_slice(job, result)
-                stats.add(
-                    result,
-                    store_seconds=time.perf_counter() - store_started,
-                    store_cpu_seconds=time.process_time() - store_cpu,
-                )
-                if progress:
-                    progress(ProgressEvent(job, result, done, len(tasks)))
+            done = 0
+            with closing(self.executor.run(tasks, tick=lambda: self._tick(job, stopping))) as results:
+                for done, result in enumerate(results, start=1):
+                    store_started, store_cpu = time.perf_counter(), time.process_time()
+                    self._store_slice(job, result)
+                    stats.add(
+                        result,
+                        store_seconds=time.perf_counter() - store_started,
+                        store_cpu_seconds=time.process_time() - store_cpu,
+                    )
+                    if progress:
+                        progress(ProgressEvent(job, result, done, len(tasks)))
+            if done < len(tasks):
+                self._release(job, stored=done, total=len(tasks))
+                return job
             self._finish(job)
             stats.wall_seconds = time.perf_counter() - started
         except LeaseLostError:
@@ -203,17 +221,34 @@ class JobRunner:
         held = db.session.execute(
             update(OptimizationJob)
             .where(OptimizationJob.id == job.id, OptimizationJob.lease == self.lease)
-            .values(heartbeat_at=utcnow(), **changes)
+            .values(**{"heartbeat_at": utcnow(), **changes})
             .execution_options(synchronize_session=False)
         ).rowcount
+        self._beat = time.monotonic()
         if held != 1:
             db.session.rollback()
             raise LeaseLostError(f"job {job.id} was taken over by another runner; this one stopped")
 
-    def _heartbeat(self, job: OptimizationJob) -> None:
-        """Prove the lease is alive while long slices compute (LeaseLostError when it was taken over)."""
-        self._hold(job)
+    def _tick(self, job: OptimizationJob, stopping: StopCheck) -> bool:
+        """The executors' callback: heartbeat every HEARTBEAT_SECONDS; True when the runner is asked to stop."""
+        if time.monotonic() - self._beat >= HEARTBEAT_SECONDS:
+            self._hold(job)  # LeaseLostError when the job was taken over
+            db.session.commit()
+        return bool(stopping())
+
+    def _release(self, job: OptimizationJob, *, stored: int, total: int) -> None:
+        """Give a job back unfinished (asked to stop): pending, no owner, completed slices kept."""
+        self._hold(
+            job,
+            status=JobStatus.PENDING,
+            claimed_by=None,
+            heartbeat_at=None,
+            summary=f"released by {self.owner} on shutdown after storing {stored} of {total} pending slices; "
+            "the next run resumes it",
+        )
         db.session.commit()
+        db.session.refresh(job)
+        log.warning("job %s released after %s of %s slices (stop requested)", job.id, stored, total)
 
     # ------------------------------------------------------------------ slices
 
