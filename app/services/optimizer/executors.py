@@ -107,7 +107,7 @@ class DaskExecutor:
                 yield from self._run_on(client, tasks, tick)
             return
         cluster = LocalCluster(
-            n_workers=min(self.workers, len(tasks)), threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=min(self.workers, len(tasks)), threads_per_worker=1, processes=True, dashboard_address=":0"
         )
         with cluster, Client(cluster) as client:
             yield from self._run_on(client, tasks, tick)
