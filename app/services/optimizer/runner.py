@@ -373,7 +373,9 @@ class JobRunner:
                 update(OptimizationSlice)
                 .where(OptimizationSlice.id == slice_id)
                 .values(
-                    best_run_id=best_ids.get(result.best_position), robust_run_id=best_ids.get(result.robust_position)
+                    best_run_id=best_ids.get(result.best_position),
+                    robust_run_id=best_ids.get(result.robust_position),
+                    best_runs={metric: best_ids.get(p) for metric, p in result.best_by_metric.items()},
                 )
             )
         db.session.commit()
