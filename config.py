@@ -42,6 +42,16 @@ class Config:
     OPTIMIZER_EXECUTOR = os.environ.get("OPTIMIZER_EXECUTOR", "local")
     # How often the worker service (flask optimize worker) looks for a new or stale job, in seconds.
     OPTIMIZER_POLL_SECONDS = float(os.environ.get("OPTIMIZER_POLL_SECONDS", "5"))
+    # Retention after the weekly sweep (scripts/run_optimization.py --new): keep every run of the newest N jobs
+    # and/or of jobs younger than DAYS; older finished jobs keep only their slices' best runs. Unset: no pruning.
+    OPTIMIZER_PRUNE_KEEP_LAST = (
+        int(os.environ["OPTIMIZER_PRUNE_KEEP_LAST"]) if os.environ.get("OPTIMIZER_PRUNE_KEEP_LAST") else None
+    )
+    OPTIMIZER_PRUNE_OLDER_THAN_DAYS = (
+        int(os.environ["OPTIMIZER_PRUNE_OLDER_THAN_DAYS"])
+        if os.environ.get("OPTIMIZER_PRUNE_OLDER_THAN_DAYS")
+        else None
+    )
     DASK_SCHEDULER_ADDRESS = os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     # Logging (configured once in create_app): a level name, and "text" (default, for cron logs) or "json".
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -13,6 +13,7 @@ from app.enums import JobStatus, ValidationMode, values
 from app.models import OptimizationJob
 from app.services.costs import COST_PRESETS
 from app.services.optimizer import jobs, results
+from app.services.optimizer.retention import prune_runs
 from app.services.optimizer.runner import JobRunner
 from app.services.optimizer.worker import OptimizerWorker
 
@@ -173,6 +174,15 @@ def worker_command(poll_seconds: float | None, workers: int | None, once: bool) 
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo(report.summary)
+
+
+@optimize_cli.command("prune")
+@click.option("--keep-last", type=click.IntRange(min=0), default=None, help="Keep every run of the newest N jobs.")
+@click.option("--older-than", type=click.IntRange(min=0), default=None, help="Only jobs created over DAYS ago.")
+@click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
+def prune_command(keep_last: int | None, older_than: int | None, dry_run: bool) -> None:
+    """Delete old finished jobs' runs, keeping each slice's best runs, its checks and referenced runs."""
+    click.echo(prune_runs(keep_last=keep_last, older_than_days=older_than, dry_run=dry_run).summary)
 
 
 @optimize_cli.command("status")
