@@ -139,11 +139,11 @@ def run_backtest_grid(
 
 def grid_frame(strategy: Strategy, combos: list[dict[str, Any]], metrics: np.ndarray | None) -> pd.DataFrame:
     """Return parameters and metrics as one table (the shape ``run_backtest_grid`` returns)."""
-    result = pd.DataFrame({name: [combo[name] for combo in combos] for name in strategy.space.names})
+    columns: dict[str, Any] = {name: [combo[name] for combo in combos] for name in strategy.space.names}
     for j, name in enumerate(METRIC_NAMES):
         dtype = np.int64 if name in INT_METRICS else np.float64
-        result[name] = pd.Series(dtype=dtype) if metrics is None else metrics[:, j].astype(dtype)
-    return result
+        columns[name] = np.empty(0, dtype) if metrics is None else metrics[:, j].astype(dtype)
+    return pd.DataFrame(columns)  # built at once: inserting columns one by one costs more than the data
 
 
 def _check_combinations(strategy: Strategy, combinations: Any) -> list[dict[str, Any]]:

@@ -31,7 +31,6 @@ import pandas as pd
 from app.enums import ValidationMode
 from app.services.backtester_v2 import (
     DEFAULT_MAX_WAIT_BARS,
-    check_candles,
     compounded_equity,
     grid_frame,
     market_arrays,
@@ -71,7 +70,7 @@ class SliceTask:
     symbol: str
     timeframe: str
     strategy: str
-    candles: pd.DataFrame
+    candles: pd.DataFrame  # validated (DESIGN section 3): the loader's job, not repeated per slice
     # Canonical parameter sets (``space.expand`` of a validated grid): the kernel takes them as they are.
     combinations: list[dict[str, Any]]
     costs: CostModel
@@ -82,6 +81,8 @@ class SliceTask:
     seed: int = 0
     # ``grid_rows(space, combinations)`` when the caller has it (one grid serves many slices); else computed here.
     rows: GridRows | None = None
+    # ``candles_fingerprint(candles)`` when the caller has it (one candle set serves every strategy); else computed.
+    fingerprint: str | None = None
 
     @property
     def key(self) -> SliceKey:
@@ -120,7 +121,7 @@ def candles_fingerprint(candles: pd.DataFrame) -> str:
 def evaluate_slice(task: SliceTask) -> SliceResult:
     """Run the task's grid, add composite and stability scores, and keep the best run's trades."""
     started, cpu_started = time.perf_counter(), time.process_time()
-    result = SliceResult(key=task.key, fingerprint=candles_fingerprint(task.candles))
+    result = SliceResult(key=task.key, fingerprint=task.fingerprint or candles_fingerprint(task.candles))
     try:
         _evaluate(task, result)
     except Exception as exc:  # noqa: BLE001 - a slice failure is data for the job, not a crash
@@ -133,7 +134,7 @@ def evaluate_slice(task: SliceTask) -> SliceResult:
 def _evaluate(task: SliceTask, result: SliceResult) -> None:
     strategy = get_strategy(task.strategy)
     space = strategy.space
-    market = market_arrays(check_candles(task.candles))
+    market = market_arrays(task.candles)  # validated by whoever loaded them (load_candles, read_candles_csv)
     kernel_started = time.process_time()
     raw = (
         strategy.grid_metrics(market, task.combinations, costs=task.costs, max_wait_bars=DEFAULT_MAX_WAIT_BARS)
@@ -143,9 +144,12 @@ def _evaluate(task: SliceTask, result: SliceResult) -> None:
     result.kernel_seconds = time.process_time() - kernel_started
     metrics = grid_frame(strategy, task.combinations, raw)
     metrics["composite_score"] = composite_scores(metrics, min_trades=task.min_trades)
-    metrics["stability_score"] = stability_scores(metrics, space=space, metric=task.ranking_metric)
+    stability = stability_scores(metrics, space=space, metric=task.ranking_metric)
+    metrics["stability_score"] = stability
     best = int(rank_order(metrics, metric=task.ranking_metric, min_trades=task.min_trades)[0])
-    robust = robust_best(metrics, space=space, metric=task.ranking_metric, min_trades=task.min_trades)
+    robust = robust_best(
+        metrics, space=space, metric=task.ranking_metric, min_trades=task.min_trades, stability=stability
+    )
     result.metrics = metrics
     rows = task.rows or grid_rows(space, task.combinations)
     result.param_keys, result.params_json = list(rows.param_keys), list(rows.params_json)

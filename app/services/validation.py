@@ -369,39 +369,56 @@ def _distribution(samples: np.ndarray, confidence_level: float) -> dict[str, flo
 
 
 @njit(cache=True, inline="always")
-def _walk(factor, loss, equity, peak, worst, run, longest):  # pragma: no cover - numba
-    """Apply one trade to a path's state (equity, peak, worst drawdown, losing run, longest run); return it."""
+def _walk(factor, loss, equity, peak, trough, worst, run, longest):  # pragma: no cover - numba
+    """Apply one trade to a path's state; return it.
+
+    State: equity, its running peak (from 1.0), the lowest equity since that
+    peak, the worst drawdown fraction of the segments already closed, the
+    current and the longest losing run. A segment's drawdown ``(peak -
+    trough) / peak`` is its largest (the same value the per-step formula
+    reaches), computed once when a new peak closes it (``_closed``).
+    """
     equity *= factor
     if equity >= peak:
-        peak = equity  # at the peak the drawdown is exactly 0
-    else:
-        worst = max(worst, (peak - equity) / peak)
+        worst = _closed(peak, trough, worst)
+        peak = trough = equity
+    elif equity < trough:
+        trough = equity
     run = run + 1 if loss else 0
-    return equity, peak, worst, run, max(longest, run)
+    return equity, peak, trough, worst, run, max(longest, run)
+
+
+@njit(cache=True, inline="always")
+def _closed(peak, trough, worst):  # pragma: no cover - numba
+    return max(worst, (peak - trough) / peak)
 
 
 @njit(cache=True)
-def _shuffled_paths(factors, losses, uniforms):  # pragma: no cover - numba
-    """Return (final equity, max drawdown %, longest losing streak) of one shuffled order per row of ``uniforms``.
+def _shuffled_paths(factors, losses, rng, sims):  # pragma: no cover - numba
+    """Return (final equity, max drawdown %, longest losing streak) of ``sims`` shuffled trade orders.
 
     A forward Fisher-Yates shuffle, fused with the path walk: at step ``i``
-    the trade at position ``j = i + floor(u[s, i] * (n - i))`` is swapped in
-    and is final, so it is applied to the path at once (one pass, no order
-    matrix). The buffer carries over between rows: a uniform permutation of
-    any order is still uniform.
+    the trade at position ``j = i + floor(u * (n - i))`` is swapped in and is
+    final, so it is applied to the path at once (one pass, no order matrix).
+    ``u`` comes from ``rng.random()`` drawn here one by one: numba runs
+    numpy's own generator, so the draws are those of ``rng.random((sims, n))``
+    without the array. The buffer carries over between rows: a uniform
+    permutation of any order is still uniform.
     """
-    sims, n = uniforms.shape
+    n = factors.shape[0]
     final, drawdown, streak = np.empty(sims), np.empty(sims), np.empty(sims)
     perm = np.arange(n)
     for s in range(sims):
-        equity, peak, worst, run, longest = 1.0, 1.0, 0.0, 0, 0
+        equity, peak, trough, worst, run, longest = 1.0, 1.0, 1.0, 0.0, 0, 0
         for i in range(n):
-            j = min(i + int(uniforms[s, i] * (n - i)), n - 1)
+            j = min(i + int(rng.random() * (n - i)), n - 1)
             t = perm[j]
             perm[j] = perm[i]
             perm[i] = t
-            equity, peak, worst, run, longest = _walk(factors[t], losses[t], equity, peak, worst, run, longest)
-        final[s], drawdown[s], streak[s] = equity, worst * 100.0, longest
+            equity, peak, trough, worst, run, longest = _walk(
+                factors[t], losses[t], equity, peak, trough, worst, run, longest
+            )
+        final[s], drawdown[s], streak[s] = equity, _closed(peak, trough, worst) * 100.0, longest
     return final, drawdown, streak
 
 
@@ -411,11 +428,13 @@ def _drawn_paths(factors, losses, order):  # pragma: no cover - numba
     sims, n = order.shape
     final, drawdown, streak = np.empty(sims), np.empty(sims), np.empty(sims)
     for s in range(sims):
-        equity, peak, worst, run, longest = 1.0, 1.0, 0.0, 0, 0
+        equity, peak, trough, worst, run, longest = 1.0, 1.0, 1.0, 0.0, 0, 0
         for k in range(n):
             t = order[s, k]
-            equity, peak, worst, run, longest = _walk(factors[t], losses[t], equity, peak, worst, run, longest)
-        final[s], drawdown[s], streak[s] = equity, worst * 100.0, longest
+            equity, peak, trough, worst, run, longest = _walk(
+                factors[t], losses[t], equity, peak, trough, worst, run, longest
+            )
+        final[s], drawdown[s], streak[s] = equity, _closed(peak, trough, worst) * 100.0, longest
     return final, drawdown, streak
 
 
@@ -549,7 +568,7 @@ def _simulate(
     factors = np.maximum(1.0 + returns / 100.0, 0.0)
     losses = r_mult <= 0.0
     if method == "shuffle":
-        final, drawdown, streak = _shuffled_paths(factors, losses, rng.random((sims, n)))
+        final, drawdown, streak = _shuffled_paths(factors, losses, rng, sims)
     else:
         final, drawdown, streak = _drawn_paths(factors, losses, rng.integers(0, n, size=(sims, n)))
     result.update(
@@ -626,7 +645,12 @@ def stability_scores(metrics: pd.DataFrame, *, space: ParameterSpace, metric: st
 
 
 def robust_best(
-    metrics: pd.DataFrame, *, space: ParameterSpace, metric: str = "composite_score", min_trades: int = 10
+    metrics: pd.DataFrame,
+    *,
+    space: ParameterSpace,
+    metric: str = "composite_score",
+    min_trades: int = 10,
+    stability: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Return the raw best combination and the robust best (best stability score) of a metrics table.
 
@@ -635,13 +659,15 @@ def robust_best(
     the lowest max_drawdown). Ties keep table order. Each of ``best`` and
     ``robust`` is ``{"position" (0-based row), "params", "value", "stability",
     "total_trades"}`` or None when no row qualifies; ``same`` says whether they
-    are the same row.
+    are the same row. ``stability``: ``stability_scores`` of the same table
+    and metric when the caller has them already.
     """
     check_metric(metric)
     min_trades = _integer(min_trades, "min_trades", minimum=0)
     if not isinstance(metrics, pd.DataFrame) or "total_trades" not in metrics.columns:
         raise ValueError("metrics must be a DataFrame with a total_trades column")
-    stability = stability_scores(metrics, space=space, metric=metric)
+    if stability is None:
+        stability = stability_scores(metrics, space=space, metric=metric)
     values = _metric_values(metrics, metric) if len(metrics) else np.empty(0, np.float64)
     trades = metrics["total_trades"].to_numpy() if len(metrics) else np.empty(0, np.int64)
     sign = 1.0 if RANKING_METRICS[metric] else -1.0

@@ -282,6 +282,7 @@ class JobRunner:
                 if not todo:
                     continue
                 candles = load_candles(symbol, timeframe, job.start_date, end_of(job.end_date))
+                fingerprint = candles_fingerprint(candles)
                 tasks.extend(
                     SliceTask(
                         symbol=symbol,
@@ -296,6 +297,7 @@ class JobRunner:
                         monte_carlo=job.monte_carlo,
                         seed=job.id,
                         rows=rows[strategy],
+                        fingerprint=fingerprint,
                     )
                     for strategy in todo
                 )
