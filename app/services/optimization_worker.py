@@ -26,6 +26,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from app.enums import ValidationMode
@@ -39,7 +40,7 @@ from app.services.costs import CostModel
 from app.services.scoring import RANKING_METRICS, composite_scores, rank_order
 from app.services.validation import monte_carlo_returns, robust_best, stability_scores, walk_forward_validation
 from app.strategies import ParameterSpace, get_strategy
-from app.strategies.base import iso_times, records_from_columns, trade_columns
+from app.strategies.base import TIME_FIELDS, iso_times, records_from_columns, trade_columns
 
 # The best run's stored result keeps at most this many trades (newest last), so results_json stays small.
 MAX_STORED_TRADES = 2_000
@@ -157,7 +158,7 @@ def _evaluate(task: SliceTask, result: SliceResult) -> None:
     result.robust_position = robust["robust"]["position"] if robust["robust"] else None
     result.best_by_metric = best_by_metric(metrics, min_trades=task.min_trades)
     run = strategy.single_run(market, task.combinations[best], costs=task.costs, max_wait_bars=DEFAULT_MAX_WAIT_BARS)
-    trades = trade_columns(market, run, risk_pct=task.costs.risk_per_trade_pct)
+    trades = trade_columns(market, run, risk_pct=task.costs.risk_per_trade_pct, iso=False)
     result.best_result = compact_details(trades, start_time=iso_times(market.time_ns[:1])[0])
     result.best_json = json.dumps(result.best_result, separators=(",", ":"))
     result.checks = _overfitting_checks(task, trades)
@@ -202,8 +203,9 @@ def stored_details(full: dict[str, Any]) -> dict[str, Any]:
 def compact_details(trades: dict[str, list], *, start_time: str) -> dict[str, Any]:
     """Return what ``results_json`` keeps of the best run: ``stored_details`` without its redundancy.
 
-    Columns instead of a dict per trade (the field names once, not once per
-    trade), and the equity curve as bare values: its times are the trades'
+    ``trades``: ``trade_columns(..., iso=False)``. Columns instead of a dict
+    per trade (the field names once, not once per trade), times as epoch
+    seconds, and the equity curve as bare values: its times are the trades'
     exit times plus the first candle's (``start_time``). ``expand_details``
     gives back exactly what ``stored_details`` returns for the same run.
     """
@@ -221,7 +223,10 @@ def expand_details(stored: dict[str, Any]) -> dict[str, Any]:
     """Return a stored ``results_json`` in the shape of ``stored_details`` (either storage format)."""
     if stored.get("format") != "columns":
         return stored  # stored before the columnar format: already trades and equity_curve
-    trades = records_from_columns(stored["columns"])
+    columns = dict(stored["columns"])
+    for name in TIME_FIELDS:
+        columns[name] = iso_times(np.asarray(columns[name], dtype=np.int64) * 10**9)
+    trades = records_from_columns(columns)
     curve = [{"time": stored["start_time"], "equity": 1.0}]
     curve += [{"time": t["exit_time"], "equity": v} for t, v in zip(trades, stored["equity"], strict=True)]
     return {"trades": trades, "trades_total": stored["trades_total"], "equity_curve": curve[-MAX_STORED_TRADES:]}
