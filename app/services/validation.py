@@ -374,17 +374,18 @@ def _walk(factor, loss, equity, peak, trough, worst, run, longest):  # pragma: n
 
     State: equity, its running peak (from 1.0), the lowest equity since that
     peak, the worst drawdown fraction of the segments already closed, the
-    current and the longest losing run. A segment's drawdown ``(peak -
-    trough) / peak`` is its largest (the same value the per-step formula
-    reaches), computed once when a new peak closes it (``_closed``).
+    current and the longest losing run (``loss`` is 1 or 0: no branch on a
+    coin flip). A segment's drawdown ``(peak - trough) / peak`` is its largest
+    (the value the per-step formula reaches), computed once when a new peak
+    closes the segment (``_closed``).
     """
     equity *= factor
     if equity >= peak:
         worst = _closed(peak, trough, worst)
-        peak = trough = equity
-    elif equity < trough:
+        peak = equity
         trough = equity
-    run = run + 1 if loss else 0
+    trough = min(trough, equity)
+    run = (run + 1) * loss
     return equity, peak, trough, worst, run, max(longest, run)
 
 
@@ -566,7 +567,7 @@ def _simulate(
     rng = np.random.default_rng(seed)
     # The engine's floor: max(0, equity * factor) stays 0 after ruin, which a factor floored at 0 reproduces.
     factors = np.maximum(1.0 + returns / 100.0, 0.0)
-    losses = r_mult <= 0.0
+    losses = (r_mult <= 0.0).astype(np.int64)
     if method == "shuffle":
         final, drawdown, streak = _shuffled_paths(factors, losses, rng, sims)
     else:
