@@ -262,8 +262,18 @@ def section_scale(data_dir: Path) -> None:
         bars.append(len(frame))
         costs.append(total)
         print(f"  {tf:>4} {len(frame):>8,} bars: {total * 1000:8.1f} ms (kernel {kernel * 1000:7.1f} ms)")
+    print("scale: (different markets and years: the number of setups, not only bars, sets these costs)")
+    series = frames.get("5m", frames["30m"])
+    print(f"scale: against bars of one series (prefixes of {len(series):,} bars, grid 960)")
+    bars, costs = [], []
+    for share in (8, 4, 2, 1):
+        prefix = series.iloc[: len(series) // share]
+        total, kernel = _slice_cpu(prefix, strategy, default)
+        bars.append(len(prefix))
+        costs.append(total)
+        print(f"  {len(prefix):>8,} bars: {total * 1000:8.1f} ms (kernel {kernel * 1000:7.1f} ms)")
     a_bars, b_bars = _fit(bars, costs)
-    print(f"scale: cost ~ bars^{b_bars:.2f} (grid 960)")
+    print(f"scale: cost ~ bars^{b_bars:.2f} (grid 960): linear in bars means an exponent near 1")
     frame = frames["30m"]
     print(f"scale: against grid size ({len(frame):,} bars of 30m)")
     sizes, grid_costs = [], []
@@ -284,18 +294,26 @@ def section_scale(data_dir: Path) -> None:
 
 
 def _project(a_bars: float, b_bars: float) -> None:
-    """Project the 7-million-run weekly sweep (200 pairs x 7 timeframes x 5 strategies, 960-run grids)."""
-    lookback_days = 365 * 5
+    """Project the 7-million-run weekly sweep (200 pairs x 7 timeframes x 5 strategies x 1,000-run grids)."""
     per_day = {"1m": 1440, "5m": 288, "15m": 96, "30m": 48, "1h": 24, "4h": 6, "1d": 1}
-    slices_per_tf = WEEKLY_RUNS / WEEKLY_GRID / len(per_day)
-    cpu = sum(slices_per_tf * a_bars * (lookback_days * n) ** b_bars for n in per_day.values())
-    print(
-        f"scale: projection: {WEEKLY_RUNS:,} runs = {WEEKLY_RUNS / WEEKLY_GRID:,.0f} slices of {WEEKLY_GRID} "
-        f"over 5 years on every timeframe 1m..1d: {cpu / 3600:,.1f} CPU hours (from the bars fit)"
-    )
-    for workers in (2, 8, 32, 128):
-        print(f"  {workers:>4} Dask workers (1 core each): {cpu / workers / 3600:8.2f} h wall, compute only")
-    print("scale: storage at the measured runs/s (see the storage section) adds runs / rate in the runner's process")
+    pairs, strategies = 200, 5
+    runs = pairs * len(per_day) * strategies * WEEKLY_GRID
+    for lookback_days in (365, 1825):
+        cpu = sum(
+            pairs * strategies * a_bars * (lookback_days * n) ** max(b_bars, 1.0) for n in per_day.values()
+        )  # never better than linear in bars when extrapolating to 2.6M 1m bars
+        print(
+            f"scale: projection: {pairs} pairs x {len(per_day)} timeframes x {strategies} strategies x "
+            f"{WEEKLY_GRID} = {runs:,} runs over {lookback_days} days ({lookback_days * 1440:,} 1m bars a slice): "
+            f"{cpu / 3600:,.1f} CPU hours of slices (fit above, >= linear)"
+        )
+        for workers in (2, 8, 32, 128):
+            print(f"  {workers:>4} Dask workers (1 core each): {cpu / workers / 3600:8.2f} h of compute")
+    for label, rate in (("SQLite", 50_000), ("MariaDB", 20_000)):
+        print(
+            f"scale: storing {runs:,} runs at {rate:,} runs/s ({label} target): "
+            f"{runs / rate / 60:.0f} min in the runner"
+        )
 
 
 def _real_sweep(data_dir: Path) -> None:
