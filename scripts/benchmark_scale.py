@@ -272,8 +272,9 @@ def section_scale(data_dir: Path) -> None:
         bars.append(len(prefix))
         costs.append(total)
         print(f"  {len(prefix):>8,} bars: {total * 1000:8.1f} ms (kernel {kernel * 1000:7.1f} ms)")
-    a_bars, b_bars = _fit(bars, costs)
+    _, b_bars = _fit(bars, costs)
     print(f"scale: cost ~ bars^{b_bars:.2f} (grid 960): linear in bars means an exponent near 1")
+    per_bar = costs[-1] / bars[-1]  # the projection extrapolates linearly from the largest slice (conservative)
     frame = frames["30m"]
     print(f"scale: against grid size ({len(frame):,} bars of 30m)")
     sizes, grid_costs = [], []
@@ -289,23 +290,21 @@ def section_scale(data_dir: Path) -> None:
     print(
         f"scale: cost ~ grid^{b_grid:.2f} ({len(frame):,} bars): shared detection and fills make runs cheaper in bulk"
     )
-    _project(a_bars, b_bars)
+    _project(per_bar)
     _real_sweep(data_dir)
 
 
-def _project(a_bars: float, b_bars: float) -> None:
-    """Project the 7-million-run weekly sweep (200 pairs x 7 timeframes x 5 strategies x 1,000-run grids)."""
+def _project(per_bar: float) -> None:
+    """Project the 7-million-run weekly sweep (200 pairs x 7 timeframes x 5 strategies x 960-run grids)."""
     per_day = {"1m": 1440, "5m": 288, "15m": 96, "30m": 48, "1h": 24, "4h": 6, "1d": 1}
     pairs, strategies = 200, 5
     runs = pairs * len(per_day) * strategies * WEEKLY_GRID
     for lookback_days in (365, 1825):
-        cpu = sum(
-            pairs * strategies * a_bars * (lookback_days * n) ** max(b_bars, 1.0) for n in per_day.values()
-        )  # never better than linear in bars when extrapolating to 2.6M 1m bars
+        cpu = pairs * strategies * per_bar * lookback_days * sum(per_day.values())
         print(
             f"scale: projection: {pairs} pairs x {len(per_day)} timeframes x {strategies} strategies x "
-            f"{WEEKLY_GRID} = {runs:,} runs over {lookback_days} days ({lookback_days * 1440:,} 1m bars a slice): "
-            f"{cpu / 3600:,.1f} CPU hours of slices (fit above, >= linear)"
+            f"{WEEKLY_GRID} = {runs:,} runs over {lookback_days} days ({lookback_days * 1440:,} 1m bars a slice), "
+            f"{per_bar * 1e6:.2f} us CPU per bar and slice (linear): {cpu / 3600:,.1f} CPU hours"
         )
         for workers in (2, 8, 32, 128):
             print(f"  {workers:>4} Dask workers (1 core each): {cpu / workers / 3600:8.2f} h of compute")
