@@ -87,3 +87,17 @@ def test_a_slice_dask_gives_up_on_is_recorded_failed_and_retried_on_resume(marke
     assert all("Dask cluster" in s.error_message for s in failed)
     job = JobRunner(executor=LocalExecutor(workers=1)).run(job.id)
     assert job.status == "completed" and job.completed_runs == 64
+
+
+def test_the_executor_comes_from_config(app):
+    from config import ConfigError
+
+    app.config.update(OPTIMIZER_EXECUTOR="dask", DASK_SCHEDULER_ADDRESS="tcp://10.0.0.5:8786")
+    runner = JobRunner(workers=3)
+    assert isinstance(runner.executor, DaskExecutor)
+    assert (runner.executor.address, runner.executor.workers) == ("tcp://10.0.0.5:8786", 3)
+    app.config.update(OPTIMIZER_EXECUTOR="local")
+    assert isinstance(JobRunner(workers=2).executor, LocalExecutor)
+    app.config.update(OPTIMIZER_EXECUTOR="spark")
+    with pytest.raises(ConfigError, match="unknown OPTIMIZER_EXECUTOR 'spark'"):
+        JobRunner()
