@@ -43,6 +43,22 @@ class Config:
     PARAMS_CACHE_TTL_SECONDS = int(os.environ.get("PARAMS_CACHE_TTL_SECONDS", "1800"))
     PARAMS_CACHE_SIZE = int(os.environ.get("PARAMS_CACHE_SIZE", "10000"))
     PARAMS_STALE_DAYS = int(os.environ.get("PARAMS_STALE_DAYS", "30"))
+    # Where slices are evaluated: "local" (process pool on this machine) or "dask" (the scheduler at
+    # DASK_SCHEDULER_ADDRESS, e.g. tcp://10.0.0.5:8786; unset: a LocalCluster of OPTIMIZER_WORKERS processes).
+    OPTIMIZER_EXECUTOR = os.environ.get("OPTIMIZER_EXECUTOR", "local")
+    # How often the worker service (flask optimize worker) looks for a new or stale job, in seconds.
+    OPTIMIZER_POLL_SECONDS = float(os.environ.get("OPTIMIZER_POLL_SECONDS", "5"))
+    # Retention after the weekly sweep (scripts/run_optimization.py --new): keep every run of the newest N jobs
+    # and/or of jobs younger than DAYS; older finished jobs keep only their slices' best runs. Unset: no pruning.
+    OPTIMIZER_PRUNE_KEEP_LAST = (
+        int(os.environ["OPTIMIZER_PRUNE_KEEP_LAST"]) if os.environ.get("OPTIMIZER_PRUNE_KEEP_LAST") else None
+    )
+    OPTIMIZER_PRUNE_OLDER_THAN_DAYS = (
+        int(os.environ["OPTIMIZER_PRUNE_OLDER_THAN_DAYS"])
+        if os.environ.get("OPTIMIZER_PRUNE_OLDER_THAN_DAYS")
+        else None
+    )
+    DASK_SCHEDULER_ADDRESS = os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     # Logging (configured once in create_app): a level name, and "text" (default, for cron logs) or "json".
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The two everyday commands (see README):
-#   ./dev.sh run    set up, migrate, load the bundled demo data, serve http://127.0.0.1:5000
+#   ./dev.sh run    set up, migrate, load the bundled demo data, start the optimizer worker and
+#                   serve http://127.0.0.1:5000 (Ctrl-C stops both)
 #   ./dev.sh test   set up, run the test suite
 # Extra arguments after `test` go to pytest.
 set -euo pipefail
@@ -32,8 +33,14 @@ case "${1:-}" in
     "$VENV/bin/flask" demo prepare
     echo "==> running the demo's QUICK optimization job"
     "$VENV/bin/flask" demo optimize
+    echo "==> starting the optimizer worker (runs dashboard jobs within seconds)"
+    "$VENV/bin/flask" optimize worker &
+    worker=$!
+    # Whatever ends the web server (Ctrl-C reaches both processes), the worker stops with it: SIGTERM
+    # lets it store the slices in progress and release its job; a second Ctrl-C stops it at once.
+    trap 'kill -TERM "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT
     echo "==> serving on http://127.0.0.1:${PORT:-5000}"
-    exec "$VENV/bin/flask" run --host 127.0.0.1 --port "${PORT:-5000}"
+    "$VENV/bin/flask" run --host 127.0.0.1 --port "${PORT:-5000}"
     ;;
   test)
     shift

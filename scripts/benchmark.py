@@ -32,8 +32,14 @@ from app.services.trade_levels import ENTRY_METHODS, TP_METHODS, compute_levels,
 from app.strategies import PATTERN, get_strategy, strategy_names  # noqa: E402
 from scripts.benchmark_coverage import section_coverage  # noqa: E402
 from scripts.benchmark_params import section_params  # noqa: E402
+from scripts.benchmark_scale import section_scale, section_storage  # noqa: E402
 from scripts.benchmark_scripts import section_scripts  # noqa: E402
-from scripts.benchmark_sweep import section_optimizer, section_sweep, section_sweep_all  # noqa: E402
+from scripts.benchmark_sweep import (  # noqa: E402
+    section_optimizer,
+    section_sweep,
+    section_sweep_all,
+    section_sweep_dask,
+)
 
 PATTERN_TYPES = strategy_names(PATTERN)
 
@@ -266,10 +272,13 @@ SECTIONS: dict[str, Callable[[Path], None]] = {
     "optimizer": section_optimizer,
     "sweep": section_sweep,
     "sweep_all": section_sweep_all,
+    "sweep_dask": section_sweep_dask,
     "coverage": section_coverage,
     "indicators": section_indicators,
     "scripts": section_scripts,
     "params": section_params,
+    "storage": section_storage,
+    "scale": section_scale,
 }
 
 

@@ -21,7 +21,9 @@ few-millisecond window.
 
 Nothing in ``app/`` knows about this: the hooks are SQLAlchemy events
 registered here, from outside, on statements the runner executes anyway
-(matched by their table), and the code that runs is the cron script's own
+(matched by their table), plus a wrapper around ``app.services.bulk.insert_rows``
+for the runs' bulk insert (it writes through the DBAPI cursor, which those
+events do not see), and the code that runs is the cron script's own
 ``main()``, unchanged.
 """
 
@@ -40,7 +42,6 @@ from sqlalchemy.orm import Session  # noqa: E402
 MARKER = "FAULT-POINT"
 STORE_POINTS = {
     "slice": re.compile(r"^\s*INSERT INTO [`\"]?optimization_slices\b", re.IGNORECASE),
-    "runs": re.compile(r"^\s*INSERT INTO [`\"]?optimization_runs\b", re.IGNORECASE),
     "best": re.compile(r"^\s*UPDATE [`\"]?optimization_slices\b", re.IGNORECASE),
 }
 
@@ -55,7 +56,7 @@ class PausePoint:
         self.store = int(rest[0]) if rest else 0
         self.point = rest[1] if len(rest) > 1 else None
         if kind not in ("none", "after-store", "in-store") or (
-            kind == "in-store" and self.point not in (*STORE_POINTS, "commit")
+            kind == "in-store" and self.point not in (*STORE_POINTS, "runs", "commit")
         ):
             raise SystemExit(f"fault_runner.py: unknown SPEC '{spec}'")
         self.stores = 0  # slice stores begun in this process
@@ -70,6 +71,12 @@ class PausePoint:
             self.label = f"{row['symbol']}|{row['timeframe']}|{row['strategy']}"
         armed = self.in_store and self.kind == "in-store" and self.stores == self.store
         if armed and self.point in STORE_POINTS and STORE_POINTS[self.point].match(statement):
+            self.pause()
+
+    def before_bulk_insert(self, table_name: str) -> None:
+        # The runs go through the DBAPI cursor (app.services.bulk), which SQLAlchemy's events do not see.
+        armed = self.in_store and self.kind == "in-store" and self.stores == self.store
+        if armed and self.point == "runs" and table_name == "optimization_runs":
             self.pause()
 
     def before_commit(self, conn) -> None:
@@ -88,6 +95,15 @@ class PausePoint:
         sys.stdin.readline()  # until released (or killed)
 
     def install(self) -> None:
+        from app.services import bulk
+
+        insert_rows = bulk.insert_rows
+
+        def paused_insert_rows(table, columns, rows):
+            self.before_bulk_insert(table.name)
+            return insert_rows(table, columns, rows)
+
+        bulk.insert_rows = paused_insert_rows  # before the runner imports it (main() imports it later)
         event.listen(Engine, "before_cursor_execute", self.before_statement)
         event.listen(Engine, "commit", self.before_commit)
         event.listen(Session, "after_commit", self.after_commit)

@@ -8,6 +8,9 @@ Usage (the options are those of ``flask optimize new``; lists are comma-separate
   python scripts/run_optimization.py --job-id 7        # run or resume job 7
   python scripts/run_optimization.py                   # run the oldest pending (or stale) job, if any
 
+With --new, old jobs' runs are pruned afterwards when OPTIMIZER_PRUNE_KEEP_LAST and/or
+OPTIMIZER_PRUNE_OLDER_THAN_DAYS are set (see ``flask optimize prune``).
+
 A progress bar when run in a terminal, plain log lines under cron. Exit status:
 0 when the job completed (or there was nothing to do), 1 when it failed (some
 slice failed; run it again to retry), 2 for bad input (nothing created), 3
@@ -28,6 +31,7 @@ from flask import current_app  # noqa: E402
 from app.cli.errors import run_script  # noqa: E402
 from app.cli.optimize import create_from_options, run_with_progress, scope_options  # noqa: E402
 from app.services.optimizer import jobs  # noqa: E402
+from app.services.optimizer.retention import prune_as_configured  # noqa: E402
 
 EXIT_BAD_INPUT, EXIT_BUSY = 2, 3
 
@@ -50,7 +54,10 @@ def optimize_command(job_id: int | None, new: bool, workers: int | None, **optio
             click.echo("no pending optimization job")
             return
         job_id = job.id
-    raise click.exceptions.Exit(run_with_progress(job_id, workers))
+    status = run_with_progress(job_id, workers)
+    if new and (pruned := prune_as_configured()) is not None:
+        click.echo(f"retention: {pruned.summary}")
+    raise click.exceptions.Exit(status)
 
 
 def main(argv: list[str] | None = None) -> int:

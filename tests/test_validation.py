@@ -368,11 +368,18 @@ def py_percentile(values, q):
 def test_monte_carlo_matches_plain_python_reference(method):
     n_sims, seed = 200, 7
     result = monte_carlo_simulation(TRADES, n_sims, 0.9, method=method, seed=seed, drawdown_threshold=2.0)
-    # The documented draws: rng.permuted(...) rows for shuffle, rng.integers(0, n, (sims, n)) for bootstrap.
+    # The documented draws: a forward Fisher-Yates shuffle of one carried-over buffer driven by
+    # rng.random((sims, n)) for shuffle, rng.integers(0, n, (sims, n)) for bootstrap.
     rng = np.random.default_rng(seed)
     n = len(TRADES)
     if method == "shuffle":
-        orders = rng.permuted(np.broadcast_to(np.arange(n), (n_sims, n)), axis=1)
+        orders, buffer = [], list(range(n))
+        for row in rng.random((n_sims, n)).tolist():
+            for i, u in enumerate(row):
+                j = min(i + math.floor(u * (n - i)), n - 1)
+                buffer[i], buffer[j] = buffer[j], buffer[i]
+            orders.append(list(buffer))
+        orders = np.array(orders)
     else:
         orders = rng.integers(0, n, size=(n_sims, n))
     stats = [

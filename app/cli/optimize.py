@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 
 import click
 
@@ -12,7 +13,9 @@ from app.enums import JobStatus, ValidationMode, values
 from app.models import OptimizationJob
 from app.services.costs import COST_PRESETS
 from app.services.optimizer import jobs, results
+from app.services.optimizer.retention import prune_runs
 from app.services.optimizer.runner import JobRunner
+from app.services.optimizer.worker import OptimizerWorker
 
 optimize_cli = CliGroup(
     "optimize", help="Parameter optimization jobs (exit 0 done, 1 a slice failed, 2 bad input, 3 busy)."
@@ -147,6 +150,39 @@ def run_command(job_id: int, workers: int | None) -> None:
     status = run_with_progress(job_id, workers)
     if status:
         raise SystemExit(status)
+
+
+@optimize_cli.command("worker")
+@click.option("--poll", "poll_seconds", type=click.FloatRange(min=0.1), default=None, help="Seconds between polls.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes per job.")
+@click.option("--once", is_flag=True, help="Run the waiting jobs, then exit (no polling).")
+def worker_command(poll_seconds: float | None, workers: int | None, once: bool) -> None:
+    """Run jobs as they appear until SIGTERM or Ctrl-C (a running job's computing slices are stored, then
+    the job is released for the next worker)."""
+    worker = OptimizerWorker(poll_seconds=poll_seconds, workers=workers)
+
+    def request_stop(signum, _frame) -> None:
+        if worker.stopping:  # a second Ctrl-C: stop now (the job becomes stale and is resumed later)
+            raise KeyboardInterrupt
+        click.echo(f"{signal.Signals(signum).name}: stopping after the slices in progress", err=True)
+        worker.stop()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        report = worker.run(exit_when_idle=once)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo(report.summary)
+
+
+@optimize_cli.command("prune")
+@click.option("--keep-last", type=click.IntRange(min=0), default=None, help="Keep every run of the newest N jobs.")
+@click.option("--older-than", type=click.IntRange(min=0), default=None, help="Only jobs created over DAYS ago.")
+@click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
+def prune_command(keep_last: int | None, older_than: int | None, dry_run: bool) -> None:
+    """Delete old finished jobs' runs, keeping each slice's best runs, its checks and referenced runs."""
+    click.echo(prune_runs(keep_last=keep_last, older_than_days=older_than, dry_run=dry_run).summary)
 
 
 @optimize_cli.command("status")

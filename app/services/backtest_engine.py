@@ -89,6 +89,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numba import njit
@@ -133,7 +134,9 @@ class MarketArrays:
     ``low_min`` / ``high_max`` are sparse tables (level k = min/max over
     ``2**k`` bars from each position) that answer "first bar at/after j whose
     low <= price" in O(log n), so long-running trades cost no per-candle scan.
-    ``day`` is each candle's UTC day counted from the first candle's day.
+    They are built on first use: detection alone (the lookahead guard's many
+    prefixes) never needs them. ``day`` is each candle's UTC day counted from
+    the first candle's day.
     """
 
     open: np.ndarray
@@ -143,11 +146,21 @@ class MarketArrays:
     time_ns: np.ndarray
     day: np.ndarray
     n_days: int
-    low_min: np.ndarray
-    high_max: np.ndarray
 
     def __len__(self) -> int:
         return int(self.close.shape[0])
+
+    @cached_property
+    def low_min(self) -> np.ndarray:
+        return _sparse_table(self.low, _levels(len(self)), True)
+
+    @cached_property
+    def high_max(self) -> np.ndarray:
+        return _sparse_table(self.high, _levels(len(self)), False)
+
+
+def _levels(n: int) -> int:
+    return max(1, int(n).bit_length())
 
 
 def prepare_market(
@@ -163,7 +176,6 @@ def prepare_market(
         raise ValueError("candles must not be empty")
     days = np.floor_divide(time_ns, NS_PER_DAY)
     day = days - days[0]
-    levels = max(1, int(n).bit_length())
     return MarketArrays(
         open=arrays[0],
         high=arrays[1],
@@ -172,8 +184,6 @@ def prepare_market(
         time_ns=time_ns,
         day=np.ascontiguousarray(day),
         n_days=int(day[-1]) + 1,
-        low_min=_sparse_table(arrays[2], levels, True),
-        high_max=_sparse_table(arrays[1], levels, False),
     )
 
 

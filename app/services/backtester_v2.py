@@ -53,7 +53,7 @@ def _check_wait(max_wait_bars: Any) -> int:
     return int(max_wait_bars)
 
 
-def _check_candles(candles: Any) -> pd.DataFrame:
+def check_candles(candles: Any) -> pd.DataFrame:
     """Return ``candles`` validated (DESIGN section 3) or raise ValueError naming 'candles'."""
     if not isinstance(candles, pd.DataFrame):
         raise ValueError(f"candles must be a pandas DataFrame, got {type(candles).__name__}")
@@ -131,7 +131,7 @@ def run_backtest_grid(
         risk_per_trade_pct=risk_per_trade_pct,
     )
     wait = _check_wait(max_wait_bars)
-    frame = _check_candles(candles)
+    frame = check_candles(candles)
     combos = _check_combinations(chosen, combinations)
     metrics = chosen.grid_metrics(market_arrays(frame), combos, costs=model, max_wait_bars=wait) if combos else None
     return grid_frame(chosen, combos, metrics)
@@ -139,11 +139,11 @@ def run_backtest_grid(
 
 def grid_frame(strategy: Strategy, combos: list[dict[str, Any]], metrics: np.ndarray | None) -> pd.DataFrame:
     """Return parameters and metrics as one table (the shape ``run_backtest_grid`` returns)."""
-    result = pd.DataFrame({name: [combo[name] for combo in combos] for name in strategy.space.names})
+    columns: dict[str, Any] = {name: [combo[name] for combo in combos] for name in strategy.space.names}
     for j, name in enumerate(METRIC_NAMES):
         dtype = np.int64 if name in INT_METRICS else np.float64
-        result[name] = pd.Series(dtype=dtype) if metrics is None else metrics[:, j].astype(dtype)
-    return result
+        columns[name] = np.empty(0, dtype) if metrics is None else metrics[:, j].astype(dtype)
+    return pd.DataFrame(columns)  # built at once: inserting columns one by one costs more than the data
 
 
 def _check_combinations(strategy: Strategy, combinations: Any) -> list[dict[str, Any]]:
@@ -199,7 +199,7 @@ def run_backtest(
     end = _timestamp(end_date, "end_date", end=True)
     if start is not None and end is not None and start > end:
         raise ValueError(f"start_date {start_date!r} is after end_date {end_date!r}")
-    frame = _slice(_check_candles(candles), start, end)
+    frame = _slice(check_candles(candles), start, end)
     if len(frame) == 0:
         raise ValueError(f"candles: none between start_date {start_date!r} and end_date {end_date!r}")
     market = market_arrays(frame)
@@ -253,11 +253,16 @@ _RUN_OPTIONS = ("maker_fee_pct", "taker_fee_pct", "slippage_pct", "risk_per_trad
 
 def equity_curve(market: MarketArrays, trades: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Return the compounding equity after each trade (from 1.0, floored at 0 like the engine)."""
-    returns = np.asarray([t["return_pct"] for t in trades], dtype=np.float64)
-    factors = 1.0 + returns / 100.0
+    equity = compounded_equity([t["return_pct"] for t in trades])
+    curve = [{"time": iso_times(market.time_ns[:1])[0], "equity": 1.0}]
+    return curve + [{"time": t["exit_time"], "equity": v} for t, v in zip(trades, equity.tolist(), strict=True)]
+
+
+def compounded_equity(return_pct: Any) -> np.ndarray:
+    """Return the equity after each trade of percent returns in exit order (from 1.0, 0 after ruin, like the engine)."""
+    factors = 1.0 + np.asarray(return_pct, dtype=np.float64) / 100.0
     equity = np.cumprod(factors)
     ruin = np.flatnonzero(factors <= 0)
     if ruin.size:  # the engine floors equity at 0 and it stays there
         equity[ruin[0] :] = 0.0
-    curve = [{"time": iso_times(market.time_ns[:1])[0], "equity": 1.0}]
-    return curve + [{"time": t["exit_time"], "equity": v} for t, v in zip(trades, equity.tolist(), strict=True)]
+    return equity

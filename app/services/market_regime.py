@@ -15,13 +15,14 @@ Trend (``trending`` / ``ranging``)
     trending, below ranging; unknown before the first ADX.
 
 A bar's regime label is ``"<volatility>-<trend>"`` (``"high-trending"``), or
-``"unknown"`` when either is unknown. ``tag_trades`` gives every trade the
-label of its signal bar (``detected_at``), so a trade is judged by what was
+``"unknown"`` when either is unknown. A trade takes the label of its signal
+bar (``MarketRegimes.labels()[signal bar]``), so it is judged by what was
 known when it was taken; ``regime_metrics`` sums trades up per label.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,23 +149,13 @@ def candle_regimes(candles: pd.DataFrame, *, window: int = VOLATILITY_WINDOW) ->
     )
 
 
-def tag_trades(trades: list[dict[str, Any]], candles: pd.DataFrame, labels: np.ndarray) -> list[dict[str, Any]]:
-    """Return the trades, each with ``regime``: the label of its signal bar (``detected_at``) in ``candles``."""
-    if not trades:
-        return trades
-    stamps = candles.index.as_unit("ns").asi8
-    detected = pd.DatetimeIndex(pd.to_datetime([t["detected_at"] for t in trades], utc=True)).as_unit("ns").asi8
-    positions = np.searchsorted(stamps, detected)
-    if np.any(positions >= len(stamps)) or np.any(stamps[np.minimum(positions, len(stamps) - 1)] != detected):
-        raise ValueError("trades: every detected_at must be a candle of the frame")
-    return [{**trade, "regime": str(labels[k])} for trade, k in zip(trades, positions.tolist(), strict=True)]
-
-
-def regime_metrics(trades: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per regime label of tagged trades: trades, win rate, expectancy (net R per trade) and total R."""
+def regime_metrics(regimes: Sequence[str], r_multiple: Sequence[float]) -> dict[str, dict[str, Any]]:
+    """Per regime label (one per trade, of its signal bar): trades, win rate, expectancy (net R) and total R."""
+    labels = np.asarray(regimes, dtype=object)
+    r_all = np.asarray(r_multiple, dtype=np.float64)
     out: dict[str, dict[str, Any]] = {}
-    for label in sorted({t["regime"] for t in trades}):
-        r = np.array([t["r_multiple"] for t in trades if t["regime"] == label], dtype=np.float64)
+    for label in sorted(set(labels.tolist())):
+        r = r_all[labels == label]
         out[label] = {
             "trades": int(r.size),
             "win_rate": round(float(np.mean(r > 0) * 100.0), 2),

@@ -1,38 +1,70 @@
 """Evaluate one optimization slice in a worker process (pure: no Flask, no SQLAlchemy).
 
 A slice is one (symbol, timeframe, strategy) with its candles and the
-strategy's grid. The worker runs the grid in one backtester call, scores every
-run (composite and stability scores), keys every parameter set, re-runs only
-the best set through ``run_backtest`` to keep its trades, and adds the job's
-overfitting checks: the robust best (by stability), Monte Carlo on the best
-run's trades, and walk-forward validation when the job asks for it; and the
-per-regime results of the top runs (``regime_evaluation``: the best run's
-trades are stored tagged with the regime known at their signal). It never
-raises: a failure comes back as ``error`` so the job can record it and go on.
+strategy's grid. The worker runs the grid in one call of the strategy's grid
+kernel, scores every run (composite and stability scores), keys every
+parameter set, re-runs only the best set (``Strategy.single_run``, what
+``run_backtest`` does) to keep its trades, and adds the job's overfitting
+checks: the robust best (by stability), Monte Carlo on the best run's trades,
+and walk-forward validation when the job asks for it; and the per-regime
+results of the top runs (``regime_evaluation``: the best run's trades are
+stored with the regime known at their signal). It never raises: a failure
+comes back as ``error`` so the job can record it and go on.
+
+Speed: everything but the kernel is per-slice overhead, so the worker prepares
+the candles' arrays once for the grid and the best run, keeps the best run's
+trades as columns (a dict per trade only for what a reader asks for), and
+serializes each run's parameters itself, so the runner's process (the only
+database writer) just binds ready values. ``kernel_seconds`` and
+``cpu_seconds`` let the benchmark show the split.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from app.enums import ValidationMode
-from app.services.backtester_v2 import run_backtest, run_backtest_grid
+from app.services.backtester_v2 import (
+    DEFAULT_MAX_WAIT_BARS,
+    compounded_equity,
+    grid_frame,
+    market_arrays,
+)
 from app.services.costs import CostModel
 from app.services.regime_evaluation import evaluate_regimes
 from app.services.scoring import RANKING_METRICS, composite_scores, rank_order
-from app.services.validation import monte_carlo_simulation, robust_best, stability_scores, walk_forward_validation
-from app.strategies import get_strategy
+from app.services.validation import monte_carlo_returns, robust_best, stability_scores, walk_forward_validation
+from app.strategies import ParameterSpace, get_strategy
+from app.strategies.base import TIME_FIELDS, iso_times, records_from_columns, trade_columns
 
 # The best run's stored result keeps at most this many trades (newest last), so results_json stays small.
 MAX_STORED_TRADES = 2_000
 
 SliceKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class GridRows:
+    """What every slice of one grid stores alike: each combination's canonical key and its parameters as JSON."""
+
+    param_keys: tuple[str, ...]
+    params_json: tuple[str, ...]
+
+
+def grid_rows(space: ParameterSpace, combinations: list[dict[str, Any]]) -> GridRows:
+    """Return the keys (``space.key``) and compact JSON of ``combinations``, in their order."""
+    return GridRows(
+        param_keys=tuple(space.key(params) for params in combinations),
+        params_json=tuple(json.dumps(params, separators=(",", ":")) for params in combinations),
+    )
 
 
 @dataclass(frozen=True)
@@ -42,7 +74,8 @@ class SliceTask:
     symbol: str
     timeframe: str
     strategy: str
-    candles: pd.DataFrame
+    candles: pd.DataFrame  # validated (DESIGN section 3): the loader's job, not repeated per slice
+    # Canonical parameter sets (``space.expand`` of a validated grid): the kernel takes them as they are.
     combinations: list[dict[str, Any]]
     costs: CostModel
     ranking_metric: str
@@ -50,6 +83,10 @@ class SliceTask:
     validation: str = ValidationMode.NONE
     monte_carlo: bool = False
     seed: int = 0
+    # ``grid_rows(space, combinations)`` when the caller has it (one grid serves many slices); else computed here.
+    rows: GridRows | None = None
+    # ``candles_fingerprint(candles)`` when the caller has it (one candle set serves every strategy); else computed.
+    fingerprint: str | None = None
 
     @property
     def key(self) -> SliceKey:
@@ -68,10 +105,14 @@ class SliceResult:
     robust_position: int | None = None
     # Per rankable metric, the best run among those with >= min_trades trades (None: no run qualifies).
     best_by_metric: dict[str, int | None] = field(default_factory=dict)
-    best_result: dict[str, Any] = field(default_factory=dict)
+    best_result: dict[str, Any] = field(default_factory=dict)  # ``compact_details`` of the best run
+    best_json: str | None = None  # the same as stored in the best run's results_json (JSON text)
+    params_json: list[str] = field(default_factory=list)  # each run's parameters as stored (compact JSON)
     checks: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time in the worker
+    cpu_seconds: float = 0.0  # CPU time in the worker (comparable on a busy machine)
+    kernel_seconds: float = 0.0  # CPU time in the strategy's grid kernel (the rest is per-slice overhead)
 
 
 def candles_fingerprint(candles: pd.DataFrame) -> str:
@@ -83,40 +124,59 @@ def candles_fingerprint(candles: pd.DataFrame) -> str:
 
 def evaluate_slice(task: SliceTask) -> SliceResult:
     """Run the task's grid, add composite and stability scores, and keep the best run's trades."""
-    started = time.perf_counter()
-    result = SliceResult(key=task.key, fingerprint=candles_fingerprint(task.candles))
+    started, cpu_started = time.perf_counter(), time.process_time()
+    result = SliceResult(key=task.key, fingerprint=task.fingerprint or candles_fingerprint(task.candles))
     try:
-        space = get_strategy(task.strategy).space
-        metrics = run_backtest_grid(
-            task.candles, strategy=task.strategy, combinations=task.combinations, costs=task.costs
-        )
-        metrics["composite_score"] = composite_scores(metrics, min_trades=task.min_trades)
-        metrics["stability_score"] = stability_scores(metrics, space=space, metric=task.ranking_metric)
-        best = int(rank_order(metrics, metric=task.ranking_metric, min_trades=task.min_trades)[0])
-        robust = robust_best(metrics, space=space, metric=task.ranking_metric, min_trades=task.min_trades)
-        result.metrics = metrics
-        result.param_keys = [space.key(params) for params in task.combinations]
-        result.best_position = best
-        result.robust_position = robust["robust"]["position"] if robust["robust"] else None
-        result.best_by_metric = best_by_metric(metrics, min_trades=task.min_trades)
-        full = run_backtest(task.candles, strategy=task.strategy, params=task.combinations[best], costs=task.costs)
-        full["trades"], regimes = evaluate_regimes(
-            task.candles,
-            strategy=task.strategy,
-            combinations=task.combinations,
-            metrics=metrics,
-            ranking_metric=task.ranking_metric,
-            min_trades=task.min_trades,
-            costs=task.costs,
-            best_position=best,
-            best_trades=full["trades"],
-        )
-        result.best_result = stored_details(full)
-        result.checks = {**_overfitting_checks(task, full), "regimes": regimes}
+        _evaluate(task, result)
     except Exception as exc:  # noqa: BLE001 - a slice failure is data for the job, not a crash
         result.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
     result.seconds = time.perf_counter() - started
+    result.cpu_seconds = time.process_time() - cpu_started
     return result
+
+
+def _evaluate(task: SliceTask, result: SliceResult) -> None:
+    strategy = get_strategy(task.strategy)
+    space = strategy.space
+    market = market_arrays(task.candles)  # validated by whoever loaded them (load_candles, read_candles_csv)
+    kernel_started = time.process_time()
+    raw = (
+        strategy.grid_metrics(market, task.combinations, costs=task.costs, max_wait_bars=DEFAULT_MAX_WAIT_BARS)
+        if task.combinations
+        else None
+    )
+    result.kernel_seconds = time.process_time() - kernel_started
+    metrics = grid_frame(strategy, task.combinations, raw)
+    metrics["composite_score"] = composite_scores(metrics, min_trades=task.min_trades)
+    stability = stability_scores(metrics, space=space, metric=task.ranking_metric)
+    metrics["stability_score"] = stability
+    best = int(rank_order(metrics, metric=task.ranking_metric, min_trades=task.min_trades)[0])
+    robust = robust_best(
+        metrics, space=space, metric=task.ranking_metric, min_trades=task.min_trades, stability=stability
+    )
+    result.metrics = metrics
+    rows = task.rows or grid_rows(space, task.combinations)
+    result.param_keys, result.params_json = list(rows.param_keys), list(rows.params_json)
+    result.best_position = best
+    result.robust_position = robust["robust"]["position"] if robust["robust"] else None
+    result.best_by_metric = best_by_metric(metrics, min_trades=task.min_trades)
+    run = strategy.single_run(market, task.combinations[best], costs=task.costs, max_wait_bars=DEFAULT_MAX_WAIT_BARS)
+    trades = trade_columns(market, run, risk_pct=task.costs.risk_per_trade_pct, iso=False)
+    trades["regime"], regimes = evaluate_regimes(
+        market,
+        strategy=strategy,
+        combinations=task.combinations,
+        metrics=metrics,
+        ranking_metric=task.ranking_metric,
+        min_trades=task.min_trades,
+        costs=task.costs,
+        max_wait_bars=DEFAULT_MAX_WAIT_BARS,
+        best_position=best,
+        best_run=run,
+    )
+    result.best_result = compact_details(trades, start_time=iso_times(market.time_ns[:1])[0])
+    result.best_json = json.dumps(result.best_result, separators=(",", ":"))
+    result.checks = {**_overfitting_checks(task, trades), "regimes": regimes}
 
 
 def best_by_metric(metrics: pd.DataFrame, *, min_trades: int) -> dict[str, int | None]:
@@ -128,10 +188,11 @@ def best_by_metric(metrics: pd.DataFrame, *, min_trades: int) -> dict[str, int |
     return {metric: int(rank_order(metrics, metric=metric, min_trades=min_trades)[0]) for metric in RANKING_METRICS}
 
 
-def _overfitting_checks(task: SliceTask, best_run: dict[str, Any]) -> dict[str, Any]:
+def _overfitting_checks(task: SliceTask, trades: dict[str, list]) -> dict[str, Any]:
+    """The job's checks of the slice; ``trades``: the best run's trades as columns (``trade_columns``)."""
     checks: dict[str, Any] = {}
     if task.monte_carlo:
-        checks["monte_carlo"] = monte_carlo_simulation(best_run["trades"], seed=task.seed)
+        checks["monte_carlo"] = monte_carlo_returns(trades["r_multiple"], trades["return_pct"], seed=task.seed)
     if task.validation == ValidationMode.WALK_FORWARD:
         checks["walk_forward"] = walk_forward_validation(
             task.candles,
@@ -145,10 +206,42 @@ def _overfitting_checks(task: SliceTask, best_run: dict[str, Any]) -> dict[str, 
 
 
 def stored_details(full: dict[str, Any]) -> dict[str, Any]:
-    """Return what results_json keeps of a full backtest: the newest trades and equity points."""
+    """Return the details a run shows of a full ``run_backtest`` result: the newest trades and equity points."""
     trades = full["trades"]
     return {
         "trades": trades[-MAX_STORED_TRADES:],
         "trades_total": len(trades),
         "equity_curve": full.get("equity_curve", [])[-MAX_STORED_TRADES:],
     }
+
+
+def compact_details(trades: dict[str, list], *, start_time: str) -> dict[str, Any]:
+    """Return what ``results_json`` keeps of the best run: ``stored_details`` without its redundancy.
+
+    ``trades``: ``trade_columns(..., iso=False)``. Columns instead of a dict
+    per trade (the field names once, not once per trade), times as epoch
+    seconds, and the equity curve as bare values: its times are the trades'
+    exit times plus the first candle's (``start_time``). ``expand_details``
+    gives back exactly what ``stored_details`` returns for the same run.
+    """
+    equity = compounded_equity(trades["return_pct"])[-MAX_STORED_TRADES:].tolist()
+    return {
+        "format": "columns",
+        "trades_total": len(trades["exit_time"]),
+        "start_time": start_time,
+        "columns": {name: values[-MAX_STORED_TRADES:] for name, values in trades.items()},
+        "equity": equity,
+    }
+
+
+def expand_details(stored: dict[str, Any]) -> dict[str, Any]:
+    """Return a stored ``results_json`` in the shape of ``stored_details`` (either storage format)."""
+    if stored.get("format") != "columns":
+        return stored  # stored before the columnar format: already trades and equity_curve
+    columns = dict(stored["columns"])
+    for name in TIME_FIELDS:
+        columns[name] = iso_times(np.asarray(columns[name], dtype=np.int64) * 10**9)
+    trades = records_from_columns(columns)
+    curve = [{"time": stored["start_time"], "equity": 1.0}]
+    curve += [{"time": t["exit_time"], "equity": v} for t, v in zip(trades, stored["equity"], strict=True)]
+    return {"trades": trades, "trades_total": stored["trades_total"], "equity_curve": curve[-MAX_STORED_TRADES:]}

@@ -21,18 +21,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from app.services.backtester_v2 import run_backtest
+from app.services.backtest_engine import MarketArrays
 from app.services.costs import CostModel
 from app.services.market_regime import (
     ADX_TRENDING,
     HIGH_PERCENTILE,
     LOW_PERCENTILE,
     VOLATILITY_WINDOW,
-    candle_regimes,
+    market_regimes,
     regime_metrics,
-    tag_trades,
 )
 from app.services.scoring import rank_order
+from app.strategies.base import SingleRun, Strategy, traded_in_exit_order
 
 REGIME_CANDIDATES = 5
 # A regime's own set needs at least this many of its trades in that regime (or the job's min_trades when higher):
@@ -41,37 +41,43 @@ REGIME_MIN_TRADES = 30
 
 
 def evaluate_regimes(
-    candles: pd.DataFrame,
+    market: MarketArrays,
     *,
-    strategy: str,
+    strategy: Strategy,
     combinations: list[dict[str, Any]],
     metrics: pd.DataFrame,
     ranking_metric: str,
     min_trades: int,
     costs: CostModel,
+    max_wait_bars: int,
     best_position: int,
-    best_trades: list[dict[str, Any]],
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Return (the best run's trades tagged with their regime, the slice's regime report; see module docstring)."""
-    regimes = candle_regimes(candles)
+    best_run: SingleRun,
+) -> tuple[list[str], dict[str, Any]]:
+    """Return (the regime of each of the best run's trades, in trade order; the slice's regime report).
+
+    See the module docstring. The other candidates are single runs on the
+    same prepared arrays; only their traded setups' signal bars and R are read.
+    """
+    regimes = market_regimes(market.high, market.low, market.close)
     labels = regimes.labels()
-    tagged_best = tag_trades(best_trades, candles, labels)
-    candidates = [{"position": best_position, "trades": tagged_best}]
-    trusted = metrics["total_trades"].to_numpy() >= min_trades
-    for position in rank_order(metrics, metric=ranking_metric, min_trades=min_trades).tolist():
-        if len(candidates) >= REGIME_CANDIDATES or not trusted[position]:
-            break
-        if position != best_position:
-            full = run_backtest(candles, strategy=strategy, params=combinations[position], costs=costs)
-            candidates.append({"position": int(position), "trades": tag_trades(full["trades"], candles, labels)})
-    summaries = [
-        {
-            "position": c["position"],
-            "params": _plain(combinations[c["position"]]),
-            "by_regime": regime_metrics(c["trades"]),
-        }
-        for c in candidates
-    ]
+    summaries = []
+    for position in _candidates(metrics, ranking_metric=ranking_metric, min_trades=min_trades, best=best_position):
+        run = (
+            best_run
+            if position == best_position
+            else strategy.single_run(market, combinations[position], costs=costs, max_wait_bars=max_wait_bars)
+        )
+        chosen = traded_in_exit_order(run)
+        trade_regimes = labels[run.setups.index[chosen]].tolist()
+        if position == best_position:
+            best_regimes = trade_regimes
+        summaries.append(
+            {
+                "position": position,
+                "params": _plain(combinations[position]),
+                "by_regime": regime_metrics(trade_regimes, run.outcomes.r_multiple[chosen]),
+            }
+        )
     report = {
         "settings": {
             "window": VOLATILITY_WINDOW,
@@ -84,9 +90,21 @@ def evaluate_regimes(
         "best_run": summaries[0]["by_regime"],
         "candidates": summaries,
         "sets": regime_sets(summaries, min_trades=max(min_trades, REGIME_MIN_TRADES)),
-        "current": regimes.at(len(candles) - 1) if len(candles) else None,
+        "current": regimes.at(len(market) - 1) if len(market) else None,
     }
-    return tagged_best, report
+    return best_regimes, report
+
+
+def _candidates(metrics: pd.DataFrame, *, ranking_metric: str, min_trades: int, best: int) -> list[int]:
+    """The best run, then the next trusted runs by the ranking metric, REGIME_CANDIDATES in all at most."""
+    trusted = metrics["total_trades"].to_numpy() >= min_trades
+    positions = [best]
+    for position in rank_order(metrics, metric=ranking_metric, min_trades=min_trades).tolist():
+        if len(positions) >= REGIME_CANDIDATES or not trusted[position]:
+            break
+        if position != best:
+            positions.append(int(position))
+    return positions
 
 
 def regime_sets(summaries: list[dict[str, Any]], *, min_trades: int) -> dict[str, dict[str, Any]]:

@@ -174,13 +174,15 @@ def nearest_swing_levels(
     low: np.ndarray,
     swing_length: int,
     strict: bool = False,
+    swings: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Return, per pattern, the nearest unbroken confirmed swing at or beyond ``threshold`` (NaN if none).
 
     Bullish: the lowest unbroken swing high with level >= threshold (> when
     ``strict``); bearish: the highest unbroken swing low with level <=
     threshold (<). Swing rules as in the module docstring. Patterns may come
-    in any order.
+    in any order. ``swings``: ``swing_masks(high, low, swing_length)`` when the
+    caller already has them (a grid asks for many targets on the same candles).
     """
     high = as_float_array(high)
     low = as_float_array(low)
@@ -196,10 +198,14 @@ def nearest_swing_levels(
         bool(strict),
         high,
         low,
-        swing_highs(high, swing_length),
-        swing_lows(low, swing_length),
+        *(swings or swing_masks(high, low, swing_length)),
         int(swing_length),
     )
+
+
+def swing_masks(high: np.ndarray, low: np.ndarray, swing_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the (swing-high, swing-low) pivot masks that ``nearest_swing_levels`` reads."""
+    return swing_highs(as_float_array(high), swing_length), swing_lows(as_float_array(low), swing_length)
 
 
 def validate_level_params(*, entry_method: str, sl_buffer_pct: float, tp_method: str, rr_target: float) -> None:
@@ -226,10 +232,12 @@ def compute_levels(
     tp_method: str,
     rr_target: float,
     swing_length: int = DEFAULT_SWING_LENGTH,
+    swings: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TradeLevels:
     """Return entry, stop and target for every pattern (vectorized, no lookahead).
 
-    ``atr`` is ``wilder_atr(high, low, close)`` computed once by the caller.
+    ``atr`` is ``wilder_atr(high, low, close)`` computed once by the caller,
+    ``swings`` (optional) ``swing_masks(high, low, swing_length)`` likewise.
     ``close`` is accepted for interface symmetry (no current rule reads it).
     """
     validate_level_params(
@@ -262,7 +270,12 @@ def compute_levels(
         target = entry + sign * rr_target * atr_at
     else:
         swing = nearest_swing_levels(
-            patterns=patterns, threshold=entry + sign * risk, high=high, low=low, swing_length=swing_length
+            patterns=patterns,
+            threshold=entry + sign * risk,
+            high=high,
+            low=low,
+            swing_length=swing_length,
+            swings=swings,
         )
         target = np.where(np.isnan(swing), fixed, swing)
 

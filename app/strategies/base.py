@@ -167,16 +167,37 @@ def trade_records(market: MarketArrays, run: SingleRun, *, risk_pct: float) -> l
     exit_reason, r_multiple (net of costs), return_pct, planned_rr,
     duration_hours.
     """
+    return records_from_columns(trade_columns(market, run, risk_pct=risk_pct))
+
+
+TIME_FIELDS = ("entry_time", "exit_time", "detected_at")
+
+
+def traded_in_exit_order(run: SingleRun) -> np.ndarray:
+    """Return the positions of the run's traded setups in exit order (ties keep setup order): the trade order."""
+    chosen = np.flatnonzero(run.outcomes.traded)
+    return chosen[np.argsort(run.outcomes.exit_bar[chosen], kind="stable")]
+
+
+def trade_columns(market: MarketArrays, run: SingleRun, *, risk_pct: float, iso: bool = True) -> dict[str, list]:
+    """Return the trades of ``trade_records`` as one list per field (columnar: no dict per trade).
+
+    ``iso=False``: the ``TIME_FIELDS`` as epoch seconds (ints) instead of ISO
+    strings (compact storage; ``iso_times(seconds * 10**9)`` gives the strings).
+    """
     out, setups = run.outcomes, run.setups
-    chosen = np.flatnonzero(out.traded)
-    chosen = chosen[np.argsort(out.exit_bar[chosen], kind="stable")]
+    chosen = traded_in_exit_order(run)
     time_ns = market.time_ns
     r = out.r_multiple[chosen]
-    columns: dict[str, list] = {
-        "entry_time": iso_times(time_ns[out.fill_bar[chosen]]),
-        "exit_time": iso_times(time_ns[out.exit_bar[chosen]]),
+
+    def times(bars: np.ndarray) -> list:
+        return iso_times(time_ns[bars]) if iso else (time_ns[bars] // 10**9).tolist()
+
+    return {
+        "entry_time": times(out.fill_bar[chosen]),
+        "exit_time": times(out.exit_bar[chosen]),
         "direction": ["long" if d > 0 else "short" for d in setups.direction[chosen].tolist()],
-        "detected_at": iso_times(time_ns[setups.index[chosen]]),
+        "detected_at": times(setups.index[chosen]),
         **{name: values[chosen].tolist() for name, values in setups.extra.items()},
         "entry": setups.entry[chosen].tolist(),
         "stop": setups.stop[chosen].tolist(),
@@ -188,6 +209,10 @@ def trade_records(market: MarketArrays, run: SingleRun, *, risk_pct: float) -> l
         "planned_rr": out.planned_rr[chosen].tolist(),
         "duration_hours": out.hours[chosen].tolist(),
     }
+
+
+def records_from_columns(columns: dict[str, list]) -> list[dict[str, Any]]:
+    """Return one dict per row of equally long column lists (the inverse of a columnar trade list)."""
     names = list(columns)
     return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 

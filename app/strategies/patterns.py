@@ -50,6 +50,7 @@ from app.services.trade_levels import (
     ENTRY_METHODS,
     TP_METHODS,
     compute_levels,
+    swing_masks,
     wilder_atr,
 )
 from app.strategies.base import PATTERN, Setups, SingleRun, Strategy
@@ -212,7 +213,10 @@ class PatternStrategy(Strategy):
         union, masks = _union([self._find(market, mz, ov) for mz, ov in filter_keys])
         return _Filters(union=union, masks=masks, combo_filter=combo_filter)
 
-    def _levels(self, market: MarketArrays, patterns: PatternArrays, key: tuple, atr: np.ndarray):
+    def _swing_length(self) -> int:
+        return int(getattr(self.detector(), "swing_length", DEFAULT_SWING_LENGTH))
+
+    def _levels(self, market: MarketArrays, patterns: PatternArrays, key: tuple, atr: np.ndarray, swings=None):
         entry_method, sl_buffer_pct, tp_method, rr_target = key
         return compute_levels(
             patterns=patterns,
@@ -224,18 +228,20 @@ class PatternStrategy(Strategy):
             sl_buffer_pct=sl_buffer_pct,
             tp_method=tp_method,
             rr_target=rr_target,
-            swing_length=int(getattr(self.detector(), "swing_length", DEFAULT_SWING_LENGTH)),
+            swing_length=self._swing_length(),
+            swings=swings,
         )
 
     def _outcomes(
         self, market: MarketArrays, union: PatternArrays, level_keys: list, *, costs: CostModel, max_wait_bars: int
     ) -> tuple[OutcomeTable, list]:
         atr = wilder_atr(market.high, market.low, market.close)
+        swings = swing_masks(market.high, market.low, self._swing_length())  # once for every swing_target key
         outcomes = OutcomeTable.allocate(len(level_keys), len(union))
         levels = []
         fill_cache: dict[tuple[str, float], list] = {}
         for k, key in enumerate(level_keys):
-            lv = self._levels(market, union, key, atr)
+            lv = self._levels(market, union, key, atr, swings)
             # The fill search needs only entry & stop; reuse it when they match (they do for one entry method and
             # buffer, except where compute_levels blanked a setup, e.g. ATR not yet defined: hence the check).
             cached = fill_cache.setdefault(key[:2], [])

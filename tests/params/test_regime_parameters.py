@@ -15,6 +15,7 @@ from app.services.auto_tuner import regime_sets
 from app.services.candle_frame import read_candles_csv
 from app.services.market_regime import current_regime
 from app.services.optimal_parameters import get_parameters, market_context
+from app.services.optimization_worker import expand_details
 from app.services.optimizer import jobs
 from app.services.optimizer.runner import JobRunner
 
@@ -43,7 +44,8 @@ def test_the_job_reports_per_regime_metrics_of_its_best_runs(db, btc_4h):
     regimes = slice_.checks_json["regimes"]
     assert sum(m["trades"] for m in regimes["best_run"].values()) == best.total_trades
     assert regimes["candidates"][0]["params"] == best.params and len(regimes["candidates"]) == 5
-    stored_trades = best.results_json["trades"]
+    stored_trades = expand_details(best.results_json)["trades"]
+    assert len(stored_trades) == best.total_trades
     assert all(t["regime"] for t in stored_trades)
     for label, chosen in regimes["sets"].items():  # every regime set passed its own bar
         assert chosen["metrics"]["trades"] >= job.min_trades and chosen["metrics"]["expectancy_r"] > 0

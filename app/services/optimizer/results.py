@@ -18,7 +18,7 @@ from app.models.optimization import METRIC_COLUMNS
 from app.services.backtester_v2 import run_backtest
 from app.services.candle_store import load_candles
 from app.services.costs import CostModel
-from app.services.optimization_worker import candles_fingerprint, stored_details
+from app.services.optimization_worker import candles_fingerprint, expand_details, stored_details
 from app.services.optimizer.jobs import end_of
 from app.services.scoring import RANKING_METRICS, check_metric, composite_score
 from app.strategies import get_strategy
@@ -173,8 +173,8 @@ def run_trades(run_id: int) -> dict[str, Any]:
     run = db.session.get(OptimizationRun, run_id)
     if run is None:
         raise NotFoundError(f"optimization run {run_id} not found")
-    if run.results_json and "trades" in run.results_json:
-        return run.results_json
+    if run.results_json:
+        return expand_details(run.results_json)
     slice_ = run.slice
     job = db.session.get(OptimizationJob, run.job_id)
     candles = load_candles(slice_.symbol, slice_.timeframe, job.start_date, end_of(job.end_date))

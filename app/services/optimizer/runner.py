@@ -1,10 +1,16 @@
-"""Run optimization jobs: claim under a lease, evaluate slices in worker processes, store each slice.
+"""Run optimization jobs: claim under a lease, evaluate slices through an executor, store each slice.
 
 Each (symbol, timeframe, strategy) of a job is a *slice*: one task that
 evaluates the strategy's whole grid in one backtester call in a worker
-process (``app.services.optimization_worker``). The runner's process is the
-only database writer: it stores each slice (its row, its runs in one bulk
-insert, its best runs and checks, the job's counters) in one transaction.
+process (``app.services.optimization_worker``), on this machine or on a Dask
+cluster (``app.services.optimizer.executors``). The runner's process is the
+only database writer: it stores each slice (its row, its runs in one
+driver-level bulk insert, its best runs and checks, the job's counters) in
+one transaction.
+
+A runner asked to stop (``run(stop=...)``, the worker service on SIGTERM)
+stores the slices already computing, then *releases* the job: back to
+``pending`` with no owner, so the next runner resumes it at once.
 
 Ownership is a lease with a fencing token: claiming a job increments its
 ``lease`` and every later write of the runner is conditional on still
@@ -21,11 +27,10 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
-from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 from flask import current_app
@@ -37,15 +42,23 @@ from app.extensions import db
 from app.models import OptimizationJob, OptimizationRun, OptimizationSlice
 from app.models._time import utcnow
 from app.models.optimization import METRIC_COLUMNS
+from app.services.bulk import insert_rows
 from app.services.candle_store import load_candles
 from app.services.costs import CostModel
-from app.services.optimization_worker import SliceKey, SliceResult, SliceTask, candles_fingerprint, evaluate_slice
+from app.services.optimization_worker import SliceKey, SliceResult, SliceTask, candles_fingerprint, grid_rows
+from app.services.optimizer.executors import SliceExecutor, make_executor
 from app.services.optimizer.jobs import end_of, get_job
 from app.services.validation import check_prefix_invariance
 from app.strategies import get_strategy
 
 log = logging.getLogger(__name__)
 ProgressCallback = Callable[["ProgressEvent"], None]
+StopCheck = Callable[[], bool]
+HEARTBEAT_SECONDS = 30  # while slices compute; a job is stale after OPTIMIZER_STALE_SECONDS without one
+
+# The runs table's columns in insert order; the metric values come from the slice's metrics table.
+RUN_METRIC_COLUMNS = (*METRIC_COLUMNS, "stability_score")
+RUN_COLUMNS = ("job_id", "slice_id", "param_key", "params", *RUN_METRIC_COLUMNS, "results_json")
 
 # Lookahead verdicts already reached in this process: (strategy, code version, candles fingerprint) -> verdict.
 _GUARD_CACHE: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -61,15 +74,22 @@ class RunStats:
 
     slices: int = 0
     runs: int = 0
-    compute_seconds: float = 0.0  # summed over workers (CPU-side work, detection to metrics)
-    store_seconds: float = 0.0  # main process, database writes
+    compute_seconds: float = 0.0  # wall time summed over workers (detection to metrics)
+    compute_cpu_seconds: float = 0.0  # CPU time summed over workers (meaningful on a busy machine)
+    kernel_cpu_seconds: float = 0.0  # of which in the strategies' grid kernels; the rest is per-slice overhead
+    prepare_seconds: float = 0.0  # main process, before the first slice: claim, candles, lookahead guard
+    store_seconds: float = 0.0  # main process, database writes (wall)
+    store_cpu_seconds: float = 0.0  # main process, database writes (CPU)
     wall_seconds: float = 0.0
 
-    def add(self, result: SliceResult, *, store_seconds: float) -> None:
+    def add(self, result: SliceResult, *, store_seconds: float, store_cpu_seconds: float) -> None:
         self.slices += 1
         self.runs += len(result.metrics) if result.metrics is not None else 0
         self.compute_seconds += result.seconds
+        self.compute_cpu_seconds += result.cpu_seconds
+        self.kernel_cpu_seconds += result.kernel_seconds
         self.store_seconds += store_seconds
+        self.store_cpu_seconds += store_cpu_seconds
 
 
 @dataclass(frozen=True)
@@ -90,37 +110,65 @@ def slice_label(key: SliceKey) -> str:
 class JobRunner:
     """Claim and run one job at a time (see the module docstring)."""
 
-    def __init__(self, *, workers: int | None = None, stale_after: timedelta | None = None, owner: str | None = None):
+    def __init__(
+        self,
+        *,
+        workers: int | None = None,
+        stale_after: timedelta | None = None,
+        owner: str | None = None,
+        executor: SliceExecutor | None = None,
+    ):
         config = current_app.config
         self.workers = workers or config.get("OPTIMIZER_WORKERS") or os.cpu_count() or 1
         self.stale_after = stale_after or timedelta(seconds=config.get("OPTIMIZER_STALE_SECONDS", 600))
+        self.executor = executor or make_executor(
+            kind=config.get("OPTIMIZER_EXECUTOR", "local"),
+            workers=self.workers,
+            address=config.get("DASK_SCHEDULER_ADDRESS"),
+        )
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease = 0
         self.last_stats = RunStats()
+        self._beat = 0.0
 
-    def run(self, job_id: int, *, progress: ProgressCallback | None = None) -> OptimizationJob:
+    def run(
+        self, job_id: int, *, progress: ProgressCallback | None = None, stop: StopCheck | None = None
+    ) -> OptimizationJob:
         """Claim the job, evaluate every pending slice, store each as it finishes; return the job.
 
         The job ends ``completed`` when every slice succeeded, ``failed`` (with
-        a summary naming the slices) otherwise. Raises ConflictError when
-        another live process holds the job, LeaseLostError when it is taken
-        over while this runner works.
+        a summary naming the slices) otherwise, or ``pending`` again when
+        ``stop()`` turned True before every slice was stored (released, see
+        the module docstring). Raises ConflictError when another live process
+        holds the job, LeaseLostError when it is taken over while this runner
+        works.
         """
         started = time.perf_counter()
         job = self._claim(job_id)
         stats = self.last_stats = RunStats()
+        stopping = stop or (lambda: False)
         try:
             tasks = self._pending_tasks(job)
             if not self._lookahead_guard(job, tasks):
                 return job
             if progress:
                 progress(ProgressEvent(job, None, 0, len(tasks)))
-            for done, result in enumerate(self._execute(job, tasks), start=1):
-                store_started = time.perf_counter()
-                self._store_slice(job, result)
-                stats.add(result, store_seconds=time.perf_counter() - store_started)
-                if progress:
-                    progress(ProgressEvent(job, result, done, len(tasks)))
+            stats.prepare_seconds = time.perf_counter() - started
+            done = 0
+            with closing(self.executor.run(tasks, tick=lambda: self._tick(job, stopping))) as results:
+                for done, result in enumerate(results, start=1):
+                    store_started, store_cpu = time.perf_counter(), time.process_time()
+                    self._store_slice(job, result)
+                    stats.add(
+                        result,
+                        store_seconds=time.perf_counter() - store_started,
+                        store_cpu_seconds=time.process_time() - store_cpu,
+                    )
+                    if progress:
+                        progress(ProgressEvent(job, result, done, len(tasks)))
+            if done < len(tasks):
+                self._release(job, stored=done, total=len(tasks))
+                return job
             self._finish(job)
             stats.wall_seconds = time.perf_counter() - started
         except LeaseLostError:
@@ -173,12 +221,34 @@ class JobRunner:
         held = db.session.execute(
             update(OptimizationJob)
             .where(OptimizationJob.id == job.id, OptimizationJob.lease == self.lease)
-            .values(heartbeat_at=utcnow(), **changes)
+            .values(**{"heartbeat_at": utcnow(), **changes})
             .execution_options(synchronize_session=False)
         ).rowcount
+        self._beat = time.monotonic()
         if held != 1:
             db.session.rollback()
             raise LeaseLostError(f"job {job.id} was taken over by another runner; this one stopped")
+
+    def _tick(self, job: OptimizationJob, stopping: StopCheck) -> bool:
+        """The executors' callback: heartbeat every HEARTBEAT_SECONDS; True when the runner is asked to stop."""
+        if time.monotonic() - self._beat >= HEARTBEAT_SECONDS:
+            self._hold(job)  # LeaseLostError when the job was taken over
+            db.session.commit()
+        return bool(stopping())
+
+    def _release(self, job: OptimizationJob, *, stored: int, total: int) -> None:
+        """Give a job back unfinished (asked to stop): pending, no owner, completed slices kept."""
+        self._hold(
+            job,
+            status=JobStatus.PENDING,
+            claimed_by=None,
+            heartbeat_at=None,
+            summary=f"released by {self.owner} on shutdown after storing {stored} of {total} pending slices; "
+            "the next run resumes it",
+        )
+        db.session.commit()
+        db.session.refresh(job)
+        log.warning("job %s released after %s of %s slices (stop requested)", job.id, stored, total)
 
     # ------------------------------------------------------------------ slices
 
@@ -203,7 +273,8 @@ class JobRunner:
         self._hold(job, **self._counters(job.id))
         db.session.commit()
         costs = CostModel(**job.costs)
-        combos = {name: get_strategy(name).space.expand(grid) for name, grid in job.parameter_grids.items()}
+        combos = {name: _combinations(name, grid) for name, grid in job.parameter_grids.items()}
+        rows = {name: grid_rows(get_strategy(name).space, sets) for name, sets in combos.items()}
         tasks = []
         for symbol in job.symbols:
             for timeframe in job.timeframes:
@@ -211,6 +282,7 @@ class JobRunner:
                 if not todo:
                     continue
                 candles = load_candles(symbol, timeframe, job.start_date, end_of(job.end_date))
+                fingerprint = candles_fingerprint(candles)
                 tasks.extend(
                     SliceTask(
                         symbol=symbol,
@@ -224,6 +296,8 @@ class JobRunner:
                         validation=job.validation,
                         monte_carlo=job.monte_carlo,
                         seed=job.id,
+                        rows=rows[strategy],
+                        fingerprint=fingerprint,
                     )
                     for strategy in todo
                 )
@@ -268,25 +342,6 @@ class JobRunner:
         db.session.refresh(job)
         return not failed
 
-    def _execute(self, job: OptimizationJob, tasks: list[SliceTask]) -> Iterator[SliceResult]:
-        """Yield slice results as they finish; one worker runs inline, more use a process pool."""
-        if self.workers <= 1 or len(tasks) <= 1:
-            for task in tasks:
-                yield evaluate_slice(task)
-            return
-        # fork shares the already-compiled strategies and engine with the workers at no cost;
-        # workers never touch the database (they only compute), so inherited connections stay unused.
-        context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=context) as pool:
-            pending = {pool.submit(evaluate_slice, task) for task in tasks}
-            while pending:
-                finished, pending = wait(pending, timeout=30, return_when=FIRST_COMPLETED)
-                if not finished:
-                    self._hold(job)  # a heartbeat while long slices compute
-                    db.session.commit()
-                for future in finished:
-                    yield future.result()
-
     def _store_slice(self, job: OptimizationJob, result: SliceResult) -> None:
         """Store one slice (row, runs, best runs, checks, counters) in one transaction, under the lease."""
         symbol, timeframe, strategy = result.key
@@ -314,13 +369,15 @@ class JobRunner:
             )
         ).inserted_primary_key[0]
         if not failed:
-            db.session.execute(insert(OptimizationRun), _run_rows(job.id, slice_id, result))
+            insert_rows(OptimizationRun.__table__, RUN_COLUMNS, _run_rows(job.id, slice_id, result))
             best_ids = _run_ids(slice_id, result)
             db.session.execute(
                 update(OptimizationSlice)
                 .where(OptimizationSlice.id == slice_id)
                 .values(
-                    best_run_id=best_ids.get(result.best_position), robust_run_id=best_ids.get(result.robust_position)
+                    best_run_id=best_ids.get(result.best_position),
+                    robust_run_id=best_ids.get(result.robust_position),
+                    best_runs={metric: best_ids.get(p) for metric, p in result.best_by_metric.items()},
                 )
             )
         db.session.commit()
@@ -384,24 +441,25 @@ def _guard_verdict(task: SliceTask, *, seed: int) -> dict[str, Any]:
     return verdict
 
 
-def _run_rows(job_id: int, slice_id: int, result: SliceResult) -> list[dict[str, Any]]:
-    """The runs of one slice as insert rows (parameters as JSON, metrics as columns)."""
-    metrics = result.metrics
-    params = metrics.drop(columns=[*METRIC_COLUMNS, "stability_score"]).to_dict("records")
-    values = metrics[[*METRIC_COLUMNS, "stability_score"]].to_dict("records")
-    trades_at = result.best_position
-    return [
-        {
-            "job_id": job_id,
-            "slice_id": slice_id,
-            "param_key": key,
-            "params": {k: _plain(v) for k, v in p.items()},
-            **v,
-            # Trades only for the slice's best run: results_json stays small.
-            "results_json": result.best_result if position == trades_at else None,
-        }
-        for position, (key, p, v) in enumerate(zip(result.param_keys, params, values, strict=True))
+def _combinations(strategy: str, grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The canonical parameter sets of a stored grid (validated again: the space may have gained a parameter)."""
+    space = get_strategy(strategy).space
+    return space.expand(space.validate_grid(grid))
+
+
+def _run_rows(job_id: int, slice_id: int, result: SliceResult) -> list[tuple[Any, ...]]:
+    """The runs of one slice as insert tuples in ``RUN_COLUMNS`` order (parameters as JSON, metrics as columns).
+
+    Trades only for the slice's best run: results_json stays small.
+    """
+    metrics = [result.metrics[name].tolist() for name in RUN_METRIC_COLUMNS]
+    rows = [
+        (job_id, slice_id, key, params, *values, None)
+        for key, params, *values in zip(result.param_keys, result.params_json, *metrics, strict=True)
     ]
+    best = result.best_position
+    rows[best] = (*rows[best][:-1], result.best_json)
+    return rows
 
 
 def _run_ids(slice_id: int, result: SliceResult) -> dict[int, int]:
@@ -414,8 +472,3 @@ def _run_ids(slice_id: int, result: SliceResult) -> dict[int, int]:
         )
     ).all()
     return {keys[key]: run_id for key, run_id in rows}
-
-
-def _plain(value: Any) -> Any:
-    """Turn numpy scalars into plain Python values for JSON."""
-    return value.item() if hasattr(value, "item") else value

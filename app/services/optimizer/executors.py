@@ -1,0 +1,159 @@
+"""Where slices are evaluated: inline, in a local process pool (default) or on a Dask cluster.
+
+An executor takes the runner's slice tasks and yields their results as they
+finish; it never touches the database (the runner alone writes, under its
+lease). It calls ``tick`` at least every ``TICK_SECONDS`` while it waits and
+after every result: the runner heartbeats its lease there, and a ``tick``
+that returns True asks the executor to stop: slices not started are
+cancelled, the ones already computing still come back (and are stored), then
+the iteration ends. The choice is configuration (``OPTIMIZER_EXECUTOR``):
+
+- ``local``: ``concurrent.futures`` process pool on this machine (fork: the
+  workers share the already compiled strategies and engine at no cost); one
+  worker or one task runs inline;
+- ``dask``: Dask distributed at ``DASK_SCHEDULER_ADDRESS`` (``dask scheduler``
+  plus ``dask worker ADDRESS`` on each machine), or, without an address, a
+  ``LocalCluster`` of ``workers`` single-threaded processes. Tasks carry their
+  candles as arrays (a pickled DataFrame). A task whose worker dies is
+  rescheduled by Dask (up to ``distributed.scheduler.allowed-failures``
+  times); one that still fails comes back as a failed slice, which the job
+  records and retries on resume: never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing import get_all_start_methods, get_context
+from typing import Protocol
+
+from app.services.optimization_worker import SliceResult, SliceTask, candles_fingerprint, evaluate_slice
+from config import ConfigError
+
+log = logging.getLogger(__name__)
+
+EXECUTORS = ("local", "dask")
+TICK_SECONDS = 1.0
+Evaluate = Callable[[SliceTask], SliceResult]
+Tick = Callable[[], bool]  # heartbeat; returns True when the executor should stop
+
+
+class SliceExecutor(Protocol):
+    """Evaluates slice tasks somewhere and yields their results in completion order."""
+
+    def run(self, tasks: list[SliceTask], *, tick: Tick) -> Iterator[SliceResult]: ...
+
+
+def _ignore_interrupts() -> None:
+    """Pool workers leave Ctrl-C and SIGTERM to the runner's process, which stops them in order.
+
+    (They end with the pool; if the runner's process is killed outright, their queue breaks and they exit.)
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+class LocalExecutor:
+    """A process pool on this machine (inline for one worker or one task)."""
+
+    def __init__(self, *, workers: int, evaluate: Evaluate = evaluate_slice):
+        self.workers = workers
+        self.evaluate = evaluate
+
+    def run(self, tasks: list[SliceTask], *, tick: Tick) -> Iterator[SliceResult]:
+        if self.workers <= 1 or len(tasks) <= 1:
+            for task in tasks:
+                if tick():
+                    return
+                yield self.evaluate(task)
+            return
+        # Workers never touch the database (they only compute), so inherited connections stay unused.
+        context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
+        workers = min(self.workers, len(tasks))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_interrupts) as pool:
+            # Submitted as workers free up (one spare each round keeps them busy): a stop leaves the rest unsent.
+            queued = iter(tasks)
+            in_flight: set = set()
+            stopping = False
+            while True:
+                while not stopping and len(in_flight) <= workers and (task := next(queued, None)) is not None:
+                    in_flight.add(pool.submit(self.evaluate, task))
+                if not in_flight:
+                    return
+                finished, in_flight = wait(in_flight, timeout=TICK_SECONDS, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield future.result()
+                stopping = stopping or tick()
+
+
+class DaskExecutor:
+    """Dask distributed: a running scheduler at ``address``, or a LocalCluster of ``workers`` processes."""
+
+    def __init__(self, *, address: str | None, workers: int, evaluate: Evaluate = evaluate_slice):
+        self.address = address or None
+        self.workers = workers
+        self.evaluate = evaluate
+
+    def run(self, tasks: list[SliceTask], *, tick: Tick) -> Iterator[SliceResult]:
+        from distributed import Client, LocalCluster  # optional at import time: only this executor needs it
+
+        if not tasks:
+            return
+        if self.address:
+            with Client(self.address) as client:
+                yield from self._run_on(client, tasks, tick)
+            return
+        cluster = LocalCluster(
+            n_workers=min(self.workers, len(tasks)), threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
+        with cluster, Client(cluster) as client:
+            yield from self._run_on(client, tasks, tick)
+
+    def _run_on(self, client, tasks: list[SliceTask], tick: Tick) -> Iterator[SliceResult]:
+        from distributed import wait as dask_wait
+
+        # pure=False: every task runs (no result reuse across jobs); the key names the slice in Dask's dashboard.
+        futures = {
+            client.submit(self.evaluate, task, pure=False, key=f"slice-{'|'.join(task.key)}-{uuid.uuid4().hex}"): task
+            for task in tasks
+        }
+        pending = set(futures)
+        try:
+            while pending:
+                try:
+                    done = dask_wait(pending, timeout=TICK_SECONDS, return_when="FIRST_COMPLETED").done
+                except TimeoutError:
+                    done = set()
+                pending -= done
+                for future in done:
+                    yield _result_of(future, futures[future])
+                if pending and tick():
+                    return  # the finally below cancels the rest: the job's next run evaluates them
+        finally:
+            if pending:
+                client.cancel(list(pending))
+
+
+def _result_of(future, task: SliceTask) -> SliceResult:
+    """The slice's result, or a failed slice when Dask gave up on it (e.g. its workers kept dying)."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - recorded on the slice; the job retries it on resume
+        log.error("slice %s failed on the Dask cluster: %s: %s", "|".join(task.key), type(exc).__name__, exc)
+        return SliceResult(
+            key=task.key,
+            fingerprint=candles_fingerprint(task.candles),
+            error=f"{type(exc).__name__} on the Dask cluster: {exc}",
+        )
+
+
+def make_executor(*, kind: str, workers: int, address: str | None = None) -> SliceExecutor:
+    """Return the executor configured by ``OPTIMIZER_EXECUTOR`` (``kind``); ConfigError for an unknown one."""
+    if kind == "local":
+        return LocalExecutor(workers=workers)
+    if kind == "dask":
+        return DaskExecutor(address=address, workers=workers)
+    raise ConfigError(f"unknown OPTIMIZER_EXECUTOR {kind!r} (known: {', '.join(EXECUTORS)})")
