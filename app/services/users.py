@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from app.errors import AlreadyExistsError, ValidationError
+from app.errors import AlreadyExistsError, NotFoundError, ValidationError
 from app.extensions import db
 from app.models import User
 from app.models.user import TIERS
@@ -58,3 +58,11 @@ def ensure_user(*, email: str, password: str, tier: str) -> tuple[User, bool]:
 def list_users() -> list[User]:
     """Return all users, oldest first."""
     return list(db.session.scalars(select(User).order_by(User.id)))
+
+
+def user_by_email(email: str) -> User:
+    """Return the user with ``email`` (normalised like at creation) or raise NotFoundError."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFoundError(f"no user with email '{email.strip().lower()}'")
+    return user

@@ -269,6 +269,30 @@ def job_report(job_id: int) -> dict[str, Any]:
     }
 
 
+def describe_job(job: OptimizationJob) -> dict[str, Any]:
+    """Return a job's list entry as JSON-safe data: scope, range, ranking, progress and times (no slices)."""
+    return {
+        "id": job.id,
+        "name": job.name,
+        "description": job.description,
+        "status": str(job.status),
+        "summary": job.summary,
+        "symbols": job.symbols,
+        "timeframes": job.timeframes,
+        "strategies": job.strategies,
+        "start_date": job.start_date,
+        "end_date": job.end_date,
+        "ranking_metric": job.ranking_metric,
+        "min_trades": job.min_trades,
+        "validation": job.validation,
+        "monte_carlo": bool(job.monte_carlo),
+        "progress": job_progress(job),
+        "created_at": job.created_at.isoformat(),
+        "started_at": _iso_or_none(job.started_at),
+        "completed_at": _iso_or_none(job.completed_at),
+    }
+
+
 def slice_reports(job_id: int) -> list[dict[str, Any]]:
     """Return every stored slice of a job with its best and robust run (params and metrics) and checks."""
     slices = list(
