@@ -77,3 +77,19 @@ def stored_job(db, bundled_dir):
     )
     db.session.commit()
     return jobs.get_job(job.id)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """After a run that fuzzed the API: examples and server errors per operation (tests/api/test_api_fuzz.py)."""
+    import sys
+
+    fuzz = sys.modules.get("test_api_fuzz") or sys.modules.get("tests.api.test_api_fuzz")
+    if fuzz is None or not fuzz.COUNTS:
+        return
+    counts, errors = fuzz.COUNTS, fuzz.SERVER_ERRORS
+    terminalreporter.write_sep("-", "schemathesis")
+    terminalreporter.write_line(
+        f"{sum(counts.values())} examples over {len(counts)} operations, {sum(errors.values())} server errors"
+    )
+    for label, count in sorted(counts.items()):
+        terminalreporter.write_line(f"  {label}: {count} examples, {errors[label]} server errors")

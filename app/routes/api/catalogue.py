@@ -14,7 +14,15 @@ bp = make_blueprint("api_catalogue", tag="Catalogue")
 
 @bp.get("/health")
 @bp.output(s.HealthOut, status_code=200)
-@bp.doc(responses={200: "database reachable and schema at head", 503: "not healthy (what is wrong)"})
+@bp.doc(
+    responses={
+        200: "database reachable and schema at head",
+        503: {
+            "description": "not healthy: what is wrong (database unreachable, schema missing or behind)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HealthOut"}}},
+        },
+    }
+)
 @public
 def health():
     """Health: 200 when the database answers and its schema is at the migrations' head, else 503."""

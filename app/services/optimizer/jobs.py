@@ -147,10 +147,11 @@ def create_sweep_job(
     if start_date is None:
         start_date = (pd.Timestamp(end_date) - pd.Timedelta(days=config["OPTIMIZE_LOOKBACK_DAYS"])).date().isoformat()
     preset = grids if isinstance(grids, str) else "custom"
+    scope = f"{len(symbols)} symbols x {', '.join(timeframes)} x {', '.join(strategies)}"
     return create_job(
         name=name or f"{preset} sweep {start_date}..{end_date}",
-        description=f"{len(symbols)} symbols x {', '.join(timeframes)} x {', '.join(strategies)}"
-        + (f"; skipped (no candles): {', '.join(skipped)}" if skipped else ""),
+        description=options.pop("description", None)
+        or scope + (f"; skipped (no candles): {', '.join(skipped)}" if skipped else ""),
         symbols=symbols,
         timeframes=timeframes,
         strategies=strategies,
