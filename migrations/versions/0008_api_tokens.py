@@ -1,6 +1,6 @@
 """api tokens: personal, named, revocable API tokens stored as hashes
 
-Revision ID: 0008_api_tokens
+Revision ID: 0008
 Revises: 0006
 Create Date: 2026-12-02 16:00:00
 """
@@ -8,7 +8,7 @@ Create Date: 2026-12-02 16:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_api_tokens"
+revision = "0008"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
