@@ -38,7 +38,7 @@ users_cli.add_command(token_cli)
 @click.option("--name", required=True, help="What the token is for (shown in lists).")
 def token_create_command(email: str, name: str) -> None:
     """Create a token; it is printed once, alone on the last line (only its hash is stored)."""
-    user = user_service.user_by_email(email)
+    user = user_service.find_user(email)
     row, token = api_tokens.create_token(user, name=name)
     click.echo(f"created token {row.id} '{row.name}' for {user.email}; it is shown only now:")
     click.echo(token)
@@ -48,7 +48,7 @@ def token_create_command(email: str, name: str) -> None:
 @click.option("--email", required=True)
 def token_list_command(email: str) -> None:
     """List a user's tokens: id, prefix, name, created, last used, revoked."""
-    for row in api_tokens.list_tokens(user_service.user_by_email(email)):
+    for row in api_tokens.list_tokens(user_service.find_user(email)):
         used = row.last_used_at.isoformat(timespec="seconds") if row.last_used_at else "never"
         state = f"revoked {row.revoked_at.isoformat(timespec='seconds')}" if row.revoked_at else "active"
         click.echo(
@@ -61,5 +61,5 @@ def token_list_command(email: str) -> None:
 @click.option("--id", "token_id", type=int, required=True)
 def token_revoke_command(email: str, token_id: int) -> None:
     """Revoke a token: it never authenticates again (exit 2 when the user has no such token)."""
-    row = api_tokens.revoke_token(user_service.user_by_email(email), token_id=token_id)
+    row = api_tokens.revoke_token(user_service.find_user(email), token_id=token_id)
     click.echo(f"revoked token {row.id} '{row.name}'")

@@ -3,6 +3,7 @@
 from app.models.api_token import ApiToken
 from app.models.candle import Candle, CandleSeries
 from app.models.optimization import OptimizationJob, OptimizationRun, OptimizationSlice
+from app.models.parameter_set import ParameterChange, ProductionParameterSet
 from app.models.pattern import Pattern
 from app.models.preference import UserParameterSet, UserSymbolPreference
 from app.models.signal import Signal
@@ -17,7 +18,9 @@ __all__ = [
     "OptimizationJob",
     "OptimizationRun",
     "OptimizationSlice",
+    "ParameterChange",
     "Pattern",
+    "ProductionParameterSet",
     "Signal",
     "Symbol",
     "TradingScript",

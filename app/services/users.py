@@ -60,8 +60,8 @@ def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.id)))
 
 
-def user_by_email(email: str) -> User:
-    """Return the user with ``email`` (normalised like at creation) or raise NotFoundError."""
+def find_user(email: str) -> User:
+    """Return the user with ``email`` (trimmed, case-insensitive) or raise NotFoundError naming it."""
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise NotFoundError(f"no user with email '{email.strip().lower()}'")
