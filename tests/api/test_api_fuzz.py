@@ -1,7 +1,7 @@
 """Property-based fuzzing of the whole API spec with Schemathesis: no 5xx, answers as the spec says.
 
 In-process (WSGI, no network), bounded examples per operation so CI stays
-fast: ``FUZZ_EXAMPLES`` (default 25) generated cases per operation and mode
+fast: ``FUZZ_EXAMPLES`` (default 20) generated cases per operation and mode
 (positive: valid by the spec; negative: invalid on purpose, which must be
 4xx; known: valid, with the path's ids and names fixed to existing ones), as an
 admin (every branch open) on a small completed job. Each operation's count
@@ -31,7 +31,7 @@ from sqlalchemy import select
 from app.models import OptimizationRun
 from app.services import api_tokens
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 COUNTS: Counter = Counter()
 SERVER_ERRORS: Counter = Counter()

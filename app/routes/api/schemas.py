@@ -372,3 +372,140 @@ class AnyOut(Out):
 
 
 METRIC_NAMES = tuple(METRIC_COLUMNS)
+
+
+# ---------------------------------------------------------------------- parameters (production, preferences)
+
+
+class MarketQuery(In):
+    symbol: Symbol
+    timeframe: Timeframe
+    strategy: Name
+
+
+class ParametersQuery(MarketQuery):
+    regime: Literal["current", "base"] = Field(
+        "current", description="current: the set for the newest candle's market regime when one exists; base: never"
+    )
+
+
+class ParametersOut(Out):
+    symbol: str
+    timeframe: str
+    strategy: str
+    params: dict[str, Any]
+    source: Literal["user", "production", "default"]
+    as_of: str | None
+    metrics: dict[str, Any] | None
+    confidence: dict[str, Any]
+    regime: str | None
+    set_id: int | None
+
+
+class ContextQuery(In):
+    symbol: Symbol
+    timeframe: Timeframe
+
+
+class ParameterSetOut(Out):
+    id: int
+    symbol: str
+    timeframe: str
+    strategy: str
+    params: dict[str, Any]
+    source: str
+    job_id: int | None
+    run_id: int | None
+    metrics: dict[str, Any]
+    applied_by: str | None
+    applied_at: str
+    is_active: bool
+
+
+class ActiveSetOut(Out):
+    active: ParameterSetOut | None
+
+
+class HistoryOut(Out):
+    history: list[ParameterSetOut]
+
+
+class ChangesQuery(In):
+    symbol: Symbol | None = None
+    timeframe: Timeframe | None = None
+    strategy: Name | None = None
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class ChangesOut(Out):
+    changes: list[dict[str, Any]]
+
+
+class ApplyIn(In):
+    """Apply a run (the dashboard's Apply) or, without ``run_id``, the newest job's best of the given slices."""
+
+    run_id: Id | None = None
+    symbol: Symbol | None = None
+    timeframe: Timeframe | None = None
+    strategy: Name | None = None
+    min_improvement_pct: float = Field(5.0, ge=0, le=10_000, allow_inf_nan=False)
+    robust: bool = True
+    min_trades: int | None = Field(None, ge=0, le=100_000)
+
+
+class RollbackIn(In):
+    symbol: Symbol
+    timeframe: Timeframe
+    strategy: Name
+    to_set_id: Id
+
+
+class DecisionOut(Out):
+    symbol: str
+    timeframe: str
+    strategy: str
+    decision: Literal["applied", "proposed", "skipped"]
+    reason: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    improvement_pct: float | None
+    metrics: dict[str, Any]
+
+
+class DecisionsOut(Out):
+    decisions: list[DecisionOut]
+
+
+class UserSetOut(Out):
+    id: int
+    symbol: str
+    strategy: str
+    params: dict[str, Any]
+    use_custom: bool
+    params_source: str | None
+    updated_at: str | None
+
+
+class UserSetsOut(Out):
+    sets: list[UserSetOut]
+
+
+class PreferenceIn(In):
+    symbol: Symbol
+    strategy: Name
+    params: Annotated[dict[str, Scalar], Field(max_length=50)]
+
+
+class CopyRunIn(In):
+    run_id: Id
+
+
+class CopyProductionIn(In):
+    symbol: Symbol
+    timeframe: Timeframe
+    strategy: Name
+
+
+class PreferenceKeyQuery(In):
+    symbol: Symbol
+    strategy: Name
