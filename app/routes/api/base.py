@@ -82,22 +82,20 @@ def reset_request_state() -> None:
 
 def caller() -> Caller:
     """Resolve (once per request) who is calling."""
-    if "api_caller" in g:
-        return g.api_caller
-    user = current_user if current_user.is_authenticated else None
-    token_id = g.get("api_token_id")
-    if bearer_token() is not None and token_id is None:
-        found = caller_from_token()
-        g.api_caller = found
-        return found
-    g.api_caller = Caller(
-        user=user, via=("token" if token_id is not None else "session") if user else None, token_id=token_id
-    )
+    if "api_caller" not in g:
+        g.api_caller = _resolve_caller()
     return g.api_caller
 
 
-def caller_from_token() -> Caller:
-    """The Bearer header wins over a session: resolve it on its own (a session user is not used)."""
+def _resolve_caller() -> Caller:
+    # Flask-Login looks at the session first, then at the request loader (a Bearer token).
+    user = current_user._get_current_object()
+    if bearer_token() is None:
+        return Caller(user=user, via="session") if user.is_authenticated else Caller(user=None, via=None)
+    token_id = g.get("api_token_id")
+    if token_id is not None:
+        return Caller(user=user, via="token", token_id=token_id)
+    # The session answered first, or the token is bad: the Bearer header wins, on its own.
     found = api_tokens.authenticate(bearer_token() or "")
     if found is None:
         return Caller(user=None, via=None, bad_token=True)

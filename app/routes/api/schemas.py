@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.models.optimization import METRIC_COLUMNS
 from app.services.optimizer.run_query import MAX_LIMIT, SORTABLE
 from app.services.run_analysis import FOLDS
 from app.services.scoring import RANKING_METRICS
@@ -369,9 +368,6 @@ class ScriptSearchOut(Out):
 
 class AnyOut(Out):
     """A JSON object (the catalogue's statistics and script records)."""
-
-
-METRIC_NAMES = tuple(METRIC_COLUMNS)
 
 
 # ---------------------------------------------------------------------- parameters (production, preferences)
