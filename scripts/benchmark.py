@@ -32,6 +32,7 @@ from app.services.trade_levels import ENTRY_METHODS, TP_METHODS, compute_levels,
 from app.strategies import PATTERN, get_strategy, strategy_names  # noqa: E402
 from scripts.benchmark_coverage import section_coverage  # noqa: E402
 from scripts.benchmark_params import section_params  # noqa: E402
+from scripts.benchmark_runs import section_runs  # noqa: E402
 from scripts.benchmark_scale import section_scale, section_storage  # noqa: E402
 from scripts.benchmark_scripts import section_scripts  # noqa: E402
 from scripts.benchmark_sweep import (  # noqa: E402
@@ -276,6 +277,7 @@ SECTIONS: dict[str, Callable[[Path], None]] = {
     "coverage": section_coverage,
     "indicators": section_indicators,
     "scripts": section_scripts,
+    "runs": section_runs,
     "params": section_params,
     "storage": section_storage,
     "scale": section_scale,

@@ -43,6 +43,7 @@ PURE_SINGLE_MODULES = (
     "app.services.regime_evaluation",
     "app.services.pine_script",
     "app.services.script_records",
+    "app.services.run_analysis",
 )
 IMPURE_TOP_LEVEL = ("flask", "sqlalchemy", "alembic", "werkzeug", "click", "pymysql", "MySQLdb")
 

@@ -154,20 +154,27 @@ class JobRunner:
             if progress:
                 progress(ProgressEvent(job, None, 0, len(tasks)))
             stats.prepare_seconds = time.perf_counter() - started
-            done = 0
+            stored = 0
             with closing(self.executor.run(tasks, tick=lambda: self._tick(job, stopping))) as results:
-                for done, result in enumerate(results, start=1):
+                for result in results:
+                    if self._cancel_requested(job):
+                        self._stop_cancelled(job)
+                        return job
                     store_started, store_cpu = time.perf_counter(), time.process_time()
                     self._store_slice(job, result)
+                    stored += 1
                     stats.add(
                         result,
                         store_seconds=time.perf_counter() - store_started,
                         store_cpu_seconds=time.process_time() - store_cpu,
                     )
                     if progress:
-                        progress(ProgressEvent(job, result, done, len(tasks)))
-            if done < len(tasks):
-                self._release(job, stored=done, total=len(tasks))
+                        progress(ProgressEvent(job, result, stored, len(tasks)))
+            if self._cancel_requested(job):
+                self._stop_cancelled(job)
+                return job
+            if stored < len(tasks):
+                self._release(job, stored=stored, total=len(tasks))
                 return job
             self._finish(job)
             stats.wall_seconds = time.perf_counter() - started
@@ -234,7 +241,7 @@ class JobRunner:
         if time.monotonic() - self._beat >= HEARTBEAT_SECONDS:
             self._hold(job)  # LeaseLostError when the job was taken over
             db.session.commit()
-        return bool(stopping())
+        return bool(stopping()) or self._cancel_requested(job)  # a cancel leaves the other slices unsent
 
     def _release(self, job: OptimizationJob, *, stored: int, total: int) -> None:
         """Give a job back unfinished (asked to stop): pending, no owner, completed slices kept."""
@@ -383,6 +390,21 @@ class JobRunner:
         db.session.commit()
         db.session.refresh(job)
         log.info("job %s: stored %s (%s runs%s)", job.id, slice_label(result.key), runs, ", FAILED" if failed else "")
+
+    def _cancel_requested(self, job: OptimizationJob) -> bool:
+        """Whether the job was cancelled (``jobs.cancel_job``) since this runner claimed it."""
+        status = db.session.scalar(select(OptimizationJob.status).where(OptimizationJob.id == job.id))
+        return status == JobStatus.CANCELLED
+
+    def _stop_cancelled(self, job: OptimizationJob) -> None:
+        """Give a cancelled job up: what was stored stays, a slice just computed is dropped.
+
+        The release is written under the lease like every other write of the runner.
+        """
+        self._hold(job, claimed_by=None)
+        db.session.commit()
+        db.session.refresh(job)
+        log.info("job %s cancelled: stopped after %s stored runs", job.id, job.completed_runs)
 
     def _finish(self, job: OptimizationJob) -> None:
         failed = list(
