@@ -69,6 +69,7 @@ def _init_extensions(app: Flask) -> None:
         include_object=include_in_autogenerate,
     )
     login_manager.init_app(app)
+    login_manager.session_protection = "strong"
     csrf.init_app(app)
     limiter.init_app(app)
 
@@ -78,11 +79,16 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app.routes.admin import bp as admin_bp
     from app.routes.api_scripts import bp as api_scripts_bp
+    from app.routes.auth import bp as auth_bp
     from app.routes.main import bp as main_bp
+    from app.routes.optimization import bp as optimization_bp
+    from app.routes.preferences import bp as preferences_bp
     from app.routes.scripts import bp as scripts_bp
 
-    app.register_blueprint(main_bp)
+    for blueprint in (main_bp, auth_bp, optimization_bp, admin_bp, preferences_bp):
+        app.register_blueprint(blueprint)
     app.register_blueprint(scripts_bp)
     app.register_blueprint(api_scripts_bp)
 
