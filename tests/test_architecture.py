@@ -41,6 +41,7 @@ PURE_SINGLE_MODULES = (
     "app.services.optimization_worker",
     "app.services.pine_script",
     "app.services.script_records",
+    "app.services.run_analysis",
 )
 IMPURE_TOP_LEVEL = ("flask", "sqlalchemy", "alembic", "werkzeug", "click", "pymysql", "MySQLdb")
 

@@ -1,4 +1,4 @@
-"""Optimization jobs: create (validating scope, grids and costs), find, list and report.
+"""Optimization jobs: create (validating scope, grids and costs), find, list, report, cancel, delete, re-run.
 
 A job covers symbols x timeframes x strategies over one date range, with one
 parameter grid per strategy (validated by that strategy's declared space) and
@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 
 from app.enums import JobStatus, ValidationMode, values
-from app.errors import NotFoundError, ValidationError
+from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
 from app.models import Candle, OptimizationJob, OptimizationRun, OptimizationSlice, Symbol
 from app.models._time import utcnow
@@ -260,12 +260,7 @@ def job_report(job_id: int) -> dict[str, Any]:
         "min_trades": job.min_trades,
         "validation": job.validation,
         "monte_carlo": job.monte_carlo,
-        "progress": {
-            "total_runs": job.total_runs,
-            "completed_runs": job.completed_runs,
-            "failed_runs": job.failed_runs,
-            "percent": job.progress_pct,
-        },
+        "progress": {**job_progress(job), "percent": job.progress_pct},
         "lookahead": (job.validation_json or {}).get("lookahead", {}),
         "slices": slice_reports(job.id),
         "created_at": _iso_or_none(job.created_at),
@@ -306,6 +301,107 @@ def _run_brief(run: OptimizationRun | None) -> dict[str, Any] | None:
     if run is None:
         return None
     return {"run_id": run.id, "params": run.params, "metrics": run.metrics(), "stability_score": run.stability_score}
+
+
+# ---------------------------------------------------------------------- managing (cancel, delete, re-run)
+
+# A job in one of these states may still change: a runner holds it or will pick it up.
+ACTIVE_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING)
+
+
+def cancel_job(job_id: int) -> dict[str, Any]:
+    """Cancel a pending or running job and return its progress; what it stored so far stays.
+
+    A running job's runner sees the status between slices and stops (the
+    slices it stored are kept); a pending one is never picked up. Anything
+    else (completed, failed, already cancelled) raises ConflictError.
+    """
+    job = get_job(job_id)
+    done = f"{job.completed_runs} of {job.total_runs} runs stored"
+    cancelled = db.session.execute(
+        update(OptimizationJob)
+        .where(OptimizationJob.id == job_id, OptimizationJob.status.in_(ACTIVE_STATUSES))
+        .values(status=JobStatus.CANCELLED, completed_at=utcnow(), summary=f"cancelled; {done} when cancelled")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    db.session.refresh(job)
+    if cancelled != 1:
+        raise ConflictError(f"job {job_id} is {job.status}: only pending or running jobs can be cancelled")
+    return {"id": job.id, **job_progress(job)}
+
+
+def delete_job(job_id: int) -> None:
+    """Delete a job with its slices and runs; a job a runner may still be writing raises ConflictError.
+
+    Pending and running jobs are refused (cancel them first), except a
+    running job whose heartbeat is older than ``OPTIMIZER_STALE_SECONDS``
+    (its process died).
+    """
+    job = get_job(job_id)
+    stale = utcnow() - pd.Timedelta(seconds=current_app.config["OPTIMIZER_STALE_SECONDS"]).to_pytimedelta()
+    alive = job.status == JobStatus.PENDING or (
+        job.status == JobStatus.RUNNING and job.heartbeat_at is not None and job.heartbeat_at >= stale
+    )
+    if alive:
+        raise ConflictError(f"job {job_id} is {job.status}: cancel it before deleting it")
+    # Explicit deletes: SQLite enforces ON DELETE CASCADE only with foreign keys switched on.
+    db.session.execute(delete(OptimizationRun).where(OptimizationRun.job_id == job_id))
+    db.session.execute(delete(OptimizationSlice).where(OptimizationSlice.job_id == job_id))
+    db.session.execute(delete(OptimizationJob).where(OptimizationJob.id == job_id))
+    db.session.commit()
+
+
+def rerun_job(job_id: int) -> OptimizationJob:
+    """Create a new pending job with the same scope, range, grids, costs and checks as ``job_id``.
+
+    The copy is validated like any new job (its candles must still be
+    stored); the original and its results stay untouched.
+    """
+    job = get_job(job_id)
+    suffix = " (re-run)"
+    return create_job(
+        name=job.name[: 100 - len(suffix)] + suffix,
+        description=job.description,
+        symbols=list(job.symbols),
+        timeframes=list(job.timeframes),
+        strategies=list(job.strategies),
+        start_date=job.start_date,
+        end_date=job.end_date,
+        grids=dict(job.parameter_grids),
+        ranking_metric=job.ranking_metric,
+        min_trades=job.min_trades,
+        costs=job.costs,
+        validation=job.validation,
+        monte_carlo=job.monte_carlo,
+    )
+
+
+def job_progress(job: OptimizationJob) -> dict[str, Any]:
+    """Return a job's progress: counts, percent, throughput and (while running) the time left.
+
+    ``runs_per_second`` is the completed runs over the time since the job
+    first started (to completion, or to now while it runs); None before it
+    starts. ``eta_seconds`` only while running with a measurable rate.
+    """
+    done = job.completed_runs + job.failed_runs
+    rate = None
+    if job.started_at is not None:
+        end = job.completed_at if job.status not in ACTIVE_STATUSES and job.completed_at else utcnow()
+        elapsed = (end - job.started_at).total_seconds()
+        rate = round(job.completed_runs / elapsed, 1) if elapsed > 0 else None
+    eta = None
+    if job.status == JobStatus.RUNNING and rate:
+        eta = round(max(job.total_runs - done, 0) / rate, 1)
+    return {
+        "status": str(job.status),
+        "completed_runs": job.completed_runs,
+        "failed_runs": job.failed_runs,
+        "total_runs": job.total_runs,
+        "progress_pct": job.progress_pct,
+        "runs_per_second": rate,
+        "eta_seconds": eta,
+    }
 
 
 # ---------------------------------------------------------------------- input checks

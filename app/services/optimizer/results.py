@@ -1,13 +1,17 @@
-"""Optimization results: best parameters per slice, comparisons of two parameter sets, a run's trades.
+"""Optimization results: best parameters per slice, the runs table, heatmaps, importance, comparisons, trades.
 
 Ranking happens in SQL (a window function per slice), so answering costs
-O(result), not one ORM object per stored run.
+O(result), not one ORM object per stored run. The runs table is
+``run_query`` (filters, sort and keyset pages in SQL); heatmaps and
+parameter importance read one slice's columns (params, one metric, trades)
+as tuples and fold them with the pure ``app.services.run_analysis``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import func, select
 
 from app.enums import SliceStatus
@@ -19,9 +23,22 @@ from app.services.backtester_v2 import run_backtest
 from app.services.candle_store import load_candles
 from app.services.costs import CostModel
 from app.services.optimization_worker import candles_fingerprint, stored_details
-from app.services.optimizer.jobs import end_of
+from app.services.optimizer.jobs import end_of, get_job
+from app.services.optimizer.run_query import query_runs, runs_csv
+from app.services.run_analysis import FOLDS, drawdown_curve, fold_matrix, r_histogram, variance_shares
 from app.services.scoring import RANKING_METRICS, check_metric, composite_score
 from app.strategies import get_strategy
+
+__all__ = [
+    "best_params",
+    "compare_matrix",
+    "compare_params",
+    "parameter_importance",
+    "query_runs",
+    "run_summary",
+    "run_trades",
+    "runs_csv",
+]
 
 
 def best_params(
@@ -168,17 +185,146 @@ def compare_params(
     }
 
 
+def compare_matrix(
+    *,
+    job_id: int | None = None,
+    symbol: str,
+    timeframe: str,
+    strategy: str,
+    x: str,
+    y: str,
+    metric: str = "composite_score",
+    fold: str = "max",
+    min_trades: int = 10,
+) -> dict[str, Any]:
+    """Return the (x, y) heatmap of one slice: ``{x_values, y_values, cells, best}`` plus the slice's ids.
+
+    ``job_id`` None answers from the newest job that completed the slice.
+    Each cell folds (``max``: the best run, ``mean``, ``median``) ``metric``
+    over the runs sharing its x and y values with >= ``min_trades`` trades,
+    whatever their other parameters (``app.services.run_analysis.fold_matrix``).
+    """
+    space = _space(strategy)
+    for label, name in (("x", x), ("y", y)):
+        if name not in space.names:
+            raise ValidationError(f"{label} must be a parameter of {strategy} ({', '.join(space.names)}), not {name!r}")
+    if x == y:
+        raise ValidationError("x and y must be two different parameters")
+    metric = _check_metric(metric)
+    if fold not in FOLDS:
+        raise ValidationError(f"fold must be one of {', '.join(FOLDS)}, not {fold!r}")
+    _check_min_trades(min_trades)
+    slice_id, found_job = _one_slice(job_id=job_id, symbol=symbol, timeframe=timeframe, strategy=strategy)
+    runs = _slice_columns(slice_id, metric)
+    matrix = fold_matrix(
+        runs, x=x, y=y, metric=metric, fold=fold, min_trades=min_trades, higher_is_better=RANKING_METRICS[metric]
+    )
+    meta = {"job_id": found_job, "slice_id": slice_id, "symbol": symbol, "timeframe": timeframe, "strategy": strategy}
+    return {**meta, "x": x, "y": y, "metric": metric, "fold": fold, "min_trades": min_trades, **matrix}
+
+
+def parameter_importance(
+    *, job_id: int | None = None, symbol: str, timeframe: str, strategy: str, metric: str = "composite_score"
+) -> dict[str, Any]:
+    """Return the share of ``metric``'s variance over a slice's runs that each parameter explains, largest first.
+
+    Every run of the slice counts (a parameter that only matters for thin
+    runs still shows). ``job_id`` None: the newest job that completed it.
+    """
+    space = _space(strategy)
+    metric = _check_metric(metric)
+    slice_id, found_job = _one_slice(job_id=job_id, symbol=symbol, timeframe=timeframe, strategy=strategy)
+    runs = _slice_columns(slice_id, metric)
+    varied = [n for n in space.names if len({repr(p.get(n)) for p in runs["params"]}) > 1]
+    return {
+        "job_id": found_job,
+        "slice_id": slice_id,
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "strategy": strategy,
+        "metric": metric,
+        "runs": len(runs),
+        "parameters": variance_shares(runs, names=varied),
+    }
+
+
+def _space(strategy: str):
+    try:
+        return get_strategy(strategy).space
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _check_metric(metric: str) -> str:
+    try:
+        return check_metric(metric)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _check_min_trades(min_trades: Any) -> None:
+    if isinstance(min_trades, bool) or not isinstance(min_trades, int) or not 0 <= min_trades <= 10**9:
+        raise ValidationError(f"min_trades must be an integer >= 0, not {min_trades!r}")
+
+
+def _one_slice(*, job_id: int | None, symbol: str, timeframe: str, strategy: str) -> tuple[int, int]:
+    """Return (slice id, job id) of the completed slice, from ``job_id`` or the newest job; NotFoundError if none."""
+    if job_id is not None:
+        get_job(job_id)
+    newest = _newest_slices(symbol=symbol, strategy=strategy, timeframe=timeframe, job_id=job_id)
+    found = db.session.execute(
+        select(OptimizationSlice.id, OptimizationSlice.job_id).join(newest, newest.c.id == OptimizationSlice.id)
+    ).first()
+    if found is None:
+        where = f" in job {job_id}" if job_id is not None else ""
+        raise NotFoundError(f"no completed slice {symbol} {timeframe} {strategy}{where}")
+    return found[0], found[1]
+
+
+def _slice_columns(slice_id: int, metric: str) -> pd.DataFrame:
+    """Read a slice's runs as columns (run_id, total_trades, params, metric): tuples, never ORM objects."""
+    rows = db.session.execute(
+        select(
+            OptimizationRun.id, OptimizationRun.total_trades, OptimizationRun.params, getattr(OptimizationRun, metric)
+        ).where(OptimizationRun.slice_id == slice_id)
+    ).all()
+    return pd.DataFrame(rows, columns=["run_id", "total_trades", "params", "metric"])
+
+
 def run_trades(run_id: int) -> dict[str, Any]:
-    """Return a stored run's trades: stored for best runs, recomputed (deterministically) otherwise."""
+    """Return a run's trades, equity curve, drawdown and R histogram, with its slice and parameters.
+
+    The best run of each slice has its trades stored (the newest
+    ``MAX_STORED_TRADES``); any other run is backtested again on the job's
+    candles, deterministically (``recomputed``); then ``candles_changed`` says
+    whether the stored candles still match the slice's fingerprint (None for
+    stored trades).
+    """
+    if isinstance(run_id, bool) or not isinstance(run_id, int):
+        raise ValidationError(f"run id must be an integer, not {run_id!r}")
     run = db.session.get(OptimizationRun, run_id)
     if run is None:
         raise NotFoundError(f"optimization run {run_id} not found")
-    if run.results_json and "trades" in run.results_json:
-        return run.results_json
     slice_ = run.slice
-    job = db.session.get(OptimizationJob, run.job_id)
-    candles = load_candles(slice_.symbol, slice_.timeframe, job.start_date, end_of(job.end_date))
-    full = run_backtest(candles, strategy=slice_.strategy, params=run.params, costs=CostModel(**job.costs))
-    details = stored_details(full)
-    details["candles_changed"] = candles_fingerprint(candles) != slice_.candles_fingerprint
-    return details
+    if run.results_json and "trades" in run.results_json:
+        details = {**run.results_json, "recomputed": False, "candles_changed": None}
+    else:
+        job = db.session.get(OptimizationJob, run.job_id)
+        candles = load_candles(slice_.symbol, slice_.timeframe, job.start_date, end_of(job.end_date))
+        full = run_backtest(candles, strategy=slice_.strategy, params=run.params, costs=CostModel(**job.costs))
+        details = stored_details(full)
+        details["recomputed"] = True
+        details["candles_changed"] = candles_fingerprint(candles) != slice_.candles_fingerprint
+    curve = details.get("equity_curve", [])
+    return {
+        "run_id": run.id,
+        "job_id": run.job_id,
+        "symbol": slice_.symbol,
+        "timeframe": slice_.timeframe,
+        "strategy": slice_.strategy,
+        "params": run.params,
+        "metrics": run.metrics(),
+        **details,
+        "drawdown": drawdown_curve(curve),
+        "r_histogram": r_histogram([t["r_multiple"] for t in details.get("trades", [])]),
+    }

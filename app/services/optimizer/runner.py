@@ -116,12 +116,15 @@ class JobRunner:
             if progress:
                 progress(ProgressEvent(job, None, 0, len(tasks)))
             for done, result in enumerate(self._execute(job, tasks), start=1):
+                if self._cancelled(job):
+                    break
                 store_started = time.perf_counter()
                 self._store_slice(job, result)
                 stats.add(result, store_seconds=time.perf_counter() - store_started)
                 if progress:
                     progress(ProgressEvent(job, result, done, len(tasks)))
-            self._finish(job)
+            else:
+                self._finish(job)
             stats.wall_seconds = time.perf_counter() - started
         except LeaseLostError:
             db.session.rollback()
@@ -279,13 +282,17 @@ class JobRunner:
         context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
         with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=context) as pool:
             pending = {pool.submit(evaluate_slice, task) for task in tasks}
-            while pending:
-                finished, pending = wait(pending, timeout=30, return_when=FIRST_COMPLETED)
-                if not finished:
-                    self._hold(job)  # a heartbeat while long slices compute
-                    db.session.commit()
-                for future in finished:
-                    yield future.result()
+            try:
+                while pending:
+                    finished, pending = wait(pending, timeout=30, return_when=FIRST_COMPLETED)
+                    if not finished:
+                        self._hold(job)  # a heartbeat while long slices compute
+                        db.session.commit()
+                    for future in finished:
+                        yield future.result()
+            finally:
+                # Closed early (a cancelled job): slices not yet started are dropped, not computed.
+                pool.shutdown(wait=False, cancel_futures=True)
 
     def _store_slice(self, job: OptimizationJob, result: SliceResult) -> None:
         """Store one slice (row, runs, best runs, checks, counters) in one transaction, under the lease."""
@@ -326,6 +333,21 @@ class JobRunner:
         db.session.commit()
         db.session.refresh(job)
         log.info("job %s: stored %s (%s runs%s)", job.id, slice_label(result.key), runs, ", FAILED" if failed else "")
+
+    def _cancelled(self, job: OptimizationJob) -> bool:
+        """Between slices: when the job was cancelled (``jobs.cancel_job``), release it and say so.
+
+        What was stored stays; the slice just computed is dropped. The release
+        is written under the lease like every other write of the runner.
+        """
+        status = db.session.scalar(select(OptimizationJob.status).where(OptimizationJob.id == job.id))
+        if status != JobStatus.CANCELLED:
+            return False
+        self._hold(job, claimed_by=None)
+        db.session.commit()
+        db.session.refresh(job)
+        log.info("job %s cancelled: stopped after %s stored runs", job.id, job.completed_runs)
+        return True
 
     def _finish(self, job: OptimizationJob) -> None:
         failed = list(
