@@ -37,6 +37,12 @@ class Config:
     OPTIMIZER_WORKERS = int(os.environ.get("OPTIMIZER_WORKERS", "0")) or None  # None: one per CPU core
     OPTIMIZER_STALE_SECONDS = int(os.environ.get("OPTIMIZER_STALE_SECONDS", "600"))
     OPTIMIZER_MAX_RUNS_PER_JOB = int(os.environ.get("OPTIMIZER_MAX_RUNS_PER_JOB", "200000"))
+    # Optimal-parameter service: how long a resolved parameter set is cached in each process (an apply, a
+    # rollback or a preference change clears it at once in that process), how many entries it keeps, and the
+    # age (days of data since the set's job ended) after which a production set is flagged stale.
+    PARAMS_CACHE_TTL_SECONDS = int(os.environ.get("PARAMS_CACHE_TTL_SECONDS", "1800"))
+    PARAMS_CACHE_SIZE = int(os.environ.get("PARAMS_CACHE_SIZE", "10000"))
+    PARAMS_STALE_DAYS = int(os.environ.get("PARAMS_STALE_DAYS", "30"))
     # Logging (configured once in create_app): a level name, and "text" (default, for cron logs) or "json".
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")

@@ -36,3 +36,23 @@ class ValidationMode(StrEnum):
 def values(enum: type[StrEnum]) -> tuple[str, ...]:
     """Return the string values of an enum, in declaration order (for choices and messages)."""
     return tuple(member.value for member in enum)
+
+
+class ParamSource(StrEnum):
+    """Where a parameter set in use came from (production sets: job, run, manual; resolution adds user, default)."""
+
+    JOB = "job"
+    RUN = "run"
+    MANUAL = "manual"
+    DEFAULT = "default"
+    USER = "user"
+    PRODUCTION = "production"
+
+
+class ParamAction(StrEnum):
+    """What a change-log entry records."""
+
+    APPLIED = "applied"
+    PROPOSED = "proposed"
+    SKIPPED = "skipped"
+    ROLLBACK = "rollback"

@@ -2,6 +2,7 @@
 
 from app.models.candle import Candle, CandleSeries
 from app.models.optimization import OptimizationJob, OptimizationRun, OptimizationSlice
+from app.models.parameter_set import ParameterChange, ProductionParameterSet
 from app.models.pattern import Pattern
 from app.models.preference import UserParameterSet, UserSymbolPreference
 from app.models.signal import Signal
@@ -15,7 +16,9 @@ __all__ = [
     "OptimizationJob",
     "OptimizationRun",
     "OptimizationSlice",
+    "ParameterChange",
     "Pattern",
+    "ProductionParameterSet",
     "Signal",
     "Symbol",
     "TradingScript",

@@ -1,21 +1,20 @@
 """The trade parameters production uses for a slice: one function, one place to change.
 
-Today these are the strategy's declared defaults, optionally overridden by
-the ``PRODUCTION_PARAMS`` config mapping; the optimal-parameter service will
-plug tuned parameters in here, and every caller follows.
+Resolved through the optimal-parameter service (``get_parameters``: the
+active production set, else the strategy's declared defaults with the
+``PRODUCTION_PARAMS`` config overrides), so applying or rolling back a set
+changes the next scan's levels, and every caller follows.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, has_app_context
-
-from app.strategies import get_strategy
+from app.services.optimal_parameters import get_parameters
 
 
-def production_params(symbol: str, timeframe: str, strategy: str) -> dict[str, Any]:
+def production_params(
+    symbol: str, timeframe: str, strategy: str, *, market: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Return the parameters production uses for (symbol, timeframe, strategy), validated by its space."""
-    space = get_strategy(strategy).space
-    overrides = (current_app.config.get("PRODUCTION_PARAMS") or {}) if has_app_context() else {}
-    return space.validate({name: value for name, value in overrides.items() if name in space.names})
+    return get_parameters(symbol, timeframe, strategy, market=market).params
