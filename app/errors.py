@@ -64,7 +64,11 @@ class ForbiddenError(AppError):
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return (
+        request.path.startswith("/api/")
+        or request.path.endswith(".json")
+        or request.accept_mimetypes.best == "application/json"
+    )
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -14,7 +14,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.validators import ValidationError as WtfValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -55,8 +55,8 @@ class NewJobForm(FlaskForm):
     strategies = SelectMultipleField("Strategies", validators=[DataRequired()], widget=ListWidget(prefix_label=False))
     preset = SelectField("Grid preset")
     grid = TextAreaField("Custom grid (JSON, overrides the preset)", validators=[Optional()])
-    start_date = DateField("Start", validators=[DataRequired()])
-    end_date = DateField("End", validators=[DataRequired()])
+    start_date = DateField("Start", validators=[InputRequired()])
+    end_date = DateField("End", validators=[InputRequired()])
     costs = SelectField("Costs")
     validation = SelectField("Validation")
     monte_carlo = BooleanField("Monte Carlo", default=True)

@@ -13,8 +13,8 @@ from app.errors import ValidationError
 from app.forms import ActionForm, NewJobForm
 from app.routes import page_args
 from app.routes.guards import admin_required, safe_next
-from app.services.optimizer import job_list, jobs, results
-from app.services.optimizer.pages import best_page, compare_choices
+from app.services import auto_tuner, parameter_sets
+from app.services.optimizer import job_list, jobs, pages, results
 
 bp = Blueprint("optimization", __name__, url_prefix="/admin/optimization")
 
@@ -45,7 +45,7 @@ def create():
     return render_template("admin/optimization.html", page=page, status=None, strategy=None, form=form), 400
 
 
-@bp.get("/<int:job_id>/progress")
+@bp.get("/<int:job_id>/progress.json")
 @admin_required
 def progress(job_id: int):
     """The small JSON the progress bars poll: status, counts, percent, runs/s, ETA."""
@@ -78,7 +78,7 @@ def runs_csv(job_id: int):
     return Response(stream_with_context(lines), mimetype="text/csv", headers=headers)
 
 
-@bp.get("/runs/<int:run_id>/trades")
+@bp.get("/runs/<int:run_id>/trades.json")
 @admin_required
 def trades(run_id: int):
     """A run's trades, equity curve with drawdown and R histogram (recomputed on demand when not stored)."""
@@ -116,7 +116,7 @@ def rerun(job_id: int):
 @admin_required
 def compare():
     """The heatmap page: job (or newest per slice), slice, X/Y parameters, metric, fold; data from compare.json."""
-    return render_template("admin/optimization_compare.html", choices=compare_choices(request.args.to_dict()))
+    return render_template("admin/optimization_compare.html", choices=pages.compare_choices(request.args.to_dict()))
 
 
 @bp.get("/compare.json")
@@ -136,32 +136,30 @@ def compare_json():
 @admin_required
 def best():
     """Best parameters per slice beside the production set, Apply / Rollback, history and dry-run proposals."""
-    return render_template("admin/optimization_best.html", page=best_page(**page_args.best_query()), form=ActionForm())
+    return render_template(
+        "admin/optimization_best.html", page=pages.best_page(**page_args.best_query()), form=ActionForm()
+    )
+
+
+@bp.get("/best/proposals")
+@admin_required
+def best_proposals():
+    """The auto-tuner's dry-run verdicts per slice with reasons (an htmx fragment: it backtests, so it loads late)."""
+    return render_template("admin/_proposals.html", proposals=pages.proposals(**page_args.best_query()))
 
 
 @bp.post("/best/apply")
 @admin_required
 def apply():
-    """Apply one slice's run through the auto-tuner's checks: first a confirmation (before/after, or the reason
-    it refuses) from a dry run, then, confirmed, the real one."""
-    from app.services import auto_tuner
-
-    target, confirmed = page_args.slice_form(), request.form.get("confirm") == "1"
-    decisions = [
-        d.to_dict()
-        for d in auto_tuner.apply_best_params(
-            **target, run_id=page_args.int_field("run_id"), dry_run=not confirmed, actor=current_user.email
-        )
-    ]
-    if not confirmed:
-        return render_template(
-            "admin/optimization_apply.html", decisions=decisions, run_id=request.form["run_id"], form=ActionForm()
-        )
-    for decision in decisions:
-        flash(
-            f"{decision['symbol']} {decision['timeframe']} {decision['strategy']}: {decision['decision']}"
-            f" ({decision['reason']})"
-        )
+    """Apply one slice's run through the auto-tuner's checks: first a confirmation showing before/after and the
+    verdict (nothing written), then, confirmed, the real one (applied, or the reason it refuses)."""
+    target, run_id = page_args.slice_form(), page_args.int_field("run_id")
+    if request.form.get("confirm") != "1":
+        preview = pages.apply_preview(**target, run_id=run_id)
+        return render_template("admin/optimization_apply.html", d=preview, run_id=run_id, form=ActionForm())
+    for decision in auto_tuner.apply_best_params(**target, run_id=run_id, dry_run=False, actor=current_user.email):
+        d = decision.to_dict()
+        flash(f"{d['symbol']} {d['timeframe']} {d['strategy']}: {d['decision']} ({d['reason']})")
     return redirect(url_for("optimization.best"))
 
 
@@ -169,8 +167,6 @@ def apply():
 @admin_required
 def rollback():
     """Make an earlier production set of one slice active again (logged)."""
-    from app.services import parameter_sets
-
     target = page_args.slice_form()
     restored = parameter_sets.rollback(**target, to_set_id=page_args.int_field("to_set_id"), actor=current_user.email)
     flash(f"rolled back {target['symbol']} {target['timeframe']} {target['strategy']} to {restored['params']}")

@@ -21,7 +21,7 @@ ADMIN_PAGES = (
     "/admin/patterns/duplicates",
     "/admin/data",
     "/admin/optimization/1",
-    "/admin/optimization/1/progress",
+    "/admin/optimization/1/progress.json",
 )
 
 

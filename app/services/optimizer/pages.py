@@ -1,8 +1,11 @@
 """What the admin pages show at once, composed from the result, parameter-set and auto-tuner services.
 
 ``best_page``: per slice the best run (``results.best_params``), its walk-forward
-out-of-sample result, the production set and its history
-(``parameter_sets``), and the auto-tuner's dry-run proposal.
+out-of-sample result, the production set and its history (``parameter_sets``);
+``proposals`` and ``apply_preview``: the auto-tuner's verdicts (``auto_tuner.judge``,
+which writes nothing, so GET pages and the Apply confirmation change nothing).
+``preferences_page``: a premium user's own sets, and per timeframe what applies
+(``optimal_parameters.get_parameters``: user, production or default) beside production's set.
 ``compare_choices``: the heatmap page's selectable jobs, slices, parameters,
 metrics and folds, with the current selection filled in.
 """
@@ -11,11 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select, tuple_
 
 from app.enums import JobStatus, SliceStatus
+from app.errors import ValidationError
 from app.extensions import db
 from app.models import OptimizationJob, OptimizationSlice
+from app.services import auto_tuner, optimal_parameters, parameter_sets, user_parameters
 from app.services.optimizer import results
 from app.services.scoring import RANKING_METRICS
 from app.strategies import get_strategy
@@ -25,15 +31,8 @@ BEST_METRIC = "composite_score"
 
 
 def best_page(*, symbol: str | None = None, timeframe: str | None = None, strategy: str | None = None) -> dict:
-    """Return {rows, proposals, change_log}: one row per slice with best, out-of-sample, production, history."""
-    from app.services import auto_tuner, parameter_sets  # the parameter-lifecycle branch (issue-11)
-
+    """Return {rows, change_log}: one row per slice with its best run, out-of-sample result, production set, history."""
     best = results.best_params(symbol=symbol, timeframe=timeframe, strategy=strategy, metric=BEST_METRIC)
-    proposals = [
-        d.to_dict()
-        for d in auto_tuner.apply_best_params(symbol=symbol, strategy=strategy, timeframe=timeframe, dry_run=True)
-    ]
-    by_slice = {(p["symbol"], p["timeframe"], p["strategy"]): p for p in proposals}
     oos = _out_of_sample(best)
     rows = []
     for run in best:
@@ -45,11 +44,26 @@ def best_page(*, symbol: str | None = None, timeframe: str | None = None, strate
                 "out_of_sample": oos.get((run["job_id"], *key)),
                 "production": parameter_sets.active_set(**market),
                 "history": parameter_sets.set_history(**market),
-                "proposal": by_slice.get(key),
             }
         )
     log = parameter_sets.change_log(symbol=symbol, timeframe=timeframe, strategy=strategy, limit=50)
-    return {"rows": rows, "proposals": proposals, "change_log": log}
+    return {"rows": rows, "change_log": log}
+
+
+def proposals(*, symbol: str | None = None, timeframe: str | None = None, strategy: str | None = None) -> list[dict]:
+    """The auto-tuner's verdict per slice (robust candidates), judged without writing anything (a GET may ask)."""
+    return [
+        auto_tuner.judge(*candidate).to_dict()
+        for candidate in auto_tuner.candidates(symbol, strategy, timeframe, robust=True)
+    ]
+
+
+def apply_preview(*, run_id: int, symbol: str, timeframe: str, strategy: str) -> dict:
+    """What Apply would do with ``run_id`` (before, after, the verdict and its reason), writing nothing."""
+    slice_, job, run = auto_tuner.candidates(symbol, strategy, timeframe, robust=True, run_id=run_id)[0]
+    if (slice_.symbol, slice_.timeframe, slice_.strategy) != (symbol, timeframe, strategy):
+        raise ValidationError(f"run {run_id} is not a run of {symbol} {timeframe} {strategy}")
+    return auto_tuner.judge(slice_, job, run).to_dict()
 
 
 def _out_of_sample(best: list[dict[str, Any]]) -> dict[tuple, dict[str, Any] | None]:
@@ -128,3 +142,24 @@ def _varied_first(market: str, job_id: int | None) -> list[str]:
     grid = grids.get(strategy, {})
     names = list(get_strategy(strategy).space.names)
     return sorted(names, key=lambda n: len(grid.get(n, [])) <= 1)
+
+
+def preferences_page(user) -> list[dict[str, Any]]:
+    """Return the user's sets, each with ``timeframes``: per scanned timeframe the parameters that apply
+    (and their source) and the production set."""
+    timeframes = current_app.config["SCAN_TIMEFRAMES"]
+    out = []
+    for row in user_parameters.list_sets(user):
+        market = {"symbol": row["symbol"], "strategy": row["strategy"]}
+        row["timeframes"] = [
+            {
+                "timeframe": tf,
+                "applies": optimal_parameters.get_parameters(
+                    market["symbol"], tf, market["strategy"], user=user
+                ).to_dict(),
+                "production": parameter_sets.active_set(**market, timeframe=tf),
+            }
+            for tf in timeframes
+        ]
+        out.append(row)
+    return out
