@@ -41,6 +41,12 @@ class ActionForm(FlaskForm):
     """A button that changes something (cancel, delete, re-run, apply, rollback, copy): only the CSRF token."""
 
 
+def _chosen(form, field) -> None:
+    """At least one box ticked (not DataRequired: its ``required`` flag would make the browser demand every box)."""
+    if not field.data:
+        raise WtfValidationError("choose at least one")
+
+
 class NewJobForm(FlaskForm):
     """The jobs page's New job form; choices come from the declarations (strategies, spaces, cost presets).
 
@@ -50,9 +56,9 @@ class NewJobForm(FlaskForm):
     """
 
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
-    symbols = SelectMultipleField("Symbols", validators=[DataRequired()], widget=ListWidget(prefix_label=False))
-    timeframes = SelectMultipleField("Timeframes", validators=[DataRequired()], widget=ListWidget(prefix_label=False))
-    strategies = SelectMultipleField("Strategies", validators=[DataRequired()], widget=ListWidget(prefix_label=False))
+    symbols = SelectMultipleField("Symbols", validators=[_chosen], widget=ListWidget(prefix_label=False))
+    timeframes = SelectMultipleField("Timeframes", validators=[_chosen], widget=ListWidget(prefix_label=False))
+    strategies = SelectMultipleField("Strategies", validators=[_chosen], widget=ListWidget(prefix_label=False))
     preset = SelectField("Grid preset")
     grid = TextAreaField("Custom grid (JSON, overrides the preset)", validators=[Optional()])
     start_date = DateField("Start", validators=[InputRequired()])

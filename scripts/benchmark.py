@@ -34,6 +34,7 @@ from scripts.benchmark_coverage import section_coverage  # noqa: E402
 from scripts.benchmark_runs import section_runs  # noqa: E402
 from scripts.benchmark_scripts import section_scripts  # noqa: E402
 from scripts.benchmark_sweep import section_optimizer, section_sweep, section_sweep_all  # noqa: E402
+from scripts.benchmark_web import section_web  # noqa: E402
 
 PATTERN_TYPES = strategy_names(PATTERN)
 
@@ -270,6 +271,7 @@ SECTIONS: dict[str, Callable[[Path], None]] = {
     "indicators": section_indicators,
     "scripts": section_scripts,
     "runs": section_runs,
+    "web": section_web,
 }
 
 

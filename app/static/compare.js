@@ -25,6 +25,7 @@
       } else { note.textContent = "No cell has a run with at least " + m.min_trades + " trades."; }
       var chart = echarts.init(el);
       chart.setOption({
+        animation: false,
         title: {text: m.symbol + " " + m.timeframe + " " + m.strategy + ": " + m.metric + " (" + m.fold + " over the other parameters)", textStyle: {fontSize: 13}},
         tooltip: {formatter: function (p) {
           var c = p.data[3];
@@ -34,7 +35,7 @@
         grid: {top: 40, bottom: 70, left: 70},
         xAxis: {type: "category", data: xs, name: m.x, nameLocation: "middle", nameGap: 28},
         yAxis: {type: "category", data: ys, name: m.y},
-        visualMap: {min: values.length ? Math.min.apply(null, values) : 0, max: values.length ? Math.max.apply(null, values) : 1, calculable: true, orient: "horizontal", left: "center", bottom: 0, seriesIndex: 0},
+        visualMap: {dimension: 2, precision: 3, min: values.length ? Math.min.apply(null, values) : 0, max: values.length ? Math.max.apply(null, values) : 1, calculable: true, orient: "horizontal", left: "center", bottom: 0, seriesIndex: 0},
         series: [
           {type: "heatmap", data: data, label: {show: true, formatter: function (p) { return fmt(p.data[2]); }},
            markPoint: best ? {symbol: "rect", symbolSize: 18, itemStyle: {color: "transparent", borderColor: "#000", borderWidth: 3},
@@ -44,12 +45,14 @@
       });
       var imp = (res.d.importance.parameters || []);
       echarts.init(document.getElementById("importance")).setOption({
+        animation: false,
         title: {text: "Parameter importance", textStyle: {fontSize: 13}}, tooltip: {}, grid: {left: 110},
         xAxis: {type: "value", max: 1}, yAxis: {type: "category", data: imp.map(function (p) { return p.parameter; }).reverse()},
         series: [{type: "bar", data: imp.map(function (p) { return p.share; }).reverse(), label: {show: true, position: "right", formatter: function (p) { return Math.round(p.value * 100) + "%"; }}}]
       });
       function slicePlot(id, name, labels, series) {
         echarts.init(document.getElementById(id)).setOption({
+          animation: false,
           title: {text: m.metric + " by " + name + " (best over the rest)", textStyle: {fontSize: 13}}, tooltip: {trigger: "axis"},
           xAxis: {type: "category", data: labels, name: name}, yAxis: {type: "value", scale: true},
           series: [{type: "line", data: series}]

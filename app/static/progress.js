@@ -9,7 +9,7 @@
   }
   function render(el, p) {
     el.querySelector(".bar > span").style.width = p.progress_pct + "%";
-    el.querySelector(".pct").textContent = p.progress_pct + "%";
+    el.querySelector(".pct").textContent = Number(p.progress_pct).toFixed(1) + "%";
     el.querySelector(".counts").textContent = (p.completed_runs + p.failed_runs) + " / " + p.total_runs;
     el.querySelector(".rate").textContent = p.runs_per_second ? p.runs_per_second + " runs/s" : "";
     el.querySelector(".eta").textContent = fmtEta(p.eta_seconds);

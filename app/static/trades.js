@@ -9,6 +9,7 @@
     rchart = rchart || echarts.init(document.getElementById("r-chart"));
     var curve = data.equity_curve || [], dd = data.drawdown || [];
     equity.setOption({
+      animation: false,
       title: {text: "Equity and drawdown", textStyle: {fontSize: 13}}, tooltip: {trigger: "axis"}, legend: {top: 20},
       xAxis: {type: "time"}, yAxis: [{type: "value", name: "equity", scale: true}, {type: "value", name: "drawdown %", inverse: true}],
       series: [
@@ -18,6 +19,7 @@
     }, true);
     var hist = data.r_histogram || [];
     rchart.setOption({
+      animation: false,
       title: {text: "R multiples", textStyle: {fontSize: 13}}, tooltip: {},
       xAxis: {type: "category", data: hist.map(function (b) { return b.low !== undefined ? b.low + ".." + b.high : b.bin; })},
       yAxis: {type: "value"}, series: [{type: "bar", data: hist.map(function (b) { return b.count; })}]

@@ -176,7 +176,7 @@ def _form(**overrides):
     ("overrides", "field", "message"),
     [
         ({"name": ""}, "name", "This field is required"),
-        ({"symbols": None}, "symbols", "This field is required"),
+        ({"symbols": None}, "symbols", "choose at least one"),
         ({"symbols": ["DOGE/USDT"]}, "symbols", "not a valid choice"),
         ({"strategies": ["nope"]}, "strategies", "not a valid choice"),
         ({"grid": "{not json"}, "grid", "not JSON"),
