@@ -17,12 +17,18 @@
     if (badge) { badge.textContent = p.status; badge.className = "badge " + p.status; }
     el.dataset.status = p.status;
   }
+  // A finished job's row on the jobs page: fetch it again (best result, actions) without reloading the page.
+  function refreshRow(el) {
+    var row = el.closest("tr[id^='job-']");
+    if (row && window.htmx) htmx.ajax("GET", window.location.href, {target: "#" + row.id, select: "#" + row.id, swap: "outerHTML"});
+  }
   function poll(el) {
     fetch(el.dataset.progressUrl, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
       .then(function (r) { return r.json(); })
       .then(function (p) {
         render(el, p);
         if (p.status === "pending" || p.status === "running") setTimeout(function () { poll(el); }, 1000);
+        else refreshRow(el);
       })
       .catch(function () { setTimeout(function () { poll(el); }, 3000); });
   }

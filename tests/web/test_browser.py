@@ -152,6 +152,8 @@ def test_admin_journey_and_free_user_in_a_real_browser(served):
                 f"document.querySelector('#progress-{job_id} .pct').textContent === '100.0%'", timeout=WAIT_MS
             )
             page.wait_for_function(f"document.getElementById('status-{job_id}').textContent === 'completed'")
+            # The finished row is fetched again in place: its best result and actions appear, still no reload.
+            page.wait_for_function(f"document.getElementById('job-{job_id}').innerText.includes('composite_score')")
             assert page.evaluate("window.__notReloaded") is True
             assert runner.wait(timeout=120) == 0, runner.stdout.read()
             _shot(page, "04-jobs-completed")
