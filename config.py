@@ -55,6 +55,22 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    RATELIMIT_HEADERS_ENABLED = True  # X-RateLimit-Limit / -Remaining / -Reset and Retry-After on every limited call
+    # JSON API v1 (/api/v1): requests allowed per caller (a token, else the signed-in user, else the address)
+    # by tier, in Flask-Limiter's syntax ("120/minute", "10/second;1000/hour").
+    API_RATE_LIMITS = {
+        "anonymous": os.environ.get("API_RATE_LIMIT_ANONYMOUS", "60/minute"),
+        "free": os.environ.get("API_RATE_LIMIT_FREE", "120/minute"),
+        "premium": os.environ.get("API_RATE_LIMIT_PREMIUM", "600/minute"),
+        "admin": os.environ.get("API_RATE_LIMIT_ADMIN", "1200/minute"),
+    }
+    # Request bodies above this size are refused with 413 before they are read.
+    API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(64 * 1024)))
+    # The interactive API docs (/api/v1/docs) load only vendored assets (app/static/vendor/swagger-ui).
+    SWAGGER_UI_CSS = "/static/vendor/swagger-ui/swagger-ui.css"
+    SWAGGER_UI_BUNDLE_JS = "/static/vendor/swagger-ui/swagger-ui-bundle.js"
+    SWAGGER_UI_STANDALONE_PRESET_JS = "/static/vendor/swagger-ui/swagger-ui-standalone-preset.js"
+    DOCS_FAVICON = "/static/vendor/swagger-ui/favicon-32x32.png"
     TESTING = False
 
 

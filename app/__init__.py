@@ -23,12 +23,22 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     production without ``SECRET_KEY``); ``run.py`` and ``app.cli.errors.run_script``
     turn it into one line and exit code 2.
     """
-    from flask import Flask
+    from apiflask import APIFlask
 
     config_class = config_class or config_from_env()
     if issubclass(config_class, ProductionConfig):
         config_class.check()
-    app = Flask(__name__, instance_relative_config=True)
+    # APIFlask is Flask plus the OpenAPI spec of the JSON API (only APIBlueprint views are in it);
+    # json_errors off: app.errors renders every error, pages keep their HTML ones.
+    app = APIFlask(
+        __name__,
+        instance_relative_config=True,
+        title="CryptoLens API",
+        version="v1",
+        spec_path="/api/v1/openapi.json",
+        docs_path="/api/v1/docs",
+        json_errors=False,
+    )
     app.config.from_object(config_class)
     # Read secrets at creation time so every config honours them, whenever they were set.
     if os.environ.get("DATABASE_URL"):
@@ -71,16 +81,21 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
     csrf.init_app(app)
+    from app.routes.api.base import load_user_from_request, reset_request_state
+
+    app.before_request(reset_request_state)  # before the limiter's check, which asks who is calling
     limiter.init_app(app)
 
     @login_manager.user_loader
     def load_user(user_id: str):
         return db.session.get(models.User, int(user_id))
 
+    login_manager.request_loader(load_user_from_request)
+
 
 def _register_blueprints(app: Flask) -> None:
     from app.routes.admin import bp as admin_bp
-    from app.routes.api_scripts import bp as api_scripts_bp
+    from app.routes.api import register_api
     from app.routes.auth import bp as auth_bp
     from app.routes.main import bp as main_bp
     from app.routes.optimization import bp as optimization_bp
@@ -90,7 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (main_bp, auth_bp, optimization_bp, admin_bp, preferences_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(scripts_bp)
-    app.register_blueprint(api_scripts_bp)
+    register_api(app)
 
 
 def _register_cli(app: Flask) -> None:

@@ -87,4 +87,24 @@ def register_error_handlers(app: Flask) -> None:
         if not _wants_json():
             return error
         body = {"error": {"code": error.name.lower().replace(" ", "_"), "message": error.description, "details": None}}
-        return jsonify(body), error.code
+        response = jsonify(body)
+        response.status_code = error.code
+        # Keep what the error says in headers (WWW-Authenticate, Allow, Retry-After), not its HTML content type.
+        response.headers.extend([(k, v) for k, v in error.get_headers() if k.lower() != "content-type"])
+        return response
+
+    if hasattr(app, "error_callback"):
+        # APIFlask's own errors (request validation: 422 with field details) get the same shape. Set directly:
+        # its ``error_processor`` decorator would also take over every HTML page's errors.
+        def api_error(error):
+            code = "validation_error" if error.status_code == 422 else _code_name(error.status_code)
+            body = {"error": {"code": code, "message": error.message, "details": error.detail or None}}
+            return body, error.status_code, error.headers
+
+        app.error_callback = api_error
+
+
+def _code_name(status: int) -> str:
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    return HTTP_STATUS_CODES.get(status, "error").lower().replace(" ", "_")

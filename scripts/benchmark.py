@@ -31,6 +31,7 @@ from app.services.patterns import get_detector  # noqa: E402
 from app.services.trade_levels import ENTRY_METHODS, TP_METHODS, compute_levels, wilder_atr  # noqa: E402
 from app.strategies import PATTERN, get_strategy, strategy_names  # noqa: E402
 from scripts.benchmark_coverage import section_coverage  # noqa: E402
+from scripts.benchmark_params import section_params  # noqa: E402
 from scripts.benchmark_runs import section_runs  # noqa: E402
 from scripts.benchmark_scripts import section_scripts  # noqa: E402
 from scripts.benchmark_sweep import section_optimizer, section_sweep, section_sweep_all  # noqa: E402
@@ -272,6 +273,7 @@ SECTIONS: dict[str, Callable[[Path], None]] = {
     "scripts": section_scripts,
     "runs": section_runs,
     "web": section_web,
+    "params": section_params,
 }
 
 

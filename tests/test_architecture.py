@@ -39,6 +39,8 @@ PURE_SINGLE_MODULES = (
     "app.services.scoring",
     "app.services.validation",
     "app.services.optimization_worker",
+    "app.services.market_regime",
+    "app.services.regime_evaluation",
     "app.services.pine_script",
     "app.services.script_records",
     "app.services.run_analysis",

@@ -238,7 +238,19 @@ def validation_lines(report: dict) -> list[str]:
             lines.extend(_walk_forward_lines(item["label"], checks["walk_forward"]))
         if "monte_carlo" in checks:
             lines.extend(_monte_carlo_lines(item["label"], checks["monte_carlo"]))
+        if "regimes" in checks:
+            lines.extend(_regime_lines(item["label"], checks["regimes"]))
     return lines
+
+
+def _regime_lines(label: str, result: dict) -> list[str]:
+    """The best run per regime (trades, expectancy) and the regimes that got a set of their own."""
+    cells = [f"{name} {m['trades']} x {m['expectancy_r']:+.3f} R" for name, m in sorted(result["best_run"].items())]
+    own = ", ".join(f"{name} ({_params_text(s['params'])})" for name, s in sorted(result["sets"].items()))
+    return [
+        f"  regimes {label} (best run, by regime at signal): {'; '.join(cells) or 'no trades'}",
+        f"    own sets (>= {result['settings']['min_trades']} trades and positive there): {own or 'none'}",
+    ]
 
 
 def _walk_forward_lines(label: str, result: dict) -> list[str]:

@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per concept."""
 
+from app.models.api_token import ApiToken
 from app.models.candle import Candle, CandleSeries
 from app.models.optimization import OptimizationJob, OptimizationRun, OptimizationSlice
 from app.models.parameter_set import ParameterChange, ProductionParameterSet
@@ -11,6 +12,7 @@ from app.models.trading_script import TradingScript
 from app.models.user import User
 
 __all__ = [
+    "ApiToken",
     "Candle",
     "CandleSeries",
     "OptimizationJob",

@@ -1,28 +1,37 @@
-"""JSON API of the trading-script catalogue: search, statistics and one script (public for now)."""
+"""JSON API of the trading-script catalogue: search, statistics and one script (public: no sign-in needed)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import request
 
+from app.routes.api import schemas as s
+from app.routes.api.base import make_blueprint, public
 from app.services import script_catalogue
 
-bp = Blueprint("api_scripts", __name__, url_prefix="/api/v1/scripts")
+bp = make_blueprint("api_scripts", tag="Scripts")
 
 
-@bp.get("/search")
-def search():
+@bp.get("/scripts/search")
+@bp.input(s.ScriptSearchQuery, location="query", arg_name="documented")
+@bp.output(s.ScriptSearchOut)
+@public
+def search(documented):  # noqa: ARG001 - the catalogue validates the raw arguments itself
     """Full-text search with filters and sort; 400 with the DESIGN error shape for bad parameters."""
     params = script_catalogue.parse_search_params(request.args.to_dict())
-    return jsonify(script_catalogue.search_scripts(params).to_dict())
+    return script_catalogue.search_scripts(params).to_dict()
 
 
-@bp.get("/stats")
+@bp.get("/scripts/stats")
+@bp.output(s.AnyOut)
+@public
 def stats():
     """Counts by type, top indicators, period distributions and the community-vs-optimizer insights."""
-    return jsonify(script_catalogue.catalogue_stats())
+    return script_catalogue.catalogue_stats()
 
 
-@bp.get("/<slug>")
+@bp.get("/scripts/<slug>")
+@bp.output(s.AnyOut)
+@public
 def detail(slug: str):
     """One script with its indicators, signals and extracted inputs; 404 when the slug is unknown."""
-    return jsonify(script_catalogue.script_detail(slug))
+    return script_catalogue.script_detail(slug)

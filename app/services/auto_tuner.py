@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.enums import JobStatus, ParamAction, ParamSource, SliceStatus, ValidationMode
 from app.errors import AppError, NotFoundError, ValidationError
@@ -171,12 +171,31 @@ def judge(
         "candidate": run.metrics() if run else None,
         "out_of_sample": oos,
         "active_source": active.source if active else ParamSource.DEFAULT.value,
+        "promotable_runs": promotable_runs(slice_, needed=needed),
     }
     reason = _refusal(job, run, oos, needed=needed, before=before, strategy=slice_.strategy)
     if reason:
-        decision.reason = reason
+        decision.reason = reason + _others_note(reason, decision.metrics["promotable_runs"])
         return decision
     return _compare(decision, slice_, job, run, min_improvement_pct=min_improvement_pct)
+
+
+def promotable_runs(slice_: OptimizationSlice, *, needed: int) -> int:
+    """How many runs of the slice have enough trades and a positive expectancy after costs (could be promoted)."""
+    return db.session.scalar(
+        select(func.count()).where(
+            OptimizationRun.slice_id == slice_.id,
+            OptimizationRun.total_trades >= needed,
+            OptimizationRun.expectancy_r > 0,
+        )
+    )
+
+
+def _others_note(reason: str, promotable: int) -> str:
+    """For a candidate refused on trades or expectancy, say whether any other run of the grid would pass those."""
+    if not reason.startswith(("too few trades", "negative expectancy")):
+        return ""
+    return "; no run of the grid passes" if promotable == 0 else f"; {promotable} other run(s) of the grid would"
 
 
 def out_of_sample(slice_: OptimizationSlice) -> dict[str, Any] | None:
@@ -225,7 +244,12 @@ def _compare(decision: TuneDecision, slice_, job, run, *, min_improvement_pct: f
     decision.decision = ParamAction.PROPOSED
     oos = decision.metrics["out_of_sample"]
     tested = f", out-of-sample {oos['expectancy_r']:+.3f} R" if oos else ""
-    decision.reason = f"better: {summary}, {run.total_trades} trades, {run.expectancy_r:+.3f} R per trade{tested}"
+    regimes = regime_sets(slice_, run)
+    decision.metrics["regime_sets"] = sorted(regimes) if regimes else []
+    extra = f"; own sets for {', '.join(sorted(regimes))}" if regimes else ""
+    decision.reason = (
+        f"better: {summary}, {run.total_trades} trades, {run.expectancy_r:+.3f} R per trade{tested}{extra}"
+    )
     return decision
 
 
@@ -308,12 +332,21 @@ def _apply(decision: TuneDecision, slice_, job, run, *, actor: str, source: str 
         job_id=job.id,
         run_id=run.id,
         metrics=set_metrics(slice_, job, run),
-        regime_sets=(slice_.checks_json or {}).get("regime_sets"),
+        regime_sets=regime_sets(slice_, run),
         improvement_pct=decision.improvement_pct,
     )
     decision.decision = ParamAction.APPLIED
     decision.set_id = stored["id"]
     return decision
+
+
+def regime_sets(slice_: OptimizationSlice, run: OptimizationRun) -> dict[str, Any] | None:
+    """The slice's regime sets (``regime_evaluation``: each one passed the trade minimum and a positive
+    expectancy in its own regime) that differ from the applied base set; None when there are none."""
+    sets = ((slice_.checks_json or {}).get("regimes") or {}).get("sets") or {}
+    base = get_strategy(slice_.strategy).space.validate(run.params)
+    different = {label: chosen for label, chosen in sets.items() if chosen["params"] != base}
+    return different or None
 
 
 def set_metrics(slice_: OptimizationSlice, job: OptimizationJob, run: OptimizationRun) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import select
 
 from app.enums import ParamSource
@@ -28,6 +29,8 @@ from app.extensions import db
 from app.models import Symbol, User, UserParameterSet
 from app.services import parameter_sets
 from app.services.access import can_use_premium
+from app.services.candle_store import check_timeframe, last_stored_timestamp, load_candles
+from app.services.market_regime import VOLATILITY_WINDOW, current_regime
 from app.services.parameter_cache import parameter_cache
 from app.strategies import get_strategy
 
@@ -63,19 +66,32 @@ class ResolvedParameters:
 
 
 def get_parameters(
-    symbol: str, timeframe: str, strategy: str, *, user: User | None = None, market: dict[str, Any] | None = None
+    symbol: str,
+    timeframe: str,
+    strategy: str,
+    *,
+    user: User | None = None,
+    market: dict[str, Any] | str | None = None,
 ) -> ResolvedParameters:
     """Return the parameters (symbol, timeframe, strategy) trades for ``user`` (None: production).
 
     ``market`` is a market context (``market_context``'s shape, or just
-    ``{"regime": label}``): when the active set carries a set the job
-    evaluated for that regime, that set is returned (``regime`` names it).
+    ``{"regime": label}``), or ``"current"`` for the newest stored candle's
+    (one candle query per call, before the cache): when the active set
+    carries a set the job evaluated for that regime, that set is returned
+    (``regime`` names it); otherwise the base set.
     """
     try:
         get_strategy(strategy)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
-    user_id = user.id if can_use_premium(user) else None
+    # Flask-Login's anonymous user (not signed in) resolves like no user at all.
+    signed_in = user is not None and getattr(user, "is_authenticated", True)
+    user_id = user.id if signed_in and can_use_premium(user) else None
+    if market == "current":
+        market = market_context(symbol, timeframe)
+    elif market is not None and not isinstance(market, dict):
+        raise ValidationError("market must be a market context dict, 'current' or None")
     regime = (market or {}).get("regime")
     key = (symbol, timeframe, strategy, user_id, regime)
     resolved = parameter_cache().get_or_compute(key, lambda: _resolve(symbol, timeframe, strategy, user_id, regime))
@@ -129,8 +145,8 @@ def _production(row, regime: str | None) -> ResolvedParameters:
             params=dict(chosen["params"]),
             source=ParamSource.PRODUCTION,
             as_of=row.applied_at.isoformat(),
-            metrics=chosen.get("metrics"),
-            confidence=confidence(chosen.get("metrics"), None),
+            metrics={"in_sample": None, "out_of_sample": None, "regime": chosen["metrics"]},
+            confidence=confidence({"total_trades": chosen["metrics"]["trades"]}, None),
             regime=regime,
             set_id=row.id,
         )
@@ -165,7 +181,34 @@ def confidence(in_sample: dict[str, Any] | None, out_of_sample: dict[str, Any] |
     return {"level": level, "trades": trades, "out_of_sample_expectancy_r": oos}
 
 
+# Bars loaded for the market context: the volatility window plus a warm-up long enough for the Wilder
+# recursions (ATR, ADX) to equal their full-history values (their start's weight decays as (13/14)^bars).
+REGIME_LOOKBACK_BARS = VOLATILITY_WINDOW + 750
+
+
+def market_context(symbol: str, timeframe: str) -> dict[str, Any]:
+    """The newest stored candle's volatility and trend regime (``market_regime``), causal; unknown without candles.
+
+    Returns {symbol, timeframe, volatility, trend, regime, atr_percentile, adx, as_of}; the ``regime`` key
+    is what ``get_parameters(..., market=...)`` reads.
+    """
+    length = check_timeframe(timeframe)
+    last = last_stored_timestamp(symbol, timeframe)
+    if last is None:
+        return {"symbol": symbol, "timeframe": timeframe, **current_regime(pd.DataFrame())}
+    start = pd.Timestamp(last - REGIME_LOOKBACK_BARS * length, unit="ms", tz="UTC")
+    candles = load_candles(symbol, timeframe, start)
+    return {"symbol": symbol, "timeframe": timeframe, **current_regime(candles)}
+
+
 # The report side of the same service (one implementation each, in app.services.parameter_report).
 from app.services.parameter_report import status_report, suggest_parameter_updates  # noqa: E402
 
-__all__ = ["ResolvedParameters", "confidence", "get_parameters", "status_report", "suggest_parameter_updates"]
+__all__ = [
+    "ResolvedParameters",
+    "confidence",
+    "get_parameters",
+    "market_context",
+    "status_report",
+    "suggest_parameter_updates",
+]

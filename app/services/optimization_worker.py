@@ -5,7 +5,9 @@ strategy's grid. The worker runs the grid in one backtester call, scores every
 run (composite and stability scores), keys every parameter set, re-runs only
 the best set through ``run_backtest`` to keep its trades, and adds the job's
 overfitting checks: the robust best (by stability), Monte Carlo on the best
-run's trades, and walk-forward validation when the job asks for it. It never
+run's trades, and walk-forward validation when the job asks for it; and the
+per-regime results of the top runs (``regime_evaluation``: the best run's
+trades are stored tagged with the regime known at their signal). It never
 raises: a failure comes back as ``error`` so the job can record it and go on.
 """
 
@@ -22,6 +24,7 @@ import pandas as pd
 from app.enums import ValidationMode
 from app.services.backtester_v2 import run_backtest, run_backtest_grid
 from app.services.costs import CostModel
+from app.services.regime_evaluation import evaluate_regimes
 from app.services.scoring import RANKING_METRICS, composite_scores, rank_order
 from app.services.validation import monte_carlo_simulation, robust_best, stability_scores, walk_forward_validation
 from app.strategies import get_strategy
@@ -97,8 +100,19 @@ def evaluate_slice(task: SliceTask) -> SliceResult:
         result.robust_position = robust["robust"]["position"] if robust["robust"] else None
         result.best_by_metric = best_by_metric(metrics, min_trades=task.min_trades)
         full = run_backtest(task.candles, strategy=task.strategy, params=task.combinations[best], costs=task.costs)
+        full["trades"], regimes = evaluate_regimes(
+            task.candles,
+            strategy=task.strategy,
+            combinations=task.combinations,
+            metrics=metrics,
+            ranking_metric=task.ranking_metric,
+            min_trades=task.min_trades,
+            costs=task.costs,
+            best_position=best,
+            best_trades=full["trades"],
+        )
         result.best_result = stored_details(full)
-        result.checks = _overfitting_checks(task, full)
+        result.checks = {**_overfitting_checks(task, full), "regimes": regimes}
     except Exception as exc:  # noqa: BLE001 - a slice failure is data for the job, not a crash
         result.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
     result.seconds = time.perf_counter() - started

@@ -30,6 +30,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Pattern, Symbol
 from app.services.candle_store import check_timeframe, find_symbol, load_candles
+from app.services.market_regime import current_regime
 from app.services.patterns import STATUS_NAMES, PatternArrays, get_detector, zone_statuses
 from app.services.patterns.base import DIRECTION_CODES, DIRECTION_NAMES, PatternDetector
 from app.services.production_params import production_params
@@ -71,7 +72,7 @@ def _scan(detector: PatternDetector, symbol: str, timeframe: str) -> tuple[list[
     report.candles = len(candles)
     if candles.empty:
         return [], report
-    params = production_params(symbol, timeframe, detector.pattern_type)
+    params = production_params(symbol, timeframe, detector.pattern_type, market=current_regime(candles))
     o, h, lo, c = (candles[col].to_numpy() for col in ("open", "high", "low", "close"))
     found = detector.find(o, h, lo, c, min_zone_pct=params["min_zone_pct"], use_overlap=params["use_overlap"])
     slice_filter = (

@@ -26,6 +26,7 @@ from app.extensions import db
 from app.models import Signal
 from app.services.backtester_v2 import market_arrays
 from app.services.candle_store import find_symbol, load_candles
+from app.services.market_regime import current_regime
 from app.services.production_params import production_params
 from app.services.trade_levels import TP3_EXTENSION
 from app.strategies import INDICATOR, get_strategy, strategy_names
@@ -55,7 +56,7 @@ def scan_signals(symbol: str, timeframe: str, strategy: str) -> SignalScan:
     report.candles = len(candles)
     if candles.empty:
         return report
-    params = production_params(symbol, timeframe, strategy)
+    params = production_params(symbol, timeframe, strategy, market=current_regime(candles))
     market = market_arrays(candles)
     levels = _levels(market, get_strategy(strategy).setups(market, params), params)
     slice_filter = (Signal.symbol_id == symbol_row.id, Signal.timeframe == timeframe, Signal.strategy == strategy)

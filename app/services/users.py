@@ -8,7 +8,7 @@ from functools import cache
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.errors import AlreadyExistsError, ValidationError
+from app.errors import AlreadyExistsError, NotFoundError, ValidationError
 from app.extensions import db
 from app.models import User
 from app.models.user import TIERS
@@ -95,3 +95,11 @@ def ensure_user(*, email: str, password: str, tier: str) -> tuple[User, bool]:
 def list_users() -> list[User]:
     """Return all users, oldest first."""
     return list(db.session.scalars(select(User).order_by(User.id)))
+
+
+def find_user(email: str) -> User:
+    """Return the user with ``email`` (trimmed, case-insensitive) or raise NotFoundError naming it."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFoundError(f"no user with email '{email.strip().lower()}'")
+    return user

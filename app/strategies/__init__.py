@@ -8,6 +8,8 @@ with a ``Strategy`` subclass plus one ``register_strategy`` call.
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.strategies.base import INDICATOR, PATTERN, Setups, SingleRun, Strategy, setup_counts, trade_records
 from app.strategies.parameters import Constraint, Parameter, ParameterError, ParameterSpace
 from app.strategies.patterns import pattern_strategies
@@ -42,6 +44,11 @@ def strategy_names(kind: str | None = None) -> tuple[str, ...]:
     return tuple(name for name, s in _REGISTRY.items() if kind is None or s.kind == kind)
 
 
+def describe_strategies(name: str | None = None) -> list[dict[str, Any]]:
+    """Return the declaration of every registered strategy (or only ``name``'s; [] when unknown), for API and web."""
+    return [s.describe() for key, s in _REGISTRY.items() if name is None or key == name]
+
+
 for _strategy in pattern_strategies():
     register_strategy(_strategy)
 
@@ -53,6 +60,7 @@ register_strategy(EmaCrossStrategy())
 register_strategy(MacdStrategy())
 
 __all__ = [
+    "describe_strategies",
     "INDICATOR",
     "PATTERN",
     "Constraint",

@@ -49,7 +49,7 @@ def test_every_skip_reason(db, runs, options, reason):
 
 def test_min_trades_defaults_to_the_jobs_and_can_be_raised(db):
     stored_job([(BETTER, good(total_trades=60)), (DEFAULTS, good(total_trades=60, total_profit_pct=1.0))])
-    assert _one(min_trades=100).reason == "too few trades: 60 < 100"
+    assert _one(min_trades=100).reason == "too few trades: 60 < 100; no run of the grid passes"
     assert _one().decision == "proposed"
 
 

@@ -1,6 +1,7 @@
 """The optimal-parameter service: the fallback chain user -> production -> default, and its cache."""
 
 import pytest
+from flask_login import AnonymousUserMixin
 from params_helpers import BETTER, DEFAULTS, SLICE
 from sqlalchemy import update
 
@@ -57,6 +58,10 @@ def test_a_free_users_stored_set_is_not_used(users, db):
     db.session.add(UserParameterSet(user_id=users["free"].id, symbol_id=1, strategy="imbalance", params=MINE))
     db.session.commit()
     assert _get(users["free"]).source == "default"
+
+
+def test_an_anonymous_visitor_resolves_like_no_user(db):
+    assert get_parameters(**SLICE, user=AnonymousUserMixin()).source == "default"
 
 
 def test_unknown_symbol_gives_defaults_unknown_strategy_is_bad_input(db):

@@ -147,10 +147,11 @@ def create_sweep_job(
     if start_date is None:
         start_date = (pd.Timestamp(end_date) - pd.Timedelta(days=config["OPTIMIZE_LOOKBACK_DAYS"])).date().isoformat()
     preset = grids if isinstance(grids, str) else "custom"
+    scope = f"{len(symbols)} symbols x {', '.join(timeframes)} x {', '.join(strategies)}"
     return create_job(
         name=name or f"{preset} sweep {start_date}..{end_date}",
-        description=f"{len(symbols)} symbols x {', '.join(timeframes)} x {', '.join(strategies)}"
-        + (f"; skipped (no candles): {', '.join(skipped)}" if skipped else ""),
+        description=options.pop("description", None)
+        or scope + (f"; skipped (no candles): {', '.join(skipped)}" if skipped else ""),
         symbols=symbols,
         timeframes=timeframes,
         strategies=strategies,
@@ -264,6 +265,30 @@ def job_report(job_id: int) -> dict[str, Any]:
         "lookahead": (job.validation_json or {}).get("lookahead", {}),
         "slices": slice_reports(job.id),
         "created_at": _iso_or_none(job.created_at),
+        "started_at": _iso_or_none(job.started_at),
+        "completed_at": _iso_or_none(job.completed_at),
+    }
+
+
+def describe_job(job: OptimizationJob) -> dict[str, Any]:
+    """Return a job's list entry as JSON-safe data: scope, range, ranking, progress and times (no slices)."""
+    return {
+        "id": job.id,
+        "name": job.name,
+        "description": job.description,
+        "status": str(job.status),
+        "summary": job.summary,
+        "symbols": job.symbols,
+        "timeframes": job.timeframes,
+        "strategies": job.strategies,
+        "start_date": job.start_date,
+        "end_date": job.end_date,
+        "ranking_metric": job.ranking_metric,
+        "min_trades": job.min_trades,
+        "validation": job.validation,
+        "monte_carlo": bool(job.monte_carlo),
+        "progress": job_progress(job),
+        "created_at": job.created_at.isoformat(),
         "started_at": _iso_or_none(job.started_at),
         "completed_at": _iso_or_none(job.completed_at),
     }
