@@ -185,3 +185,23 @@ def check_data_migration(url, monkeypatch):
 
 def test_existing_data_migrates_down_and_up_on_sqlite(tmp_path, monkeypatch):
     check_data_migration(f"sqlite:///{tmp_path / 'data.db'}", monkeypatch)
+
+
+def check_full_round_trip(url: str, monkeypatch) -> None:
+    """Upgrade to head, downgrade to an empty schema, upgrade again: every migration undoes itself."""
+    from flask_migrate import downgrade
+
+    monkeypatch.setenv("DATABASE_URL", url)
+    app = create_app(TestingConfig)
+    with app.app_context():
+        upgrade()
+        downgrade(revision="base")
+        assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+        upgrade()
+        assert set(inspect(db.engine).get_table_names()) >= EXPECTED_TABLES
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_downgrade_to_base_and_up_again_on_sqlite(tmp_path, monkeypatch):
+    check_full_round_trip(f"sqlite:///{tmp_path / 'round_trip.db'}", monkeypatch)

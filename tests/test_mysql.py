@@ -12,7 +12,7 @@ from app.services import candle_store
 from app.services.optimizer import jobs, results
 from app.services.optimizer.runner import JobRunner
 from tests.conftest import MYSQL_URL, drop_all_mysql_tables, requires_mysql
-from tests.test_migrations import check_data_migration
+from tests.test_migrations import check_data_migration, check_full_round_trip
 
 pytestmark = requires_mysql
 
@@ -67,3 +67,8 @@ def test_quick_job_on_mysql(mysql_app, bundled_dir):
 def test_existing_data_migrates_down_and_up_on_mysql(monkeypatch):
     drop_all_mysql_tables()
     check_data_migration(MYSQL_URL, monkeypatch)
+
+
+def test_downgrade_to_base_and_up_again_on_mysql(monkeypatch):
+    drop_all_mysql_tables()
+    check_full_round_trip(MYSQL_URL, monkeypatch)
