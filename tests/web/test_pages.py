@@ -95,6 +95,7 @@ def test_detail_page_shows_scope_costs_lookahead_and_slices(site):
     assert "Lookahead guard" in page and 'id="lookahead"' in page
     assert f"{SYMBOL} {TIMEFRAME} macd" in page and f"{SYMBOL} {TIMEFRAME} imbalance" in page
     assert 'hx-get="/admin/optimization/' in page  # the runs table loads through htmx
+    assert "Best run per regime" in page and " R</div>" in page.split('class="regimes"')[1]
 
 
 def test_runs_table_sorts_filters_pages_and_exports(site):
