@@ -79,7 +79,6 @@ def _init_extensions(app: Flask) -> None:
         include_object=include_in_autogenerate,
     )
     login_manager.init_app(app)
-    login_manager.session_protection = "strong"
     csrf.init_app(app)
     from app.routes.api.base import load_user_from_request, reset_request_state
 
