@@ -64,6 +64,13 @@ class Config:
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
     # Flask-Limiter's storage: memory:// serves one process; several need a shared one (redis://host:6379).
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Sign-in attempts per client address (Flask-Limiter syntax); failed and successful POSTs both count.
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+    # Session and remember-me cookies: never readable by scripts, not sent on cross-site POSTs.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
     RATELIMIT_HEADERS_ENABLED = True  # X-RateLimit-Limit / -Remaining / -Reset and Retry-After on every limited call
     # JSON API v1 (/api/v1): requests allowed per caller (a token, else the signed-in user, else the address)
     # by tier, in Flask-Limiter's syntax ("120/minute", "10/second;1000/hour").
@@ -102,6 +109,9 @@ class ProductionConfig(Config):
     """Production: SECRET_KEY and DATABASE_URL must come from the environment."""
 
     DEBUG = False
+    # Cookies only over HTTPS in production (development serves plain http://127.0.0.1).
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
 
     @classmethod
     def check(cls) -> None:

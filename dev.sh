@@ -31,6 +31,8 @@ case "${1:-}" in
     "$VENV/bin/flask" db upgrade
     echo "==> preparing the demo (bundled candles, admin user)"
     "$VENV/bin/flask" demo prepare
+    echo "==> scanning the bundled candles for patterns and signals (the dashboard's tables)"
+    "$VENV/bin/flask" patterns scan >/dev/null
     echo "==> running the demo's QUICK optimization job"
     "$VENV/bin/flask" demo optimize
     echo "==> starting the optimizer worker (runs dashboard jobs within seconds)"

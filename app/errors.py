@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 
@@ -64,14 +64,22 @@ class ForbiddenError(AppError):
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return (
+        request.path.startswith("/api/")
+        or request.path.endswith(".json")
+        or request.accept_mimetypes.best == "application/json"
+    )
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Render AppError and HTTP errors as the DESIGN's JSON shape for API clients."""
+    """Render AppError and HTTP errors as the DESIGN's JSON shape for API clients, as a page for browsers."""
 
     @app.errorhandler(AppError)
     def handle_app_error(error: AppError):
+        if not _wants_json():
+            return render_template("errors/error.html", status=error.status_code, message=error.message), (
+                error.status_code
+            )
         return jsonify(error.to_dict()), error.status_code
 
     @app.errorhandler(HTTPException)

@@ -41,6 +41,7 @@ from scripts.benchmark_sweep import (  # noqa: E402
     section_sweep_all,
     section_sweep_dask,
 )
+from scripts.benchmark_web import section_web  # noqa: E402
 
 PATTERN_TYPES = strategy_names(PATTERN)
 
@@ -278,6 +279,7 @@ SECTIONS: dict[str, Callable[[Path], None]] = {
     "indicators": section_indicators,
     "scripts": section_scripts,
     "runs": section_runs,
+    "web": section_web,
     "params": section_params,
     "storage": section_storage,
     "scale": section_scale,

@@ -58,11 +58,14 @@ def test_healthz_refuses_a_schema_built_without_migrations(client):
     assert response.get_json()["schema"] == "unversioned"
 
 
-def test_index_lists_candle_coverage(client, bundled_dir):
+def test_admin_data_page_lists_candle_coverage(client, bundled_dir):
     from app.services.candle_store import import_csv
+    from app.services.users import create_user
 
     import_csv(bundled_dir / "BTC_USDT-1d.csv.gz", symbol="BTC/USDT", timeframe="1d")
-    page = client.get("/").get_data(as_text=True)
+    create_user(email="admin@example.com", password="long enough", tier="admin")
+    client.post("/login", data={"email": "admin@example.com", "password": "long enough"})
+    page = client.get("/admin/data").get_data(as_text=True)
     assert "BTC/USDT" in page and "1825" in page
 
 

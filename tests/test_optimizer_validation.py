@@ -112,8 +112,10 @@ def test_validation_mode_and_ranking_metric_are_checked(btc_4h, db):
         _create(ranking_metric="stability_score")
 
 
-def test_job_report_is_json_ready_and_the_home_page_lists_jobs(btc_4h, db, client):
+def test_job_report_is_json_ready_and_the_jobs_page_lists_it(btc_4h, db, client):
     import json
+
+    from app.services.users import create_user
 
     job = _run(_create(validation="walk_forward", min_trades=5).id)
     report = json.loads(json.dumps(jobs.job_report(job.id)))
@@ -121,5 +123,9 @@ def test_job_report_is_json_ready_and_the_home_page_lists_jobs(btc_4h, db, clien
     assert [s["label"] for s in report["slices"]] == ["BTC/USDT|4h|order_block"]
     assert "walk_forward" in report["slices"][0]["checks"]
     assert report["costs"]["maker_fee_pct"] == 0.1 and report["lookahead"]["order_block"]["status"] == "ok"
-    page = client.get("/").get_data(as_text=True)
+    create_user(email="admin@example.com", password="long enough", tier="admin")
+    client.post("/login", data={"email": "admin@example.com", "password": "long enough"})
+    page = client.get("/admin/optimization").get_data(as_text=True)
     assert "Optimization jobs" in page and "defences" in page and "completed" in page
+    detail = client.get(f"/admin/optimization/{job.id}").get_data(as_text=True)
+    assert "% OOS, efficiency" in detail and "windows</summary>" in detail

@@ -14,9 +14,11 @@ from itertools import groupby
 import numpy as np
 from sqlalchemy import select
 
+from app.errors import ValidationError
 from app.extensions import db
 from app.models import Pattern, Symbol
-from app.services.patterns import OVERLAP_THRESHOLD
+from app.services.candle_store import load_candles
+from app.services.patterns import DETECTOR_CLASSES, OVERLAP_THRESHOLD, get_detector
 
 # Pairs are counted in blocks of this many rows to bound memory on big slices.
 BLOCK = 2_000
@@ -63,3 +65,62 @@ def duplicate_report(*, threshold: float = OVERLAP_THRESHOLD) -> list[dict]:
         entry["patterns"] += len(zones)
         entry["overlapping_pairs"] += count_overlapping_pairs(zones[:, 0], zones[:, 1], threshold=threshold)
     return list(counts.values())
+
+
+def duplicate_examples(*, threshold: float = OVERLAP_THRESHOLD, per_group: int = 3) -> dict[tuple, list[dict]]:
+    """Return up to ``per_group`` overlapping pairs per (symbol, timeframe, pattern_type), each pair's two zones.
+
+    Scans each group's zones in detection order with the same rule as the count,
+    stopping once enough pairs are found.
+    """
+    rows = db.session.execute(
+        select(
+            Symbol.name,
+            Pattern.timeframe,
+            Pattern.pattern_type,
+            Pattern.direction,
+            Pattern.zone_low,
+            Pattern.zone_high,
+            Pattern.detected_at,
+        )
+        .join(Symbol, Symbol.id == Pattern.symbol_id)
+        .order_by(Symbol.name, Pattern.timeframe, Pattern.pattern_type, Pattern.direction, Pattern.detected_at)
+    ).all()
+    examples: dict[tuple, list[dict]] = {}
+    for (name, timeframe, pattern_type, direction), group in groupby(rows, key=lambda r: tuple(r[:4])):
+        found = examples.setdefault((name, timeframe, pattern_type), [])
+        zones = list(group)
+        for i, a in enumerate(zones):
+            for b in zones[i + 1 :]:
+                if len(found) >= per_group:
+                    break
+                inter = min(a[5], b[5]) - max(a[4], b[4])
+                smaller = min(a[5] - a[4], b[5] - b[4])
+                if inter > 0 and inter >= threshold * smaller:
+                    found.append(
+                        {
+                            "direction": direction,
+                            "overlap": inter / smaller if smaller else 1.0,
+                            "a": _zone(a),
+                            "b": _zone(b),
+                        }
+                    )
+    return {key: value for key, value in examples.items() if value}
+
+
+def _zone(row) -> dict:
+    return {"low": row[4], "high": row[5], "detected_at": row[6].isoformat()}
+
+
+def overlap_filter_effect(*, symbol: str, timeframe: str) -> list[dict]:
+    """Detect on the stored candles with and without the overlap filter: what the filter removes, per type."""
+    candles = load_candles(symbol, timeframe)
+    if candles.empty:
+        raise ValidationError(f"no candles stored for {symbol} {timeframe}")
+    arrays = [candles[c].to_numpy() for c in ("open", "high", "low", "close")]
+    out = []
+    for pattern_type in DETECTOR_CLASSES:
+        detector = get_detector(pattern_type)
+        kept, raw = len(detector.find(*arrays)), len(detector.find(*arrays, use_overlap=False))
+        out.append({"pattern_type": pattern_type, "without_filter": raw, "with_filter": kept, "removed": raw - kept})
+    return out

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.errors import AlreadyExistsError, NotFoundError, ValidationError
 from app.extensions import db
@@ -17,6 +19,7 @@ MAX_EMAIL_LENGTH = 254
 MIN_PASSWORD_LENGTH = 8
 # Longer passwords only slow the hash down; nobody types more.
 MAX_PASSWORD_LENGTH = 1024
+WRONG_CREDENTIALS = "wrong email or password"
 
 
 def create_user(*, email: str, password: str, tier: str = "free") -> User:
@@ -24,10 +27,7 @@ def create_user(*, email: str, password: str, tier: str = "free") -> User:
     email = check_email(email)
     if tier not in TIERS:
         raise ValidationError(f"tier must be one of {', '.join(TIERS)}, not '{tier}'")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValidationError(f"password must have at most {MAX_PASSWORD_LENGTH} characters")
+    check_password(password)
     if db.session.scalar(select(User).where(User.email == email)):
         raise AlreadyExistsError(f"a user with email '{email}' already exists")
     user = User(email=email, tier=tier)
@@ -35,6 +35,43 @@ def create_user(*, email: str, password: str, tier: str = "free") -> User:
     db.session.add(user)
     db.session.commit()
     return user
+
+
+def check_password(password: str) -> str:
+    """Return ``password`` when long enough (and not absurdly long), else raise ValidationError."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(f"password must have at most {MAX_PASSWORD_LENGTH} characters")
+    return password
+
+
+def authenticate(*, email: str, password: str) -> User:
+    """Return the user whose email and password match, else raise ValidationError (one message for both).
+
+    An unknown email still costs one hash check, so the answer time does not tell which part was wrong.
+    """
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        check_password_hash(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])
+        raise ValidationError(WRONG_CREDENTIALS)
+    if len(password) > MAX_PASSWORD_LENGTH or not user.check_password(password):
+        raise ValidationError(WRONG_CREDENTIALS)
+    return user
+
+
+def change_password(user: User, *, current: str, new: str) -> None:
+    """Replace ``user``'s password when ``current`` is right and ``new`` is acceptable."""
+    if len(current) > MAX_PASSWORD_LENGTH or not user.check_password(current):
+        raise ValidationError("the current password is wrong")
+    user.set_password(check_password(new))
+    db.session.commit()
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to compare against when the email is unknown (the same hashing cost as a real check)."""
+    return generate_password_hash("not-a-real-password")
 
 
 def check_email(email: str) -> str:

@@ -1,0 +1,37 @@
+"""Admin pages outside the optimizer: stored candle coverage and the duplicate-pattern analysis."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+
+from app.routes import page_args
+from app.routes.guards import admin_required
+from app.services import candle_store, pattern_duplicates
+from app.services.patterns import OVERLAP_THRESHOLD
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.get("/data")
+@admin_required
+def data():
+    """Candle coverage per symbol and timeframe (from the candle_series summary)."""
+    return render_template("admin/data.html", coverage=candle_store.coverage())
+
+
+@bp.get("/patterns/duplicates")
+@admin_required
+def duplicates():
+    """Stored pattern pairs overlapping by >= the threshold, with examples; on request, what the filter removes."""
+    threshold = page_args.float_arg("threshold", OVERLAP_THRESHOLD, low=0.0, high=1.0)
+    market = page_args.slice_pair(request.args.get("market"))
+    effect = pattern_duplicates.overlap_filter_effect(symbol=market[0], timeframe=market[1]) if market else None
+    return render_template(
+        "admin/duplicates.html",
+        threshold=threshold,
+        groups=pattern_duplicates.duplicate_report(threshold=threshold),
+        examples=pattern_duplicates.duplicate_examples(threshold=threshold),
+        coverage=candle_store.coverage(),
+        market=request.args.get("market"),
+        effect=effect,
+    )
