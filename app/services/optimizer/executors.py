@@ -1,4 +1,4 @@
-"""Where slices are evaluated: inline, in a local process pool (default) or on a Dask cluster.
+"""Where slices are evaluated: in a helper thread, a local process pool (default) or on a Dask cluster.
 
 An executor takes the runner's slice tasks and yields their results as they
 finish; it never touches the database (the runner alone writes, under its
@@ -10,7 +10,8 @@ the iteration ends. The choice is configuration (``OPTIMIZER_EXECUTOR``):
 
 - ``local``: ``concurrent.futures`` process pool on this machine (fork: the
   workers share the already compiled strategies and engine at no cost); one
-  worker or one task runs inline;
+  worker or one task runs in a helper thread of the runner's process, so the
+  heartbeat keeps beating during a long slice;
 - ``dask``: Dask distributed at ``DASK_SCHEDULER_ADDRESS`` (``dask scheduler``
   plus ``dask worker ADDRESS`` on each machine), or, without an address, a
   ``LocalCluster`` of ``workers`` single-threaded processes. Tasks carry their
@@ -26,7 +27,7 @@ import logging
 import signal
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from multiprocessing import get_all_start_methods, get_context
 from typing import Protocol
 
@@ -57,7 +58,7 @@ def _ignore_interrupts() -> None:
 
 
 class LocalExecutor:
-    """A process pool on this machine (inline for one worker or one task)."""
+    """A process pool on this machine (a helper thread for one worker or one task)."""
 
     def __init__(self, *, workers: int, evaluate: Evaluate = evaluate_slice):
         self.workers = workers
@@ -65,10 +66,7 @@ class LocalExecutor:
 
     def run(self, tasks: list[SliceTask], *, tick: Tick) -> Iterator[SliceResult]:
         if self.workers <= 1 or len(tasks) <= 1:
-            for task in tasks:
-                if tick():
-                    return
-                yield self.evaluate(task)
+            yield from self._run_in_thread(tasks, tick=tick)
             return
         # Workers never touch the database (they only compute), so inherited connections stay unused.
         context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
@@ -87,6 +85,18 @@ class LocalExecutor:
                 for future in finished:
                     yield future.result()
                 stopping = stopping or tick()
+
+    def _run_in_thread(self, tasks: list[SliceTask], *, tick: Tick) -> Iterator[SliceResult]:
+        """One slice at a time in a helper thread, so ``tick`` (the lease's heartbeat) keeps its interval
+        however long a slice computes; a stop asked meanwhile takes effect after that slice."""
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            for task in tasks:
+                if tick():
+                    return
+                future = thread.submit(self.evaluate, task)
+                while not wait([future], timeout=TICK_SECONDS).done:
+                    tick()
+                yield future.result()
 
 
 class DaskExecutor:
