@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
+from cachetools import LRUCache
+from flask import current_app
 from sqlalchemy import select
 
 from app.enums import ParamSource
@@ -184,6 +186,7 @@ def confidence(in_sample: dict[str, Any] | None, out_of_sample: dict[str, Any] |
 # Bars loaded for the market context: the volatility window plus a warm-up long enough for the Wilder
 # recursions (ATR, ADX) to equal their full-history values (their start's weight decays as (13/14)^bars).
 REGIME_LOOKBACK_BARS = VOLATILITY_WINDOW + 750
+MARKET_CONTEXT_CACHE_SIZE = 4096  # (symbol, timeframe, newest candle) entries per app
 
 
 def market_context(symbol: str, timeframe: str) -> dict[str, Any]:
@@ -196,9 +199,14 @@ def market_context(symbol: str, timeframe: str) -> dict[str, Any]:
     last = last_stored_timestamp(symbol, timeframe)
     if last is None:
         return {"symbol": symbol, "timeframe": timeframe, **current_regime(pd.DataFrame())}
-    start = pd.Timestamp(last - REGIME_LOOKBACK_BARS * length, unit="ms", tz="UTC")
-    candles = load_candles(symbol, timeframe, start)
-    return {"symbol": symbol, "timeframe": timeframe, **current_regime(candles)}
+    # The regime changes only with a new candle: keyed by the newest one, a cached answer is exact.
+    cache = current_app.extensions.setdefault("market_context_cache", LRUCache(maxsize=MARKET_CONTEXT_CACHE_SIZE))
+    key = (symbol, timeframe, last)
+    if key not in cache:
+        start = pd.Timestamp(last - REGIME_LOOKBACK_BARS * length, unit="ms", tz="UTC")
+        candles = load_candles(symbol, timeframe, start)
+        cache[key] = {"symbol": symbol, "timeframe": timeframe, **current_regime(candles)}
+    return dict(cache[key])
 
 
 # The report side of the same service (one implementation each, in app.services.parameter_report).

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.errors import ValidationError
 from app.models import OptimizationRun, OptimizationSlice, Signal
-from app.services import candle_store, parameter_sets, signal_scanner
+from app.services import candle_store, optimal_parameters, parameter_sets, signal_scanner
 from app.services.auto_tuner import regime_sets
 from app.services.candle_frame import read_candles_csv
 from app.services.market_regime import current_regime
@@ -61,6 +61,20 @@ def test_market_context_is_the_newest_candles_regime(db, btc_4h):
     }
     assert context["adx"] == pytest.approx(full["adx"], abs=1e-6)
     assert market_context("BTC/USDT", "1h")["regime"] == "unknown"  # no candles: unknown, never an error
+
+
+def test_market_context_is_computed_once_per_newest_candle(db, bundled_dir, monkeypatch):
+    frame = read_candles_csv(bundled_dir / "BTC_USDT-4h.csv.gz")
+    candle_store.store_candles(frame.iloc[:-1], symbol="BTC/USDT", timeframe="4h")
+    loads = []
+    real_load = optimal_parameters.load_candles
+    monkeypatch.setattr(optimal_parameters, "load_candles", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    first = market_context("BTC/USDT", "4h")
+    assert market_context("BTC/USDT", "4h") == first and len(loads) == 1  # cached
+    candle_store.store_candles(frame.iloc[-1:], symbol="BTC/USDT", timeframe="4h")
+    newer = market_context("BTC/USDT", "4h")  # a new candle: computed again, exactly
+    assert len(loads) == 2 and newer["as_of"] == frame.index[-1].isoformat()
+    assert newer["regime"] == current_regime(frame)["regime"]
 
 
 def _apply_with_regime(label: str, regime_params: dict) -> dict:
