@@ -265,6 +265,28 @@ def test_compare_matrix_folds_the_other_parameters(db, done):
     assert strict["best"] is None and all(c["value"] is None for row in strict["cells"] for c in row)
 
 
+def test_compare_matrix_of_all_slices_pools_their_runs(done):
+    pooled = results.compare_matrix(
+        symbol=None,
+        timeframe=None,
+        strategy="imbalance",
+        x="rr_target",
+        y="tp_method",
+        metric="total_profit_pct",
+        fold="mean",
+        min_trades=0,
+    )
+    rows = results.query_runs(done.id, slice={"strategy": "imbalance"}, limit=500)["rows"]
+    slices = {(r["symbol"], r["timeframe"]) for r in rows}
+    assert pooled["slices"] == len(slices) > 1 and pooled["slice_id"] is None and pooled["job_id"] == done.id
+    in_cell = [r for r in rows if r["params"]["rr_target"] == 2.5 and r["params"]["tp_method"] == "fixed_rr"]
+    cell = pooled["cells"][0][1]
+    assert cell["runs"] == len(in_cell) == 2 * len(slices)
+    assert cell["value"] == pytest.approx(sum(r["total_profit_pct"] for r in in_cell) / len(in_cell))
+    importance = results.parameter_importance(symbol=None, timeframe=None, strategy="imbalance")
+    assert importance["runs"] == len(rows)
+
+
 @pytest.mark.parametrize(
     "kwargs, error",
     [

@@ -40,6 +40,9 @@ def page() -> int:
     return int_arg("page", 1, minimum=1)
 
 
+ALL = "*"  # in the compare page's slice: every symbol / timeframe
+
+
 def slice_of(text: str | None) -> tuple[str, str, str] | None:
     """``BTC/USDT|1h|imbalance`` -> (symbol, timeframe, strategy); None for empty."""
     if not text:
@@ -76,8 +79,8 @@ def compare_query() -> dict[str, Any]:
             raise ValidationError(f"choose the {name.upper()} parameter")
     return {
         "job_id": int_arg("job_id", None, minimum=1),
-        "symbol": market[0],
-        "timeframe": market[1],
+        "symbol": None if market[0] == ALL else market[0],  # */*/strategy: every slice of it, pooled
+        "timeframe": None if market[1] == ALL else market[1],
         "strategy": market[2],
         "x": request.args["x"],
         "y": request.args["y"],

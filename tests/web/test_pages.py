@@ -134,6 +134,10 @@ def test_compare_payload_marks_the_best_cell(site):
     assert page.status_code == 200 and b'id="heatmap"' in page.data and b"echarts.min.js" in page.data
     same = client.get(url.replace("y=rr_target", "y=slow"))
     assert same.status_code == 400 and "different" in same.get_json()["error"]["message"]
+    pooled = client.get(url.replace(f"{SYMBOL}|{TIMEFRAME}|", "*|*|") + "&min_trades=0").get_json()["matrix"]
+    assert pooled["symbol"] is None and pooled["slices"] >= 1 and pooled["x_values"] == [24, 26]
+    page = client.get(f"/admin/optimization/compare?job_id={site.job_id}")
+    assert b"all slices of macd" in page.data  # the pooled choice is offered per strategy
 
 
 @pytest.mark.parametrize(

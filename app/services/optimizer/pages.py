@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, true, tuple_
 
 from app.enums import JobStatus, SliceStatus
 from app.errors import ValidationError
@@ -100,7 +100,9 @@ def compare_choices(args: dict[str, str]) -> dict[str, Any]:
     )
     if job_id is not None:
         query = query.where(OptimizationSlice.job_id == job_id)
-    slices = sorted({f"{s}|{t}|{g}" for s, t, g in db.session.execute(query.distinct())})
+    markets = db.session.execute(query.distinct()).all()
+    # Each strategy's slices one by one, then all of them pooled ("*|*|strategy").
+    slices = sorted({f"{s}|{t}|{g}" for s, t, g in markets}) + sorted({f"*|*|{g}" for _, _, g in markets})
     chosen = args.get("slice") if args.get("slice") in slices else (slices[0] if slices else None)
     parameters = _varied_first(chosen, job_id) if chosen else []
     x = args.get("x") if args.get("x") in parameters else (parameters[0] if parameters else None)
@@ -130,8 +132,8 @@ def _varied_first(market: str, job_id: int | None) -> list[str]:
         job_id = db.session.scalar(
             select(OptimizationSlice.job_id)
             .where(
-                OptimizationSlice.symbol == symbol,
-                OptimizationSlice.timeframe == timeframe,
+                OptimizationSlice.symbol == symbol if symbol != "*" else true(),
+                OptimizationSlice.timeframe == timeframe if timeframe != "*" else true(),
                 OptimizationSlice.strategy == strategy,
                 OptimizationSlice.status == SliceStatus.COMPLETED,
             )

@@ -188,8 +188,8 @@ def compare_params(
 def compare_matrix(
     *,
     job_id: int | None = None,
-    symbol: str,
-    timeframe: str,
+    symbol: str | None,
+    timeframe: str | None,
     strategy: str,
     x: str,
     y: str,
@@ -200,9 +200,11 @@ def compare_matrix(
     """Return the (x, y) heatmap of one slice: ``{x_values, y_values, cells, best}`` plus the slice's ids.
 
     ``job_id`` None answers from the newest job that completed the slice.
-    Each cell folds (``max``: the best run, ``mean``, ``median``) ``metric``
-    over the runs sharing its x and y values with >= ``min_trades`` trades,
-    whatever their other parameters (``app.services.run_analysis.fold_matrix``).
+    ``symbol`` / ``timeframe`` None: every such slice of the strategy, their
+    runs pooled (``slice_id`` None, ``slices`` counts them). Each cell folds
+    (``max``: the best run, ``mean``, ``median``) ``metric`` over the runs
+    sharing its x and y values with >= ``min_trades`` trades, whatever their
+    other parameters (``app.services.run_analysis.fold_matrix``).
     """
     space = _space(strategy)
     for label, name in (("x", x), ("y", y)):
@@ -214,34 +216,33 @@ def compare_matrix(
     if fold not in FOLDS:
         raise ValidationError(f"fold must be one of {', '.join(FOLDS)}, not {fold!r}")
     _check_min_trades(min_trades)
-    slice_id, found_job = _one_slice(job_id=job_id, symbol=symbol, timeframe=timeframe, strategy=strategy)
-    runs = _slice_columns(slice_id, metric)
+    meta, runs = _slices_runs(job_id=job_id, symbol=symbol, timeframe=timeframe, strategy=strategy, metric=metric)
     matrix = fold_matrix(
         runs, x=x, y=y, metric=metric, fold=fold, min_trades=min_trades, higher_is_better=RANKING_METRICS[metric]
     )
-    meta = {"job_id": found_job, "slice_id": slice_id, "symbol": symbol, "timeframe": timeframe, "strategy": strategy}
     return {**meta, "x": x, "y": y, "metric": metric, "fold": fold, "min_trades": min_trades, **matrix}
 
 
 def parameter_importance(
-    *, job_id: int | None = None, symbol: str, timeframe: str, strategy: str, metric: str = "composite_score"
+    *,
+    job_id: int | None = None,
+    symbol: str | None,
+    timeframe: str | None,
+    strategy: str,
+    metric: str = "composite_score",
 ) -> dict[str, Any]:
     """Return the share of ``metric``'s variance over a slice's runs that each parameter explains, largest first.
 
     Every run of the slice counts (a parameter that only matters for thin
-    runs still shows). ``job_id`` None: the newest job that completed it.
+    runs still shows). ``job_id`` None: the newest job that completed it;
+    ``symbol`` / ``timeframe`` None: every such slice, pooled (as ``compare_matrix``).
     """
     space = _space(strategy)
     metric = _check_metric(metric)
-    slice_id, found_job = _one_slice(job_id=job_id, symbol=symbol, timeframe=timeframe, strategy=strategy)
-    runs = _slice_columns(slice_id, metric)
+    meta, runs = _slices_runs(job_id=job_id, symbol=symbol, timeframe=timeframe, strategy=strategy, metric=metric)
     varied = [n for n in space.names if len({repr(p.get(n)) for p in runs["params"]}) > 1]
     return {
-        "job_id": found_job,
-        "slice_id": slice_id,
-        "symbol": symbol,
-        "timeframe": timeframe,
-        "strategy": strategy,
+        **meta,
         "metric": metric,
         "runs": len(runs),
         "parameters": variance_shares(runs, names=varied),
@@ -267,26 +268,40 @@ def _check_min_trades(min_trades: Any) -> None:
         raise ValidationError(f"min_trades must be an integer >= 0, not {min_trades!r}")
 
 
-def _one_slice(*, job_id: int | None, symbol: str, timeframe: str, strategy: str) -> tuple[int, int]:
-    """Return (slice id, job id) of the completed slice, from ``job_id`` or the newest job; NotFoundError if none."""
+def _slices_runs(
+    *, job_id: int | None, symbol: str | None, timeframe: str | None, strategy: str, metric: str
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Return (what was read, the runs' columns) of the completed slice(s), from ``job_id`` or the newest job
+    per market; None for ``symbol`` / ``timeframe`` takes every one. NotFoundError when there is none."""
     if job_id is not None:
         get_job(job_id)
     newest = _newest_slices(symbol=symbol, strategy=strategy, timeframe=timeframe, job_id=job_id)
     found = db.session.execute(
         select(OptimizationSlice.id, OptimizationSlice.job_id).join(newest, newest.c.id == OptimizationSlice.id)
-    ).first()
-    if found is None:
+    ).all()
+    if not found:
         where = f" in job {job_id}" if job_id is not None else ""
-        raise NotFoundError(f"no completed slice {symbol} {timeframe} {strategy}{where}")
-    return found[0], found[1]
+        raise NotFoundError(
+            f"no completed slice {symbol or 'any symbol'} {timeframe or 'any timeframe'} {strategy}{where}"
+        )
+    jobs_read = {j for _, j in found}
+    meta = {
+        "job_id": jobs_read.pop() if len(jobs_read) == 1 else None,
+        "slice_id": found[0][0] if len(found) == 1 else None,
+        "slices": len(found),
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "strategy": strategy,
+    }
+    return meta, _slice_columns([slice_id for slice_id, _ in found], metric)
 
 
-def _slice_columns(slice_id: int, metric: str) -> pd.DataFrame:
-    """Read a slice's runs as columns (run_id, total_trades, params, metric): tuples, never ORM objects."""
+def _slice_columns(slice_ids: list[int], metric: str) -> pd.DataFrame:
+    """Read slices' runs as columns (run_id, total_trades, params, metric): tuples, never ORM objects."""
     rows = db.session.execute(
         select(
             OptimizationRun.id, OptimizationRun.total_trades, OptimizationRun.params, getattr(OptimizationRun, metric)
-        ).where(OptimizationRun.slice_id == slice_id)
+        ).where(OptimizationRun.slice_id.in_(slice_ids))
     ).all()
     return pd.DataFrame(rows, columns=["run_id", "total_trades", "params", "metric"])
 
