@@ -26,9 +26,10 @@ def section_coverage(data_dir: Path) -> None:
     from app.extensions import db
     from app.models import Candle
     from app.services import candle_store
+    from app.services.users import create_user
     from config import DevelopmentConfig
 
-    print("== coverage: folder import, coverage() and GET / (SQLite file) ==")
+    print("== coverage: folder import, coverage(), GET /admin/data and GET / (SQLite file) ==")
     with tempfile.TemporaryDirectory() as tmp:
         saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "LOG_LEVEL")}
         os.environ["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'coverage.db'}"
@@ -43,15 +44,22 @@ def section_coverage(data_dir: Path) -> None:
                 seconds = time.perf_counter() - start
                 candles = db.session.scalar(select(func.count()).select_from(Candle))
                 print(f"import_directory: {len(imports)} files, {candles:,} candles in {seconds:.2f} s")
+                create_user(email="bench@example.com", password="bench-password", tier="admin")
                 db.session.remove()
+                app.config.update(WTF_CSRF_ENABLED=False)
                 client = app.test_client()
-                timings = []
-                for _ in range(6):
-                    start = time.perf_counter()
-                    response = client.get("/")
-                    timings.append(time.perf_counter() - start)
-                    assert response.status_code == 200
-                print(f"GET /: first {timings[0] * 1000:.1f} ms, best of next 5 {min(timings[1:]) * 1000:.1f} ms")
+                signed_in = client.post("/login", data={"email": "bench@example.com", "password": "bench-password"})
+                assert signed_in.status_code == 302
+                # The coverage table lives on the admin data page; / is the signed-in dashboard.
+                for path in ("/admin/data", "/"):
+                    timings = []
+                    for _ in range(6):
+                        start = time.perf_counter()
+                        response = client.get(path)
+                        timings.append(time.perf_counter() - start)
+                        assert response.status_code == 200, (path, response.status_code)
+                    first, best = timings[0] * 1000, min(timings[1:]) * 1000
+                    print(f"GET {path}: first {first:.1f} ms, best of next 5 {best:.1f} ms")
                 start = time.perf_counter()
                 rows = candle_store.coverage()
                 print(f"coverage(): {len(rows)} series in {(time.perf_counter() - start) * 1000:.1f} ms")

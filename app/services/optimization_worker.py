@@ -39,7 +39,7 @@ from app.services.backtester_v2 import (
     market_arrays,
 )
 from app.services.costs import CostModel
-from app.services.regime_evaluation import evaluate_regimes
+from app.services.regime_evaluation import evaluate_regimes, regime_candidates
 from app.services.scoring import RANKING_METRICS, composite_scores, rank_order
 from app.services.validation import monte_carlo_returns, robust_best, stability_scores, walk_forward_validation
 from app.strategies import ParameterSpace, get_strategy
@@ -160,19 +160,19 @@ def _evaluate(task: SliceTask, result: SliceResult) -> None:
     result.best_position = best
     result.robust_position = robust["robust"]["position"] if robust["robust"] else None
     result.best_by_metric = best_by_metric(metrics, min_trades=task.min_trades)
-    run = strategy.single_run(market, task.combinations[best], costs=task.costs, max_wait_bars=DEFAULT_MAX_WAIT_BARS)
-    trades = trade_columns(market, run, risk_pct=task.costs.risk_per_trade_pct, iso=False)
+    # The best run and the regime candidates in one call, so a pattern strategy detects once for them all.
+    positions = regime_candidates(metrics, ranking_metric=task.ranking_metric, min_trades=task.min_trades, best=best)
+    runs = strategy.single_runs(
+        market, [task.combinations[p] for p in positions], costs=task.costs, max_wait_bars=DEFAULT_MAX_WAIT_BARS
+    )
+    trades = trade_columns(market, runs[0], risk_pct=task.costs.risk_per_trade_pct, iso=False)
     trades["regime"], regimes = evaluate_regimes(
         market,
-        strategy=strategy,
+        fingerprint=result.fingerprint,
+        positions=positions,
+        runs=runs,
         combinations=task.combinations,
-        metrics=metrics,
-        ranking_metric=task.ranking_metric,
         min_trades=task.min_trades,
-        costs=task.costs,
-        max_wait_bars=DEFAULT_MAX_WAIT_BARS,
-        best_position=best,
-        best_run=run,
     )
     result.best_result = compact_details(trades, start_time=iso_times(market.time_ns[:1])[0])
     result.best_json = json.dumps(result.best_result, separators=(",", ":"))

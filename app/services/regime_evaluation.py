@@ -22,55 +22,60 @@ import numpy as np
 import pandas as pd
 
 from app.services.backtest_engine import MarketArrays
-from app.services.costs import CostModel
 from app.services.market_regime import (
     ADX_TRENDING,
     HIGH_PERCENTILE,
     LOW_PERCENTILE,
     VOLATILITY_WINDOW,
+    MarketRegimes,
     market_regimes,
     regime_metrics,
 )
 from app.services.scoring import rank_order
-from app.strategies.base import SingleRun, Strategy, traded_in_exit_order
+from app.strategies.base import SingleRun, traded_in_exit_order
 
 REGIME_CANDIDATES = 5
+REGIME_CACHE_SIZE = 8  # candle sets whose regimes a worker process keeps
+_REGIMES: dict[str, MarketRegimes] = {}  # by candles fingerprint, oldest first
 # A regime's own set needs at least this many of its trades in that regime (or the job's min_trades when higher):
 # picking the best of several candidates per regime is a multiple comparison, so the bar is above a run's.
 REGIME_MIN_TRADES = 30
 
 
+def regime_candidates(metrics: pd.DataFrame, *, ranking_metric: str, min_trades: int, best: int) -> list[int]:
+    """The best run's position, then the next trusted runs' by the ranking metric: REGIME_CANDIDATES at most."""
+    trusted = metrics["total_trades"].to_numpy() >= min_trades
+    positions = [best]
+    for position in rank_order(metrics, metric=ranking_metric, min_trades=min_trades).tolist():
+        if len(positions) >= REGIME_CANDIDATES or not trusted[position]:
+            break
+        if position != best:
+            positions.append(int(position))
+    return positions
+
+
 def evaluate_regimes(
     market: MarketArrays,
     *,
-    strategy: Strategy,
+    fingerprint: str,
+    positions: list[int],
+    runs: list[SingleRun],
     combinations: list[dict[str, Any]],
-    metrics: pd.DataFrame,
-    ranking_metric: str,
     min_trades: int,
-    costs: CostModel,
-    max_wait_bars: int,
-    best_position: int,
-    best_run: SingleRun,
 ) -> tuple[list[str], dict[str, Any]]:
     """Return (the regime of each of the best run's trades, in trade order; the slice's regime report).
 
-    See the module docstring. The other candidates are single runs on the
-    same prepared arrays; only their traded setups' signal bars and R are read.
+    ``positions``: ``regime_candidates`` (the best run first); ``runs``: their
+    single runs; ``fingerprint``: the candles' (every strategy of a market shares its regimes).
+    See the module docstring.
     """
-    regimes = market_regimes(market.high, market.low, market.close)
+    regimes = _regimes_of(fingerprint, market)
     labels = regimes.labels()
-    summaries = []
-    for position in _candidates(metrics, ranking_metric=ranking_metric, min_trades=min_trades, best=best_position):
-        run = (
-            best_run
-            if position == best_position
-            else strategy.single_run(market, combinations[position], costs=costs, max_wait_bars=max_wait_bars)
-        )
+    summaries, tagged = [], []
+    for position, run in zip(positions, runs, strict=True):
         chosen = traded_in_exit_order(run)
         trade_regimes = labels[run.setups.index[chosen]].tolist()
-        if position == best_position:
-            best_regimes = trade_regimes
+        tagged.append(trade_regimes)
         summaries.append(
             {
                 "position": position,
@@ -92,19 +97,18 @@ def evaluate_regimes(
         "sets": regime_sets(summaries, min_trades=max(min_trades, REGIME_MIN_TRADES)),
         "current": regimes.at(len(market) - 1) if len(market) else None,
     }
-    return best_regimes, report
+    return tagged[0], report
 
 
-def _candidates(metrics: pd.DataFrame, *, ranking_metric: str, min_trades: int, best: int) -> list[int]:
-    """The best run, then the next trusted runs by the ranking metric, REGIME_CANDIDATES in all at most."""
-    trusted = metrics["total_trades"].to_numpy() >= min_trades
-    positions = [best]
-    for position in rank_order(metrics, metric=ranking_metric, min_trades=min_trades).tolist():
-        if len(positions) >= REGIME_CANDIDATES or not trusted[position]:
-            break
-        if position != best:
-            positions.append(int(position))
-    return positions
+def _regimes_of(fingerprint: str, market: MarketArrays) -> MarketRegimes:
+    """The market's regimes, kept per candle fingerprint in this process: a worker evaluating the next strategy
+    of the same candles (the runner sends them together) does not rank 250-bar windows again."""
+    cache = _REGIMES
+    if fingerprint not in cache:
+        if len(cache) >= REGIME_CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[fingerprint] = market_regimes(market.high, market.low, market.close)
+    return cache[fingerprint]
 
 
 def regime_sets(summaries: list[dict[str, Any]], *, min_trades: int) -> dict[str, dict[str, Any]]:

@@ -118,6 +118,12 @@ class Strategy(ABC):
     ) -> SingleRun:
         """Return one validated parameter set's metrics, setups and outcomes."""
 
+    def single_runs(
+        self, market: MarketArrays, params_list: list[dict[str, Any]], *, costs: CostModel, max_wait_bars: int
+    ) -> list[SingleRun]:
+        """Return ``single_run`` of each parameter set; a strategy overrides it to share work between them."""
+        return [self.single_run(market, p, costs=costs, max_wait_bars=max_wait_bars) for p in params_list]
+
     @abstractmethod
     def setups(self, market: MarketArrays, params: dict[str, Any]) -> Setups:
         """Return the causal setups of one validated parameter set, with their levels."""

@@ -174,22 +174,36 @@ class PatternStrategy(Strategy):
     def single_run(
         self, market: MarketArrays, params: dict[str, Any], *, costs: CostModel, max_wait_bars: int
     ) -> SingleRun:
-        filters = self._filters(market, [params])
-        key = (params["entry_method"], params["sl_buffer_pct"], params["tp_method"], params["rr_target"])
-        table, levels = self._outcomes(market, filters.union, [key], costs=costs, max_wait_bars=max_wait_bars)
+        return self.single_runs(market, [params], costs=costs, max_wait_bars=max_wait_bars)[0]
+
+    def single_runs(
+        self, market: MarketArrays, params_list: list[dict[str, Any]], *, costs: CostModel, max_wait_bars: int
+    ) -> list[SingleRun]:
+        """Like the grid: detection once per (min_zone_pct, use_overlap), fills and exits once per level set."""
+        filters = self._filters(market, params_list)
+        level_keys, combo_level = _first_seen(
+            (c["entry_method"], c["sl_buffer_pct"], c["tp_method"], c["rr_target"]) for c in params_list
+        )
+        table, levels = self._outcomes(market, filters.union, level_keys, costs=costs, max_wait_bars=max_wait_bars)
         metrics = aggregate_metrics(
             market,
             table,
             masks=filters.masks,
-            combo_level=np.zeros(1, np.int64),
+            combo_level=combo_level,
             combo_filter=filters.combo_filter,
             risk_per_trade_pct=costs.risk_per_trade_pct,
-        )[0]
-        mask = filters.masks[0]
-        setups = _setups(filters.union, levels[0]).take(mask)
-        row = table.row(0)
-        outcomes = type(row)(**{name: values[mask] for name, values in vars(row).items()})
-        return SingleRun(metrics=metrics, setups=setups, outcomes=outcomes)
+        )
+        runs = []
+        for i, (level, found) in enumerate(zip(combo_level.tolist(), filters.combo_filter.tolist(), strict=True)):
+            mask = filters.masks[found]
+            row = table.row(level)
+            outcomes = type(row)(**{name: values[mask] for name, values in vars(row).items()})
+            runs.append(
+                SingleRun(
+                    metrics=metrics[i], setups=_setups(filters.union, levels[level]).take(mask), outcomes=outcomes
+                )
+            )
+        return runs
 
     def setups(self, market: MarketArrays, params: dict[str, Any]) -> Setups:
         found = self._find(market, params["min_zone_pct"], params["use_overlap"])

@@ -185,3 +185,22 @@ def test_grid_rejects_bad_arguments(btc_4h):
     with pytest.raises(ValueError, match="combinations"):
         run_backtest_grid(btc_4h, strategy="imbalance", combinations={"rr_target": 2})
     assert isinstance(run_backtest_grid(btc_4h.iloc[:50], strategy="imbalance", combinations=[{}]), pd.DataFrame)
+
+
+@pytest.mark.parametrize("pattern_type", ["imbalance", "order_block", "liquidity_sweep"])
+def test_single_runs_share_work_and_equal_one_run_each(btc_4h, pattern_type):
+    from app.services.backtester_v2 import market_arrays
+    from app.services.costs import CostModel
+
+    strategy = get_strategy(pattern_type)
+    market = market_arrays(btc_4h)
+    space = strategy.space
+    combos = [space.validate(c) for c in random.Random(7).sample(expand(space.presets["default"]), 6)]
+    costs = CostModel()
+    together = strategy.single_runs(market, combos, costs=costs, max_wait_bars=100)
+    for combo, run in zip(combos, together, strict=True):
+        alone = strategy.single_run(market, combo, costs=costs, max_wait_bars=100)
+        np.testing.assert_array_equal(run.metrics, alone.metrics)
+        np.testing.assert_array_equal(run.setups.index, alone.setups.index)
+        np.testing.assert_array_equal(run.setups.entry, alone.setups.entry)
+        np.testing.assert_array_equal(run.outcomes.r_multiple, alone.outcomes.r_multiple)
