@@ -1,4 +1,4 @@
-"""Benchmark section ``coverage``: folder import, ``coverage()`` and ``GET /`` on a temporary SQLite file.
+"""Benchmark section ``coverage``: folder import, ``coverage()``, ``GET /admin/data`` and ``GET /`` (signed in).
 
 Imports every ``PAIR-TF.csv.gz`` of the data directory (the shared set: about
 721k candles) through ``import_directory`` (one transaction, all validation),
@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 def section_coverage(data_dir: Path) -> None:
-    """Print import time, GET / (first and warm) and coverage() with every candle file of ``data_dir``."""
+    """Print the import time, the two pages (signed in; first and warm) and coverage() over ``data_dir``'s files."""
     from flask_migrate import upgrade
     from sqlalchemy import func, select
 

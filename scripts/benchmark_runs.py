@@ -125,6 +125,7 @@ def _random_runs(rng, job_id, slice_id, combinations, key, metric_columns) -> li
 
 def section_runs(data_dir: Path) -> None:  # noqa: ARG001 - sections take the data directory
     """Time the runs table, CSV, heatmap and importance over a stored 57,600-run sweep."""
+
     url = os.environ.get("RUNS_BENCH_DATABASE_URL")
     if not url:
         from scripts.benchmark_sweep import fresh_app
@@ -167,6 +168,7 @@ def mysql_app(url: str) -> Iterator[object]:
 def _time_services() -> None:
     from app.extensions import db
     from app.services.optimizer import jobs, results
+    from scripts.benchmark_sweep import best_seconds
 
     started = time.perf_counter()
     job_id = store_sweep_shape()
@@ -200,19 +202,10 @@ def _time_services() -> None:
         "job_progress + job_report": lambda: (jobs.job_progress(jobs.get_job(job_id)), jobs.job_report(job_id)),
     }
     for label, fn in cases.items():
-        print(f"runs: {label}: {_best_of(fn) * 1000:.1f} ms (best of 5)")
+        print(f"runs: {label}: {best_seconds(fn) * 1000:.1f} ms (best of 5)")
     started = time.perf_counter()
     lines = sum(1 for _ in results.runs_csv(job_id))
     print(f"runs: CSV of the whole job, {lines:,} lines: {time.perf_counter() - started:.2f}s")
-
-
-def _best_of(fn, repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Signal
-from app.services import candle_store, signal_scanner
+from app.services import candle_store, setups, signal_scanner
 from app.services.backtester_v2 import market_arrays
 from app.services.candle_frame import read_candles_csv
 from app.strategies import INDICATOR, get_strategy, strategy_names
@@ -62,4 +62,4 @@ def test_the_scan_command_covers_signals(db, btc_daily, runner):
     result = runner.invoke(args=["patterns", "scan", "--symbol", "BTC/USDT", "--timeframe", "1d"])
     assert result.exit_code == 0, result.output
     assert f"new signals: {_count(db)}" in result.output and _count(db) > 0
-    assert {s["strategy"] for s in signal_scanner.active_signals(limit=1000)} == set(strategy_names(INDICATOR))
+    assert {s["strategy"] for s in setups.list_signals(limit=500)["rows"]} == set(strategy_names(INDICATOR))

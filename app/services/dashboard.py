@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.services import pattern_list, signal_scanner
+from app.services import setups
 from app.services.optimizer import results
 
 DASHBOARD_ROWS = 50
@@ -11,7 +11,7 @@ DASHBOARD_ROWS = 50
 def dashboard() -> dict:
     """Return {patterns, signals, best}: what every signed-in user sees on ``/``."""
     return {
-        "patterns": pattern_list.active_patterns(limit=DASHBOARD_ROWS),
-        "signals": signal_scanner.active_signals(limit=DASHBOARD_ROWS),
+        "patterns": setups.list_patterns(status="active", limit=DASHBOARD_ROWS)["rows"],
+        "signals": setups.list_signals(limit=DASHBOARD_ROWS)["rows"],
         "best": results.best_params(metric="composite_score"),
     }

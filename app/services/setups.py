@@ -1,4 +1,5 @@
-"""Stored trade setups, newest first, filtered and paged: detected patterns and indicator signals with levels.
+"""Stored trade setups, newest first, filtered and paged: detected patterns and indicator signals with levels
+(one listing for the API and the dashboard).
 
 Both pages answer ``{rows, next_cursor}``; the cursor is the last row's id
 (rows come newest id first), so a page costs the same however deep it is.

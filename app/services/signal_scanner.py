@@ -138,24 +138,3 @@ def scan_all(*, symbols: list[str], timeframes: list[str]) -> list[SignalScan]:
                         report.entered,
                     )
     return reports
-
-
-def active_signals(*, limit: int = 100) -> list[dict]:
-    """Return the newest signals with their levels, newest first (for the dashboard and the API)."""
-    rows = db.session.scalars(select(Signal).order_by(Signal.signal_at.desc(), Signal.id.desc()).limit(limit))
-    return [
-        {
-            "symbol": s.symbol.name,
-            "timeframe": s.timeframe,
-            "strategy": s.strategy,
-            "direction": s.direction,
-            "signal_at": s.signal_at.isoformat(),
-            "status": s.status,
-            "entry": s.entry,
-            "stop_loss": s.stop_loss,
-            "tp1": s.tp1,
-            "tp2": s.tp2,
-            "tp3": s.tp3,
-        }
-        for s in rows
-    ]
