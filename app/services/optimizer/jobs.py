@@ -18,7 +18,7 @@ from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
 from app.models import Candle, OptimizationJob, OptimizationRun, OptimizationSlice, Symbol
 from app.models._time import utcnow
-from app.services.candle_frame import TIMEFRAME_MS
+from app.services.candle_frame import MIN_TIMESTAMP_MS, TIMEFRAME_MS
 from app.services.costs import CostModel, resolve_costs
 from app.services.scoring import check_metric
 from app.strategies import ParameterError, get_strategy, strategy_names
@@ -482,6 +482,10 @@ def _check_choices(label: str, items: Any, known) -> list[str]:
     return items
 
 
+EARLIEST_DATE = pd.Timestamp(MIN_TIMESTAMP_MS, unit="ms", tz="UTC")
+LATEST_DATE = pd.Timestamp("2100-12-31T23:59:59.999", tz="UTC")
+
+
 def _check_date(label: str, value: Any) -> pd.Timestamp:
     """Return ``value`` as a UTC timestamp or raise ValidationError naming the argument."""
     try:
@@ -490,7 +494,12 @@ def _check_date(label: str, value: Any) -> pd.Timestamp:
         raise ValidationError(f"{label} is not a date: {value!r}") from None
     if pd.isna(stamp):
         raise ValidationError(f"{label} is required")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    # No candle is older than 2009 (the import refuses them) and a job's range is never centuries ahead;
+    # the bound also keeps the lookback arithmetic (end_date - OPTIMIZE_LOOKBACK_DAYS) inside pandas' range.
+    if not EARLIEST_DATE <= stamp <= LATEST_DATE:
+        raise ValidationError(f"{label} must be between 2009-01-01 and 2100-12-31, not {value!r}")
+    return stamp
 
 
 def _check_dates(start_date: Any, end_date: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
