@@ -134,15 +134,16 @@ def section_sweep(data_dir: Path, *, workers: int | None = None, strategies: tup
 
 def _print_breakdown(stats, *, size_mb: float) -> None:
     """Print where the sweep's time went: kernel, per-slice overhead, storage (wall and CPU: the machine is shared)."""
-    overhead = stats.compute_cpu_seconds - stats.kernel_cpu_seconds
+    overhead = stats.compute_cpu_seconds - stats.kernel_cpu_seconds - stats.lookahead_cpu_seconds
     print(
         f"sweep: compute {stats.compute_seconds:.1f}s wall / {stats.compute_cpu_seconds:.1f}s CPU summed over workers "
         f"({stats.runs / max(stats.compute_cpu_seconds, 1e-9):,.0f} runs/s per CPU second): "
-        f"kernel {stats.kernel_cpu_seconds:.1f}s CPU, per-slice overhead {overhead:.1f}s CPU "
+        f"kernel {stats.kernel_cpu_seconds:.1f}s CPU, lookahead guard {stats.lookahead_cpu_seconds:.1f}s CPU, "
+        f"per-slice overhead {overhead:.1f}s CPU "
         f"({100 * overhead / max(stats.kernel_cpu_seconds, 1e-9):.0f}% of the kernel)"
     )
     print(
-        f"sweep: main process: prepare (claim, candles, lookahead guard) {stats.prepare_seconds:.1f}s, "
+        f"sweep: main process: prepare (claim, plan) {stats.prepare_seconds:.1f}s, "
         f"storage {stats.store_seconds:.1f}s wall / {stats.store_cpu_seconds:.1f}s CPU "
         f"({stats.runs / max(stats.store_seconds, 1e-9):,.0f} runs/s); database {size_mb:.0f} MB"
     )

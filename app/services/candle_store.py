@@ -311,14 +311,8 @@ def load_candles(
     empty frame.
     """
     symbol_row = find_symbol(symbol)
-    query = select(Candle.timestamp, *(getattr(Candle, c) for c in OHLCV_COLUMNS)).where(
-        Candle.symbol_id == symbol_row.id, Candle.timeframe == timeframe
-    )
-    start_ms, end_ms = _to_ms(start), _to_ms(end)
-    if start_ms is not None:
-        query = query.where(Candle.timestamp >= start_ms)
-    if end_ms is not None:
-        query = query.where(Candle.timestamp <= end_ms)
+    columns = select(Candle.timestamp, *(getattr(Candle, c) for c in OHLCV_COLUMNS))
+    query = _in_range(columns, symbol_row.id, timeframe, start, end)
     # The driver's plain tuples straight into numpy: no ORM row objects (this is every backtest's input).
     cursor = db.session.connection().connection.cursor()
     try:
@@ -332,6 +326,27 @@ def load_candles(
     frame = pd.DataFrame(arr[:, 1:], columns=list(OHLCV_COLUMNS))
     frame.index = pd.DatetimeIndex(pd.to_datetime(arr[:, 0].astype("int64"), unit="ms", utc=True), name="timestamp")
     return validate_candles(frame, source=f"stored candles {symbol} {timeframe}")
+
+
+def count_candles(
+    symbol: str,
+    timeframe: str,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+) -> int:
+    """Return how many candles ``load_candles`` would return, without reading them (NotFoundError likewise)."""
+    return db.session.scalar(_in_range(select(func.count()), find_symbol(symbol).id, timeframe, start, end))
+
+
+def _in_range(query, symbol_id: int, timeframe: str, start, end):
+    """``query`` over the candles of one series with open time in [start, end] (either bound optional)."""
+    query = query.where(Candle.symbol_id == symbol_id, Candle.timeframe == timeframe)
+    start_ms, end_ms = _to_ms(start), _to_ms(end)
+    if start_ms is not None:
+        query = query.where(Candle.timestamp >= start_ms)
+    if end_ms is not None:
+        query = query.where(Candle.timestamp <= end_ms)
+    return query
 
 
 def _compiled(query) -> tuple[str, tuple | dict]:

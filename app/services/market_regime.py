@@ -17,13 +17,15 @@ Trend (``trending`` / ``ranging``)
 A bar's regime label is ``"<volatility>-<trend>"`` (``"high-trending"``), or
 ``"unknown"`` when either is unknown. A trade takes the label of its signal
 bar (``MarketRegimes.labels()[signal bar]``), so it is judged by what was
-known when it was taken; ``regime_metrics`` sums trades up per label.
+known when it was taken; ``regime_metrics`` sums trades up per label
+(``code_metrics`` per regime code, the same without a string per trade).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -43,6 +45,11 @@ UNKNOWN = "unknown"
 LABELS = tuple(f"{v}-{t}" for v in VOLATILITY_NAMES for t in TREND_NAMES)
 
 
+# Every bar's regime as one small integer (``MarketRegimes.codes``): volatility x 2 + trend, -1 unknown.
+# CODE_LABELS[code + 1] is its label; trades are tagged and summed up by code, never as strings per bar.
+CODE_LABELS = np.array((UNKNOWN, *LABELS), dtype=object)
+
+
 @dataclass(frozen=True)
 class MarketRegimes:
     """Per bar: volatility code (0 low, 1 normal, 2 high, -1 unknown), trend code (0 ranging, 1 trending, -1),
@@ -53,13 +60,16 @@ class MarketRegimes:
     atr_percentile: np.ndarray
     adx: np.ndarray
 
+    @cached_property
+    def codes(self) -> np.ndarray:
+        """The regime code of every bar (int8: ``volatility x 2 + trend``, -1 when either is unknown)."""
+        known = (self.volatility >= 0) & (self.trend >= 0)
+        combined = self.volatility.astype(np.int8) * len(TREND_NAMES) + self.trend.astype(np.int8)
+        return np.where(known, combined, -1).astype(np.int8)
+
     def labels(self) -> np.ndarray:
         """The label of every bar (object array of str)."""
-        out = np.full(len(self.volatility), UNKNOWN, dtype=object)
-        known = (self.volatility >= 0) & (self.trend >= 0)
-        names = np.array(LABELS, dtype=object)
-        out[known] = names[self.volatility[known] * len(TREND_NAMES) + self.trend[known]]
-        return out
+        return CODE_LABELS[self.codes.astype(np.intp) + 1]
 
     def at(self, position: int) -> dict[str, Any]:
         """The regime of one bar as JSON-ready data."""
@@ -67,7 +77,7 @@ class MarketRegimes:
         return {
             "volatility": VOLATILITY_NAMES[v] if v >= 0 else UNKNOWN,
             "trend": TREND_NAMES[t] if t >= 0 else UNKNOWN,
-            "regime": str(self.labels()[position]) if v >= 0 and t >= 0 else UNKNOWN,
+            "regime": CODE_LABELS[int(self.codes[position]) + 1],
             "atr_percentile": _finite(self.atr_percentile[position]),
             "adx": _finite(self.adx[position]),
         }
@@ -151,18 +161,36 @@ def candle_regimes(candles: pd.DataFrame, *, window: int = VOLATILITY_WINDOW) ->
 
 def regime_metrics(regimes: Sequence[str], r_multiple: Sequence[float]) -> dict[str, dict[str, Any]]:
     """Per regime label (one per trade, of its signal bar): trades, win rate, expectancy (net R) and total R."""
-    labels = np.asarray(regimes, dtype=object)
-    r_all = np.asarray(r_multiple, dtype=np.float64)
-    out: dict[str, dict[str, Any]] = {}
-    for label in sorted(set(labels.tolist())):
-        r = r_all[labels == label]
-        out[label] = {
-            "trades": int(r.size),
-            "win_rate": round(float(np.mean(r > 0) * 100.0), 2),
-            "expectancy_r": round(float(r.mean()), 4),
-            "total_r": round(float(r.sum()), 4),
+    names, inverse = np.unique(np.asarray(regimes, dtype=str), return_inverse=True)
+    return _per_group(names.tolist(), inverse, r_multiple)
+
+
+# The labels in sorted order and, per code + 1, the label's position in it: code sums keep regime_metrics' order.
+_SORTED_LABELS = sorted(CODE_LABELS.tolist())
+_CODE_RANK = np.array([_SORTED_LABELS.index(label) for label in CODE_LABELS.tolist()], dtype=np.intp)
+
+
+def code_metrics(codes: np.ndarray, r_multiple: Sequence[float]) -> dict[str, dict[str, Any]]:
+    """``regime_metrics`` of trades tagged by regime code (``MarketRegimes.codes``) instead of label."""
+    return _per_group(_SORTED_LABELS, _CODE_RANK[np.asarray(codes, dtype=np.intp) + 1], r_multiple)
+
+
+def _per_group(names: list[str], group: np.ndarray, r_multiple: Sequence[float]) -> dict[str, dict[str, Any]]:
+    """The summary of every non-empty group ``i`` (trades with ``group == i``), keyed ``names[i]`` in that order."""
+    r = np.asarray(r_multiple, dtype=np.float64)
+    trades = np.bincount(group, minlength=len(names))
+    wins = np.bincount(group, weights=r > 0, minlength=len(names))
+    total = np.bincount(group, weights=r, minlength=len(names))
+    return {
+        name: {
+            "trades": int(trades[i]),
+            "win_rate": round(float(wins[i] / trades[i] * 100.0), 2),
+            "expectancy_r": round(float(total[i] / trades[i]), 4),
+            "total_r": round(float(total[i]), 4),
         }
-    return out
+        for i, name in enumerate(names)
+        if trades[i]
+    }
 
 
 def current_regime(candles: pd.DataFrame, *, window: int = VOLATILITY_WINDOW) -> dict[str, Any]:

@@ -24,12 +24,13 @@ import pandas as pd
 from app.services.backtest_engine import MarketArrays
 from app.services.market_regime import (
     ADX_TRENDING,
+    CODE_LABELS,
     HIGH_PERCENTILE,
     LOW_PERCENTILE,
     VOLATILITY_WINDOW,
     MarketRegimes,
+    code_metrics,
     market_regimes,
-    regime_metrics,
 )
 from app.services.scoring import rank_order
 from app.strategies.base import SingleRun, traded_in_exit_order
@@ -70,17 +71,16 @@ def evaluate_regimes(
     See the module docstring.
     """
     regimes = _regimes_of(fingerprint, market)
-    labels = regimes.labels()
-    summaries, tagged = [], []
+    summaries, best_codes = [], None
     for position, run in zip(positions, runs, strict=True):
         chosen = traded_in_exit_order(run)
-        trade_regimes = labels[run.setups.index[chosen]].tolist()
-        tagged.append(trade_regimes)
+        codes = regimes.codes[run.setups.index[chosen]]
+        best_codes = codes if best_codes is None else best_codes
         summaries.append(
             {
                 "position": position,
                 "params": _plain(combinations[position]),
-                "by_regime": regime_metrics(trade_regimes, run.outcomes.r_multiple[chosen]),
+                "by_regime": code_metrics(codes, run.outcomes.r_multiple[chosen]),
             }
         )
     report = {
@@ -97,7 +97,7 @@ def evaluate_regimes(
         "sets": regime_sets(summaries, min_trades=max(min_trades, REGIME_MIN_TRADES)),
         "current": regimes.at(len(market) - 1) if len(market) else None,
     }
-    return tagged[0], report
+    return CODE_LABELS[best_codes.astype(np.intp) + 1].tolist(), report
 
 
 def _regimes_of(fingerprint: str, market: MarketArrays) -> MarketRegimes:

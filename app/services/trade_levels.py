@@ -233,12 +233,17 @@ def compute_levels(
     rr_target: float,
     swing_length: int = DEFAULT_SWING_LENGTH,
     swings: tuple[np.ndarray, np.ndarray] | None = None,
+    swing_cache: dict[bytes, np.ndarray] | None = None,
 ) -> TradeLevels:
     """Return entry, stop and target for every pattern (vectorized, no lookahead).
 
     ``atr`` is ``wilder_atr(high, low, close)`` computed once by the caller,
     ``swings`` (optional) ``swing_masks(high, low, swing_length)`` likewise.
-    ``close`` is accepted for interface symmetry (no current rule reads it).
+    ``swing_cache`` (optional): a dict the caller keeps across calls on the
+    same patterns and candles; the swing targets' nearest swings are kept in
+    it by their 1R threshold, which does not depend on ``rr_target`` (a grid
+    of five targets searches once). ``close`` is accepted for interface
+    symmetry (no current rule reads it).
     """
     validate_level_params(
         entry_method=entry_method, sl_buffer_pct=sl_buffer_pct, tp_method=tp_method, rr_target=rr_target
@@ -269,14 +274,14 @@ def compute_levels(
     elif tp_method == "atr_multiple":
         target = entry + sign * rr_target * atr_at
     else:
-        swing = nearest_swing_levels(
-            patterns=patterns,
-            threshold=entry + sign * risk,
-            high=high,
-            low=low,
-            swing_length=swing_length,
-            swings=swings,
-        )
+        threshold = entry + sign * risk
+        cache = {} if swing_cache is None else swing_cache
+        key = threshold.tobytes()
+        if key not in cache:
+            cache[key] = nearest_swing_levels(
+                patterns=patterns, threshold=threshold, high=high, low=low, swing_length=swing_length, swings=swings
+            )
+        swing = cache[key]
         target = np.where(np.isnan(swing), fixed, swing)
 
     bad = ~(np.isfinite(entry) & np.isfinite(stop) & np.isfinite(target) & (risk > 0))

@@ -611,16 +611,16 @@ def stability_scores(metrics: pd.DataFrame, *, space: ParameterSpace, metric: st
     if len(metrics) == 0:
         return np.empty(0, np.float64)
     values = _metric_values(metrics, metric)
-    if metrics.duplicated(subset=names).any():
-        raise ValueError("metrics lists a parameter combination twice")
     codes = []
     for name in names:
-        column = metrics[name]
-        distinct = sorted(column.unique().tolist(), key=lambda v: (str(type(v)), v))
+        column = metrics[name].tolist()
+        distinct = sorted(set(column), key=lambda v: (str(type(v)), v))
         lookup = {value: i for i, value in enumerate(distinct)}
-        codes.append(np.array([lookup[v] for v in column.tolist()], np.int64))
+        codes.append(np.array([lookup[v] for v in column], np.int64))
     shape = tuple(int(c.max()) + 1 for c in codes)
     where = tuple(codes)
+    if np.unique(np.ravel_multi_index(where, shape)).size != len(metrics):
+        raise ValueError("metrics lists a parameter combination twice")
     # Dense grid: sum and count of the finite values; absent combinations hold 0 and count 0.
     grid = np.zeros(shape, np.float64)
     present = np.zeros(shape, np.float64)

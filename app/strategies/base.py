@@ -7,7 +7,8 @@ maker, or a market order at the next open, taker), a declared
 (``MarketArrays``):
 
 - ``grid_metrics``: the metrics of many parameter sets at once, sharing
-  whatever work the sets share (the optimizer's hot path);
+  whatever work the sets share (the optimizer's hot path); ``grid`` adds the
+  single runs of chosen rows (the optimizer's best runs);
 - ``single_run``: one parameter set with its setups and per-setup outcomes,
   from which ``trade_records`` builds the trade list (a grid row equals the
   single run of the same parameters, bit for bit);
@@ -25,6 +26,7 @@ import hashlib
 import inspect
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -97,6 +99,15 @@ class SingleRun:
     outcomes: Outcomes
 
 
+@dataclass(frozen=True)
+class Grid:
+    """A grid's metrics (``grid_metrics``) and ``runs(positions)``: the single runs of some of its rows, equal to
+    ``single_runs`` of their parameter sets (a strategy that can, builds them from the grid's own work)."""
+
+    metrics: np.ndarray
+    runs: Callable[[Sequence[int]], list[SingleRun]]
+
+
 class Strategy(ABC):
     """A registered, optimizable trading strategy (see the module docstring)."""
 
@@ -123,6 +134,15 @@ class Strategy(ABC):
     ) -> list[SingleRun]:
         """Return ``single_run`` of each parameter set; a strategy overrides it to share work between them."""
         return [self.single_run(market, p, costs=costs, max_wait_bars=max_wait_bars) for p in params_list]
+
+    def grid(self, market: MarketArrays, combos: list[dict[str, Any]], *, costs: CostModel, max_wait_bars: int) -> Grid:
+        """Return the ``Grid`` of ``combos`` (the optimizer reruns its best rows); a strategy overrides it when
+        the grid's work already holds those runs."""
+        options = {"costs": costs, "max_wait_bars": max_wait_bars}
+        return Grid(
+            metrics=self.grid_metrics(market, combos, **options),
+            runs=lambda positions: self.single_runs(market, [combos[p] for p in positions], **options),
+        )
 
     @abstractmethod
     def setups(self, market: MarketArrays, params: dict[str, Any]) -> Setups:

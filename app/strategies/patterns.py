@@ -25,7 +25,7 @@ what a single run returns for the same parameters:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +53,7 @@ from app.services.trade_levels import (
     swing_masks,
     wilder_atr,
 )
-from app.strategies.base import PATTERN, Setups, SingleRun, Strategy
+from app.strategies.base import PATTERN, Grid, Setups, SingleRun, Strategy
 from app.strategies.parameters import Parameter, ParameterSpace
 
 PATTERN_SPACE = ParameterSpace(
@@ -157,19 +157,7 @@ class PatternStrategy(Strategy):
     def grid_metrics(
         self, market: MarketArrays, combos: list[dict[str, Any]], *, costs: CostModel, max_wait_bars: int
     ) -> np.ndarray:
-        filters = self._filters(market, combos)
-        level_keys, combo_level = _first_seen(
-            (c["entry_method"], c["sl_buffer_pct"], c["tp_method"], c["rr_target"]) for c in combos
-        )
-        outcomes = self._outcomes(market, filters.union, level_keys, costs=costs, max_wait_bars=max_wait_bars)[0]
-        return aggregate_metrics(
-            market,
-            outcomes,
-            masks=filters.masks,
-            combo_level=combo_level,
-            combo_filter=filters.combo_filter,
-            risk_per_trade_pct=costs.risk_per_trade_pct,
-        )
+        return self.grid(market, combos, costs=costs, max_wait_bars=max_wait_bars).metrics
 
     def single_run(
         self, market: MarketArrays, params: dict[str, Any], *, costs: CostModel, max_wait_bars: int
@@ -180,9 +168,14 @@ class PatternStrategy(Strategy):
         self, market: MarketArrays, params_list: list[dict[str, Any]], *, costs: CostModel, max_wait_bars: int
     ) -> list[SingleRun]:
         """Like the grid: detection once per (min_zone_pct, use_overlap), fills and exits once per level set."""
-        filters = self._filters(market, params_list)
+        return self.grid(market, params_list, costs=costs, max_wait_bars=max_wait_bars).runs(range(len(params_list)))
+
+    def grid(self, market: MarketArrays, combos: list[dict[str, Any]], *, costs: CostModel, max_wait_bars: int) -> Grid:
+        """Detection once per (min_zone_pct, use_overlap), fills and exits once per level set; a row's single run
+        is its filter's patterns of its level set's outcomes (kept, so the best runs cost no rerun)."""
+        filters = self._filters(market, combos)
         level_keys, combo_level = _first_seen(
-            (c["entry_method"], c["sl_buffer_pct"], c["tp_method"], c["rr_target"]) for c in params_list
+            (c["entry_method"], c["sl_buffer_pct"], c["tp_method"], c["rr_target"]) for c in combos
         )
         table, levels = self._outcomes(market, filters.union, level_keys, costs=costs, max_wait_bars=max_wait_bars)
         metrics = aggregate_metrics(
@@ -193,17 +186,19 @@ class PatternStrategy(Strategy):
             combo_filter=filters.combo_filter,
             risk_per_trade_pct=costs.risk_per_trade_pct,
         )
-        runs = []
-        for i, (level, found) in enumerate(zip(combo_level.tolist(), filters.combo_filter.tolist(), strict=True)):
-            mask = filters.masks[found]
-            row = table.row(level)
-            outcomes = type(row)(**{name: values[mask] for name, values in vars(row).items()})
-            runs.append(
-                SingleRun(
-                    metrics=metrics[i], setups=_setups(filters.union, levels[level]).take(mask), outcomes=outcomes
-                )
-            )
-        return runs
+
+        def runs(positions: Sequence[int]) -> list[SingleRun]:
+            chosen = []
+            for position in positions:
+                level, found = int(combo_level[position]), int(filters.combo_filter[position])
+                mask = filters.masks[found]
+                row = table.row(level)
+                outcomes = type(row)(**{name: values[mask] for name, values in vars(row).items()})
+                setups = _setups(filters.union, levels[level]).take(mask)
+                chosen.append(SingleRun(metrics=metrics[position], setups=setups, outcomes=outcomes))
+            return chosen
+
+        return Grid(metrics=metrics, runs=runs)
 
     def setups(self, market: MarketArrays, params: dict[str, Any]) -> Setups:
         found = self._find(market, params["min_zone_pct"], params["use_overlap"])
@@ -230,7 +225,9 @@ class PatternStrategy(Strategy):
     def _swing_length(self) -> int:
         return int(getattr(self.detector(), "swing_length", DEFAULT_SWING_LENGTH))
 
-    def _levels(self, market: MarketArrays, patterns: PatternArrays, key: tuple, atr: np.ndarray, swings=None):
+    def _levels(
+        self, market: MarketArrays, patterns: PatternArrays, key: tuple, atr: np.ndarray, swings=None, swing_cache=None
+    ):
         entry_method, sl_buffer_pct, tp_method, rr_target = key
         return compute_levels(
             patterns=patterns,
@@ -244,6 +241,7 @@ class PatternStrategy(Strategy):
             rr_target=rr_target,
             swing_length=self._swing_length(),
             swings=swings,
+            swing_cache=swing_cache,
         )
 
     def _outcomes(
@@ -254,8 +252,9 @@ class PatternStrategy(Strategy):
         outcomes = OutcomeTable.allocate(len(level_keys), len(union))
         levels = []
         fill_cache: dict[tuple[str, float], list] = {}
+        swing_cache: dict[bytes, np.ndarray] = {}  # the swing targets of one threshold serve every rr_target
         for k, key in enumerate(level_keys):
-            lv = self._levels(market, union, key, atr, swings)
+            lv = self._levels(market, union, key, atr, swings, swing_cache)
             # The fill search needs only entry & stop; reuse it when they match (they do for one entry method and
             # buffer, except where compute_levels blanked a setup, e.g. ATR not yet defined: hence the check).
             cached = fill_cache.setdefault(key[:2], [])

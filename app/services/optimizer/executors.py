@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import signal
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from multiprocessing import get_all_start_methods, get_context
 from typing import Protocol
@@ -45,7 +45,7 @@ Tick = Callable[[], bool]  # heartbeat; returns True when the executor should st
 class SliceExecutor(Protocol):
     """Evaluates slice tasks somewhere and yields their results in completion order."""
 
-    def run(self, tasks: list[SliceTask], *, tick: Tick) -> Iterator[SliceResult]: ...
+    def run(self, tasks: Collection[SliceTask], *, tick: Tick) -> Iterator[SliceResult]: ...
 
 
 def _ignore_interrupts() -> None:
@@ -64,7 +64,7 @@ class LocalExecutor:
         self.workers = workers
         self.evaluate = evaluate
 
-    def run(self, tasks: list[SliceTask], *, tick: Tick) -> Iterator[SliceResult]:
+    def run(self, tasks: Collection[SliceTask], *, tick: Tick) -> Iterator[SliceResult]:
         if self.workers <= 1 or len(tasks) <= 1:
             yield from self._run_in_thread(tasks, tick=tick)
             return
@@ -86,7 +86,7 @@ class LocalExecutor:
                     yield future.result()
                 stopping = stopping or tick()
 
-    def _run_in_thread(self, tasks: list[SliceTask], *, tick: Tick) -> Iterator[SliceResult]:
+    def _run_in_thread(self, tasks: Collection[SliceTask], *, tick: Tick) -> Iterator[SliceResult]:
         """One slice at a time in a helper thread, so ``tick`` (the lease's heartbeat) keeps its interval
         however long a slice computes; a stop asked meanwhile takes effect after that slice."""
         with ThreadPoolExecutor(max_workers=1) as thread:
@@ -107,7 +107,7 @@ class DaskExecutor:
         self.workers = workers
         self.evaluate = evaluate
 
-    def run(self, tasks: list[SliceTask], *, tick: Tick) -> Iterator[SliceResult]:
+    def run(self, tasks: Collection[SliceTask], *, tick: Tick) -> Iterator[SliceResult]:
         from distributed import Client, LocalCluster  # optional at import time: only this executor needs it
 
         if not tasks:
@@ -122,7 +122,7 @@ class DaskExecutor:
         with cluster, Client(cluster) as client:
             yield from self._run_on(client, tasks, tick)
 
-    def _run_on(self, client, tasks: list[SliceTask], tick: Tick) -> Iterator[SliceResult]:
+    def _run_on(self, client, tasks: Collection[SliceTask], tick: Tick) -> Iterator[SliceResult]:
         from distributed import wait as dask_wait
 
         # pure=False: every task runs (no result reuse across jobs); the key names the slice in Dask's dashboard.

@@ -27,7 +27,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
@@ -43,12 +44,11 @@ from app.models import OptimizationJob, OptimizationRun, OptimizationSlice
 from app.models._time import utcnow
 from app.models.optimization import METRIC_COLUMNS
 from app.services.bulk import insert_rows
-from app.services.candle_store import load_candles
+from app.services.candle_store import count_candles, load_candles
 from app.services.costs import CostModel
 from app.services.optimization_worker import SliceKey, SliceResult, SliceTask, candles_fingerprint, grid_rows
 from app.services.optimizer.executors import SliceExecutor, make_executor
 from app.services.optimizer.jobs import end_of, get_job
-from app.services.validation import check_prefix_invariance
 from app.strategies import get_strategy
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,9 @@ class RunStats:
     runs: int = 0
     compute_seconds: float = 0.0  # wall time summed over workers (detection to metrics)
     compute_cpu_seconds: float = 0.0  # CPU time summed over workers (meaningful on a busy machine)
-    kernel_cpu_seconds: float = 0.0  # of which in the strategies' grid kernels; the rest is per-slice overhead
-    prepare_seconds: float = 0.0  # main process, before the first slice: claim, candles, lookahead guard
+    kernel_cpu_seconds: float = 0.0  # of which in the strategies' grid kernels
+    lookahead_cpu_seconds: float = 0.0  # of which checking strategies for lookahead; the rest is per-slice overhead
+    prepare_seconds: float = 0.0  # main process, before the first slice is handed out: claim, plan
     store_seconds: float = 0.0  # main process, database writes (wall)
     store_cpu_seconds: float = 0.0  # main process, database writes (CPU)
     wall_seconds: float = 0.0
@@ -88,6 +89,7 @@ class RunStats:
         self.compute_seconds += result.seconds
         self.compute_cpu_seconds += result.cpu_seconds
         self.kernel_cpu_seconds += result.kernel_seconds
+        self.lookahead_cpu_seconds += result.lookahead_seconds
         self.store_seconds += store_seconds
         self.store_cpu_seconds += store_cpu_seconds
 
@@ -149,27 +151,24 @@ class JobRunner:
         stopping = stop or (lambda: False)
         try:
             tasks = self._pending_tasks(job)
-            if not self._lookahead_guard(job, tasks):
-                return job
+            guard = _Guard(job, tasks.strategies)
+            tasks.guard = guard
             if progress:
                 progress(ProgressEvent(job, None, 0, len(tasks)))
             stats.prepare_seconds = time.perf_counter() - started
             stored = 0
             with closing(self.executor.run(tasks, tick=lambda: self._tick(job, stopping))) as results:
                 for result in results:
-                    if self._cancel_requested(job):
-                        self._stop_cancelled(job)
-                        return job
-                    store_started, store_cpu = time.perf_counter(), time.process_time()
-                    self._store_slice(job, result)
-                    stored += 1
-                    stats.add(
-                        result,
-                        store_seconds=time.perf_counter() - store_started,
-                        store_cpu_seconds=time.process_time() - store_cpu,
-                    )
-                    if progress:
-                        progress(ProgressEvent(job, result, stored, len(tasks)))
+                    for ready in guard.admit(result):
+                        if self._cancel_requested(job):
+                            self._stop_cancelled(job)
+                            return job
+                        if not self._guard_passed(job, guard):
+                            return job
+                        self._store(job, ready, stats)
+                        stored += 1
+                        if progress:
+                            progress(ProgressEvent(job, ready, stored, len(tasks)))
             if self._cancel_requested(job):
                 self._stop_cancelled(job)
                 return job
@@ -187,6 +186,15 @@ class JobRunner:
             self._mark_interrupted(job_id, exc)
             raise
         return job
+
+    def _store(self, job: OptimizationJob, result: SliceResult, stats: RunStats) -> None:
+        store_started, store_cpu = time.perf_counter(), time.process_time()
+        self._store_slice(job, result)
+        stats.add(
+            result,
+            store_seconds=time.perf_counter() - store_started,
+            store_cpu_seconds=time.process_time() - store_cpu,
+        )
 
     # ------------------------------------------------------------------ the lease
 
@@ -259,8 +267,8 @@ class JobRunner:
 
     # ------------------------------------------------------------------ slices
 
-    def _pending_tasks(self, job: OptimizationJob) -> list[SliceTask]:
-        """Return the slices still to do, heaviest first; failed slices are cleared for a retry."""
+    def _pending_tasks(self, job: OptimizationJob) -> PendingSlices:
+        """Return the slices still to do (``PendingSlices``); failed slices are cleared for a retry."""
         stored = {
             (symbol, timeframe, strategy): status
             for symbol, timeframe, strategy, status in db.session.execute(
@@ -279,36 +287,18 @@ class JobRunner:
         )
         self._hold(job, **self._counters(job.id))
         db.session.commit()
-        costs = CostModel(**job.costs)
         combos = {name: _combinations(name, grid) for name, grid in job.parameter_grids.items()}
-        rows = {name: grid_rows(get_strategy(name).space, sets) for name, sets in combos.items()}
-        tasks = []
-        for symbol in job.symbols:
-            for timeframe in job.timeframes:
-                todo = [s for s in job.strategies if stored.get((symbol, timeframe, s)) != SliceStatus.COMPLETED]
-                if not todo:
-                    continue
-                candles = load_candles(symbol, timeframe, job.start_date, end_of(job.end_date))
-                fingerprint = candles_fingerprint(candles)
-                tasks.extend(
-                    SliceTask(
-                        symbol=symbol,
-                        timeframe=timeframe,
-                        strategy=strategy,
-                        candles=candles,
-                        combinations=combos[strategy],
-                        costs=costs,
-                        ranking_metric=job.ranking_metric,
-                        min_trades=job.min_trades,
-                        validation=job.validation,
-                        monte_carlo=job.monte_carlo,
-                        seed=job.id,
-                        rows=rows[strategy],
-                        fingerprint=fingerprint,
-                    )
-                    for strategy in todo
-                )
-        return sorted(tasks, key=lambda t: len(t.candles) * len(t.combinations), reverse=True)
+        todo = [
+            (symbol, timeframe, strategy)
+            for symbol in job.symbols
+            for timeframe in job.timeframes
+            for strategy in job.strategies
+            if stored.get((symbol, timeframe, strategy)) != SliceStatus.COMPLETED
+        ]
+        end = end_of(job.end_date)
+        bars = {market: count_candles(*market, job.start_date, end) for market in {key[:2] for key in todo}}
+        todo.sort(key=lambda key: bars[key[:2]] * len(combos[key[2]]), reverse=True)
+        return PendingSlices(job=job, keys=todo, combinations=combos)
 
     def _counters(self, job_id: int) -> dict[str, int]:
         """Completed and failed run counts as stored (failed slices count their whole grid)."""
@@ -319,35 +309,28 @@ class JobRunner:
         )
         return {"completed_runs": int(completed), "failed_runs": 0}
 
-    def _lookahead_guard(self, job: OptimizationJob, tasks: list[SliceTask]) -> bool:
-        """Check each strategy for prefix invariance on the job's own candles; a violation stops the job.
-
-        Uses the largest pending slice per strategy (cut points seeded by the
-        job id). Verdicts are cached per (strategy, code version, candles
-        fingerprint) in this process. A strategy that crashes outright is left
-        to the slices, which record the error.
-        """
-        verdicts: dict[str, Any] = {}
-        for task in tasks:  # heaviest first, so the first task of a strategy has the most candles
-            if task.strategy not in verdicts:
-                verdicts[task.strategy] = _guard_verdict(task, seed=job.id)
-        if not verdicts:
-            return True
-        failed = sorted(name for name, v in verdicts.items() if v["status"] == "violated")
-        changes: dict[str, Any] = {"validation_json": {**(job.validation_json or {}), "lookahead": verdicts}}
-        if failed:
-            first = verdicts[failed[0]]["violations"][0]
+    def _guard_passed(self, job: OptimizationJob, guard: _Guard) -> bool:
+        """Record the lookahead verdicts once all are in (before the first slice is stored); a violation stops
+        the job: failed, nothing of it stored. True when the slices may be stored."""
+        if guard.recorded:
+            return not guard.failed
+        guard.recorded = True
+        verdicts = guard.verdicts
+        lookahead = {**(job.validation_json or {}).get("lookahead", {}), **verdicts}
+        changes: dict[str, Any] = {"validation_json": {**(job.validation_json or {}), "lookahead": lookahead}}
+        if guard.failed:
+            first = verdicts[guard.failed[0]]["violations"][0]
             changes.update(
                 status=JobStatus.FAILED,
                 completed_at=utcnow(),
                 claimed_by=None,
-                summary=f"stopped by the lookahead guard: {', '.join(failed)} not prefix-invariant ({first})",
+                summary=f"stopped by the lookahead guard: {', '.join(guard.failed)} not prefix-invariant ({first})",
             )
             log.error("job %s: %s", job.id, changes["summary"])
         self._hold(job, **changes)
         db.session.commit()
         db.session.refresh(job)
-        return not failed
+        return not guard.failed
 
     def _store_slice(self, job: OptimizationJob, result: SliceResult) -> None:
         """Store one slice (row, runs, best runs, checks, counters) in one transaction, under the lease."""
@@ -444,23 +427,105 @@ class JobRunner:
             log.error("job %s interrupted by %s: %s", job_id, type(exc).__name__, exc)
 
 
-def _guard_verdict(task: SliceTask, *, seed: int) -> dict[str, Any]:
-    strategy = get_strategy(task.strategy)
-    key = (task.strategy, strategy.code_version(), candles_fingerprint(task.candles))
-    if key in _GUARD_CACHE:
-        return _GUARD_CACHE[key]
-    try:
-        violations = check_prefix_invariance(task.candles, strategy=task.strategy, n_cuts=10, seed=seed)
-    except Exception as exc:  # noqa: BLE001 - the slices will fail and record it
-        return {"status": "not checked", "error": f"{type(exc).__name__}: {exc}"}
-    verdict = {
-        "status": "violated" if violations else "ok",
-        "checked_on": slice_label(task.key),
-        "code_version": key[1],
-        "violations": violations[:20],
-    }
-    _GUARD_CACHE[key] = verdict
-    return verdict
+class _Guard:
+    """The lookahead guard of one run: a verdict per strategy, from this process's cache or from the heaviest
+    pending slice of the strategy (which checks it first, see ``PendingSlices``); results wait here until every
+    verdict is in, so a violation stops the job before anything is stored."""
+
+    def __init__(self, job: OptimizationJob, strategies: list[str]):
+        self.seed = job.id
+        self.verdicts: dict[str, dict[str, Any]] = {}
+        self.waiting = set(strategies)  # no verdict yet
+        self.checking: dict[SliceKey, str] = {}  # slice asked to check -> its strategy
+        self.held: list[SliceResult] = []
+        self.recorded = False
+
+    def ask(self, key: SliceKey, fingerprint: str) -> int | None:
+        """Called as a slice is handed out: the seed it checks its strategy with, or None (known or asked)."""
+        strategy = key[2]
+        if strategy not in self.waiting or strategy in self.checking.values():
+            return None
+        cache_key = (strategy, get_strategy(strategy).code_version(), fingerprint)
+        if cache_key in _GUARD_CACHE:
+            self._verdict(strategy, _GUARD_CACHE[cache_key])
+            return None
+        self.checking[key] = strategy
+        return self.seed
+
+    def admit(self, result: SliceResult) -> list[SliceResult]:
+        """Take a result; return those that may now be stored (none while a verdict is missing)."""
+        strategy = self.checking.pop(result.key, None)
+        if strategy is not None:
+            verdict = result.lookahead or {"status": "not checked", "error": result.error or "no verdict returned"}
+            if verdict["status"] != "not checked":
+                _GUARD_CACHE[(strategy, verdict["code_version"], result.fingerprint)] = verdict
+            self._verdict(strategy, verdict)
+        self.held.append(result)
+        if self.waiting:
+            return []
+        ready, self.held = self.held, []
+        return ready
+
+    @property
+    def failed(self) -> list[str]:
+        return sorted(name for name, v in self.verdicts.items() if v["status"] == "violated")
+
+    def _verdict(self, strategy: str, verdict: dict[str, Any]) -> None:
+        self.verdicts[strategy] = verdict
+        self.waiting.discard(strategy)
+
+
+class PendingSlices:
+    """The slices a run still has to do, heaviest first (bars x combinations), handed out as the executor asks.
+
+    A market's candles are loaded when its first slice is handed out (the
+    workers compute meanwhile) and kept until its last one is; the heaviest
+    slice of each strategy moves to the front and checks that strategy for
+    lookahead on its own candles first (``_Guard``).
+    """
+
+    def __init__(self, *, job: OptimizationJob, keys: list[SliceKey], combinations: dict[str, list[dict[str, Any]]]):
+        self.job = job
+        self.combinations = combinations
+        self.rows = {name: grid_rows(get_strategy(name).space, sets) for name, sets in combinations.items()}
+        self.costs = CostModel(**job.costs)
+        firsts = list({key[2]: key for key in reversed(keys)}.values())[::-1]  # each strategy's heaviest slice
+        self.keys = firsts + [key for key in keys if key not in firsts]
+        self.strategies = [key[2] for key in firsts]
+        self.guard: _Guard | None = None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __iter__(self) -> Iterator[SliceTask]:
+        remaining = Counter(key[:2] for key in self.keys)
+        markets: dict[tuple[str, str], tuple[Any, str]] = {}
+        for symbol, timeframe, strategy in self.keys:
+            market = (symbol, timeframe)
+            if market not in markets:
+                candles = load_candles(symbol, timeframe, self.job.start_date, end_of(self.job.end_date))
+                markets[market] = (candles, candles_fingerprint(candles))
+            candles, fingerprint = markets[market]
+            remaining[market] -= 1
+            if not remaining[market]:
+                del markets[market]
+            seed = self.guard.ask((symbol, timeframe, strategy), fingerprint)
+            yield SliceTask(
+                symbol=symbol,
+                timeframe=timeframe,
+                strategy=strategy,
+                candles=candles,
+                combinations=self.combinations[strategy],
+                costs=self.costs,
+                ranking_metric=self.job.ranking_metric,
+                min_trades=self.job.min_trades,
+                validation=self.job.validation,
+                monte_carlo=self.job.monte_carlo,
+                seed=self.job.id,
+                rows=self.rows[strategy],
+                fingerprint=fingerprint,
+                lookahead_seed=seed,
+            )
 
 
 def _combinations(strategy: str, grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
