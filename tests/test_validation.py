@@ -364,18 +364,36 @@ def py_percentile(values, q):
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
+def xoshiro256plus(state):
+    """Uniforms in [0, 1) of xoshiro256+ in plain Python (top 53 bits / 2**53); state[0] gets its low bit set."""
+    mask = 2**64 - 1
+    s0, s1, s2, s3 = state[0] | 1, state[1], state[2], state[3]
+    while True:
+        result = (s0 + s3) & mask
+        t = (s1 << 17) & mask
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = ((s3 << 45) | (s3 >> 19)) & mask
+        yield (result >> 11) / 2**53
+
+
 @pytest.mark.parametrize("method", ["shuffle", "bootstrap"])
 def test_monte_carlo_matches_plain_python_reference(method):
     n_sims, seed = 200, 7
     result = monte_carlo_simulation(TRADES, n_sims, 0.9, method=method, seed=seed, drawdown_threshold=2.0)
     # The documented draws: a forward Fisher-Yates shuffle of one carried-over buffer driven by
-    # rng.random((sims, n)) for shuffle, rng.integers(0, n, (sims, n)) for bootstrap.
+    # xoshiro256+ seeded from rng for shuffle, rng.integers(0, n, (sims, n)) for bootstrap.
     rng = np.random.default_rng(seed)
     n = len(TRADES)
     if method == "shuffle":
+        uniforms = xoshiro256plus([int(x) for x in rng.integers(0, 2**64, size=4, dtype=np.uint64)])
         orders, buffer = [], list(range(n))
-        for row in rng.random((n_sims, n)).tolist():
-            for i, u in enumerate(row):
+        for _ in range(n_sims):
+            for i in range(n):
+                u = next(uniforms)
                 j = min(i + math.floor(u * (n - i)), n - 1)
                 buffer[i], buffer[j] = buffer[j], buffer[i]
             orders.append(list(buffer))

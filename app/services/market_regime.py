@@ -4,8 +4,8 @@ Two dimensions, each known at a bar's close from that bar and the ones before:
 
 Volatility (``low`` / ``normal`` / ``high``)
     ATR% = Wilder ATR(14) / close x 100. Its percentile rank within the
-    trailing ``window`` bars (this bar included; pandas rolling rank, ties
-    averaged) below ``LOW_PERCENTILE`` is low, above ``HIGH_PERCENTILE`` high,
+    trailing ``window`` bars (this bar included; pandas' rolling rank, ties
+    averaged: ``rolling_rank``) below ``LOW_PERCENTILE`` is low, above ``HIGH_PERCENTILE`` high,
     normal otherwise; unknown before ``window + 13`` bars.
 
 Trend (``trending`` / ``ranging``)
@@ -133,8 +133,38 @@ def adx(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = ADX_
 def atr_percentile(high, low, close, *, window: int = VOLATILITY_WINDOW) -> np.ndarray:
     """The percentile rank (0..1) of each bar's ATR% within the trailing ``window`` bars; NaN while unknown."""
     atr_pct = wilder_atr(high, low, close) / np.asarray(close, dtype=np.float64) * 100.0
-    ranks = pd.Series(atr_pct).rolling(window, min_periods=window).rank(pct=True)
-    return ranks.to_numpy(dtype=np.float64)
+    return rolling_rank(atr_pct, int(window))
+
+
+def rolling_rank(values: np.ndarray, window: int) -> np.ndarray:
+    """``pd.Series(values).rolling(window, min_periods=window).rank(pct=True)``: a value's average rank (ties
+    share it) among the trailing ``window`` values, over ``window``; NaN unless all ``window`` are finite.
+
+    A plain count per bar (``window`` comparisons the compiler vectorizes) is twice as fast as pandas' skip list
+    at the regime window of 250.
+    """
+    return _rolling_rank(np.ascontiguousarray(values, dtype=np.float64), int(window))
+
+
+@njit(cache=True)
+def _rolling_rank(values, window):  # pragma: no cover - numba
+    n = values.shape[0]
+    out = np.full(n, np.nan)
+    finite = 0  # finite values among the trailing window
+    for t in range(n):
+        finite += np.isfinite(values[t])
+        if t >= window:
+            finite -= np.isfinite(values[t - window])
+        if t < window - 1 or finite < window:
+            continue
+        x = values[t]
+        below = 0
+        equal = 0
+        for k in range(t - window + 1, t + 1):
+            below += values[k] < x
+            equal += values[k] == x
+        out[t] = (below + (equal + 1) / 2.0) / window
+    return out
 
 
 def market_regimes(

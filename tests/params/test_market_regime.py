@@ -1,6 +1,7 @@
 """Market regimes: causal (prefix invariance), ADX as the ta library computes it, trades tagged at their signal."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import ta
 
@@ -12,6 +13,7 @@ from app.services.market_regime import (
     current_regime,
     market_regimes,
     regime_metrics,
+    rolling_rank,
 )
 from app.services.regime_evaluation import regime_sets
 from tests.conftest import BUNDLED_DIR
@@ -78,3 +80,12 @@ def test_a_regime_set_needs_enough_trades_and_positive_expectancy_there():
     ]
     sets = regime_sets(summaries, min_trades=10)
     assert set(sets) == {"high-trending"} and sets["high-trending"]["params"] == {"p": 1}
+
+
+@pytest.mark.parametrize("window", [2, 7, 250])
+def test_rolling_rank_is_pandas_rolling_rank_with_ties_and_gaps(window):
+    values = np.round(np.random.default_rng(window).normal(size=1500), 1)  # rounded: many ties
+    values[:13] = np.nan
+    values[700:703] = np.nan
+    expected = pd.Series(values).rolling(window, min_periods=window).rank(pct=True).to_numpy()
+    np.testing.assert_allclose(rolling_rank(values, window), expected, rtol=0, atol=1e-12)
