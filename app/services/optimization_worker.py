@@ -9,7 +9,9 @@ checks: the robust best (by stability), Monte Carlo on the best run's trades,
 and walk-forward validation when the job asks for it; and the per-regime
 results of the top runs (``regime_evaluation``: the best run's trades are
 stored with the regime known at their signal). It never raises: a failure
-comes back as ``error`` so the job can record it and go on.
+comes back as ``error`` so the job can record it and go on. A task may also
+ask for its strategy's lookahead check first (``lookahead_verdict``): the
+runner's guard runs in the workers, beside the other slices.
 
 Speed: everything but the kernel is per-slice overhead, so the worker prepares
 the candles' arrays once for the grid and the best run, keeps the best run's

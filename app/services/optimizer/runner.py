@@ -8,6 +8,12 @@ only database writer: it stores each slice (its row, its runs in one
 driver-level bulk insert, its best runs and checks, the job's counters) in
 one transaction.
 
+Slices are handed out heaviest first as the executor asks (``PendingSlices``:
+a market's candles load while the workers compute); each strategy's heaviest
+slice also checks it for lookahead (``_Guard``), and nothing is stored until
+every strategy's verdict is in: a leaky strategy fails the job with nothing
+of it stored.
+
 A runner asked to stop (``run(stop=...)``, the worker service on SIGTERM)
 stores the slices already computing, then *releases* the job: back to
 ``pending`` with no owner, so the next runner resumes it at once.
