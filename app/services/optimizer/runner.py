@@ -157,8 +157,7 @@ class JobRunner:
         stopping = stop or (lambda: False)
         try:
             tasks = self._pending_tasks(job)
-            guard = _Guard(job, tasks.strategies)
-            tasks.guard = guard
+            guard = tasks.guard
             if progress:
                 progress(ProgressEvent(job, None, 0, len(tasks)))
             stats.prepare_seconds = time.perf_counter() - started
@@ -438,8 +437,8 @@ class _Guard:
     pending slice of the strategy (which checks it first, see ``PendingSlices``); results wait here until every
     verdict is in, so a violation stops the job before anything is stored."""
 
-    def __init__(self, job: OptimizationJob, strategies: list[str]):
-        self.seed = job.id
+    def __init__(self, *, seed: int, strategies: list[str]):
+        self.seed = seed
         self.verdicts: dict[str, dict[str, Any]] = {}
         self.waiting = set(strategies)  # no verdict yet
         self.checking: dict[SliceKey, str] = {}  # slice asked to check -> its strategy
@@ -497,8 +496,7 @@ class PendingSlices:
         self.costs = CostModel(**job.costs)
         firsts = list({key[2]: key for key in reversed(keys)}.values())[::-1]  # each strategy's heaviest slice
         self.keys = firsts + [key for key in keys if key not in firsts]
-        self.strategies = [key[2] for key in firsts]
-        self.guard: _Guard | None = None
+        self.guard = _Guard(seed=job.id, strategies=[key[2] for key in firsts])
 
     def __len__(self) -> int:
         return len(self.keys)
