@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Find (or install through apt) a Chromium for the browser tests (tests/web/test_browser.py).
+# Find (or install through apt) a Chromium for the browser tests (tests/routes/web/test_browser.py).
 # Prints the browser's path on success; prints nothing (and returns 1) when none can be had,
 # in which case the browser tests skip and the rest of the suite still runs.
 set -uo pipefail

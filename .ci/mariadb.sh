@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start a local MariaDB server with a throw-away test database, for tests/test_mysql.py.
+# Start a local MariaDB server with a throw-away test database, for tests/migrations/test_mysql.py.
 # Prints the SQLAlchemy URL on success; prints nothing (and returns 1) when no server can be had,
 # in which case those tests skip and the rest of the suite still runs on SQLite.
 set -uo pipefail

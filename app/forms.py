@@ -18,11 +18,11 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.validators import ValidationError as WtfValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.core.candles import TIMEFRAME_MS
+from app.core.costs import COST_PRESETS
 from app.enums import ValidationMode, values
 from app.errors import ValidationError as AppValidationError
-from app.services import candle_store
-from app.services.candle_frame import TIMEFRAME_MS
-from app.services.costs import COST_PRESETS
+from app.services.candles import candle_store
 from app.services.optimizer import jobs
 from app.strategies import get_strategy, strategy_names
 

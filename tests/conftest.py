@@ -1,14 +1,18 @@
-"""Shared fixtures: ``app``, ``db``, ``client``, ``runner`` and the bundled data paths."""
+"""Shared fixtures: ``app``, ``db``, ``client``, ``runner``, the bundled candles and hand-built candles."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from app import create_app
+from app.core.candles import read_candles_csv
+from app.core.patterns import PatternArrays, PatternDetector, register_detector
 from app.extensions import db as _db
 from config import TestingConfig
 
@@ -61,6 +65,61 @@ def runner(app):
 @pytest.fixture
 def bundled_dir() -> Path:
     return BUNDLED_DIR
+
+
+@pytest.fixture(scope="session")
+def btc_1h() -> pd.DataFrame:
+    """The bundled real BTC/USDT 1h candles."""
+    return read_candles_csv(BUNDLED_DIR / "BTC_USDT-1h.csv.gz")
+
+
+@pytest.fixture(scope="session")
+def btc_4h() -> pd.DataFrame:
+    """The bundled real BTC/USDT 4h candles (about 11k bars)."""
+    return read_candles_csv(BUNDLED_DIR / "BTC_USDT-4h.csv.gz")
+
+
+def make_candles(rows: list[tuple[float, float, float, float]], *, start: str = "2024-01-01", freq: str = "1h"):
+    """Return a candle DataFrame (docs/design-rules.md) from (open, high, low, close) rows."""
+    arr = np.asarray(rows, dtype=np.float64)
+    index = pd.date_range(start, periods=len(rows), freq=freq, tz="UTC", name="timestamp")
+    return pd.DataFrame(
+        {"open": arr[:, 0], "high": arr[:, 1], "low": arr[:, 2], "close": arr[:, 3], "volume": 1.0}, index=index
+    )
+
+
+STUB_TYPE = "imbalance"  # the stub replaces a real detector: the imbalance strategy looks its detector up per use
+
+
+class StubDetector(PatternDetector):
+    """Return the patterns in ``StubDetector.patterns`` (index, direction, zone_low, zone_high) as candidates."""
+
+    pattern_type = STUB_TYPE
+    patterns: list[tuple[int, int, float, float]] = []
+    calls: list[dict] = []
+
+    def find_candidates(self, open_, high, low, close) -> PatternArrays:
+        rows = [p for p in type(self).patterns if p[0] < close.shape[0]]
+        if not rows:
+            return PatternArrays.empty()
+        idx, dirs, lows, highs = zip(*rows, strict=True)
+        return PatternArrays.from_arrays(index=idx, direction=dirs, zone_low=lows, zone_high=highs)
+
+    def find(self, open_, high, low, close, *, min_zone_pct=None, use_overlap=True) -> PatternArrays:
+        type(self).calls.append({"min_zone_pct": min_zone_pct, "use_overlap": use_overlap, "bars": len(close)})
+        return super().find(open_, high, low, close, min_zone_pct=min_zone_pct, use_overlap=use_overlap)
+
+
+@pytest.fixture
+def stub_detector():
+    """Register StubDetector for 'imbalance' for one test, then restore the production class."""
+    StubDetector.patterns = []
+    StubDetector.calls = []
+    previous = register_detector(STUB_TYPE, StubDetector)
+    try:
+        yield StubDetector
+    finally:
+        register_detector(STUB_TYPE, previous)
 
 
 # A real MySQL/MariaDB server for the tests that need one: .ci/run starts MariaDB and sets TEST_MYSQL_URL

@@ -59,8 +59,8 @@ def test_healthz_refuses_a_schema_built_without_migrations(client):
 
 
 def test_admin_data_page_lists_candle_coverage(client, bundled_dir):
-    from app.services.candle_store import import_csv
-    from app.services.users import create_user
+    from app.services.accounts.users import create_user
+    from app.services.candles.candle_store import import_csv
 
     import_csv(bundled_dir / "BTC_USDT-1d.csv.gz", symbol="BTC/USDT", timeframe="1d")
     create_user(email="admin@example.com", password="long enough", tier="admin")

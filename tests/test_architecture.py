@@ -1,17 +1,18 @@
-"""The pure core stays pure (DESIGN section 2, issue 9): no Flask, no SQLAlchemy, no reaching up.
+"""The layers hold (docs/architecture.md): rules by package prefix, so a new file is covered without a list.
 
-One parametrized test per pure module checks two things:
+Every module under ``app/`` belongs to the layer of its longest matching prefix
+in ``LAYERS`` (a new top-level package fails ``test_every_module_has_a_layer``
+until it is given one). A layer names the ``app`` packages it may import;
+imports are read from the source, function bodies and ``TYPE_CHECKING``
+blocks included (an import inside a function runs only when called), and
+``importlib.import_module("...")`` / ``__import__("...")`` with a literal name
+count as imports.
 
-1. importing it in a fresh interpreter loads neither the web stack nor the database layer;
-2. its source imports nothing impure ANYWHERE, function bodies and ``TYPE_CHECKING`` blocks
-   included (an import inside a function runs only when called, so the import check alone
-   misses it): no flask / sqlalchemy / alembic / werkzeug / click, and from ``app`` only
-   other pure modules (never ``app.models``, ``app.extensions``, ``app.services.candle_store``
-   or any other module that is not on the list below). ``importlib.import_module("...")``
-   and ``__import__("...")`` with a literal name count as imports.
-
-Every module under ``app/strategies`` and ``app/services/patterns`` is pure, so a new strategy
-module is checked without editing this file.
+The pure layers (core, strategies, evaluation and the enums leaf) also import
+no web stack and no database layer, checked twice: in the source, and by
+importing each module in a fresh interpreter and looking at ``sys.modules``.
+Routes never touch ``db.session`` (a service does) and never call the pure
+evaluation code directly.
 """
 
 from __future__ import annotations
@@ -20,31 +21,36 @@ import ast
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO_ROOT
 
-PURE_PACKAGES = ("app.strategies", "app.services.patterns")
-PURE_SINGLE_MODULES = (
-    "app.services",  # the package __init__, run by importing any of its modules
-    "app.enums",
-    "app.services.candle_frame",
-    "app.services.costs",
-    "app.services.metric_names",
-    "app.services.trade_levels",
-    "app.services.backtest_engine",
-    "app.services.backtester_v2",
-    "app.services.scoring",
-    "app.services.validation",
-    "app.services.optimization_worker",
-    "app.services.market_regime",
-    "app.services.regime_evaluation",
-    "app.services.pine_script",
-    "app.services.script_records",
-    "app.services.run_analysis",
-)
+
+@dataclass(frozen=True)
+class Layer:
+    may_import: tuple[str, ...]  # app package prefixes this layer may import (besides the enums leaf)
+    pure: bool = False  # no flask / sqlalchemy / ... anywhere in the import graph
+
+
+CORE = ("app.core",)
+STRATEGIES = (*CORE, "app.strategies")
+EVALUATION = (*STRATEGIES, "app.evaluation")
+FLASK_SIDE = ("app.extensions", "app.errors")  # the app's Flask objects and its error types
+LAYERS = {
+    "app.enums": Layer((), pure=True),
+    "app.core": Layer(CORE, pure=True),
+    "app.strategies": Layer(STRATEGIES, pure=True),
+    "app.evaluation": Layer(EVALUATION, pure=True),
+    "app.models": Layer((*CORE, "app.models", "app.extensions")),
+    "app.services": Layer((*EVALUATION, "app.models", "app.services", *FLASK_SIDE)),
+    "app.routes": Layer((*STRATEGIES, "app.models", "app.services", "app.routes", "app.forms", *FLASK_SIDE)),
+    "app.cli": Layer(("app",)),
+    "app": Layer(("app",)),  # the factory, extensions, errors, forms, logs
+}
+LEAVES = ("app.enums",)  # closed sets of names every layer may use
 IMPURE_TOP_LEVEL = ("flask", "sqlalchemy", "alembic", "werkzeug", "click", "pymysql", "MySQLdb")
 
 
@@ -53,20 +59,24 @@ def module_path(module: str) -> Path:
     return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
 
 
-def package_modules(package: str) -> list[str]:
-    root = REPO_ROOT.joinpath(*package.split("."))
+def app_modules() -> list[str]:
     found = []
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted((REPO_ROOT / "app").rglob("*.py")):
         parts = path.relative_to(REPO_ROOT).with_suffix("").parts
         found.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
     return found
 
 
-PURE_MODULES = sorted({*PURE_SINGLE_MODULES, *(m for package in PURE_PACKAGES for m in package_modules(package))})
+def within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
 
 
-def is_pure_app_module(name: str) -> bool:
-    return name in PURE_MODULES or any(name.startswith(package + ".") for package in PURE_PACKAGES)
+def layer_of(module: str) -> str:
+    return max((prefix for prefix in LAYERS if within(module, prefix)), key=len)
+
+
+MODULES = app_modules()
+PURE_MODULES = [m for m in MODULES if m != "app" and LAYERS[layer_of(m)].pure]
 
 
 def imported_names(source: str, *, module: str, is_package: bool = False) -> list[tuple[int, str]]:
@@ -83,7 +93,7 @@ def imported_names(source: str, *, module: str, is_package: bool = False) -> lis
                 anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join([*anchor, base] if base else anchor)
             for alias in node.names:
-                # ``from app.services import candle_store`` imports the module app.services.candle_store.
+                # ``from app.services.candles import candle_store`` imports a module, not a name of the package.
                 candidate = f"{base}.{alias.name}"
                 is_module = base.split(".")[0] == "app" and module_path(candidate).exists()
                 found.append((node.lineno, candidate if is_module else base))
@@ -101,53 +111,75 @@ def imported_names(source: str, *, module: str, is_package: bool = False) -> lis
     return found
 
 
-def impure_imports(module: str, source: str | None = None) -> list[str]:
-    """Return a readable line per import of ``module`` that breaks the rule (empty: pure)."""
+def broken_rules(module: str, source: str | None = None) -> list[str]:
+    """Return a readable line per import of ``module`` that its layer forbids (empty: it keeps to its layer)."""
     path = module_path(module)
     source = path.read_text() if source is None else source
+    layer = LAYERS[layer_of(module)]
     bad = []
     for line, name in imported_names(source, module=module, is_package=path.name == "__init__.py"):
         top = name.split(".")[0]
-        if top in IMPURE_TOP_LEVEL or top.startswith("flask_"):
-            bad.append(f"{module}:{line} imports {name} (web stack / database layer)")
-        elif top == "app" and not is_pure_app_module(name):
-            bad.append(f"{module}:{line} imports {name} (not a pure module)")
+        if layer.pure and (top in IMPURE_TOP_LEVEL or top.startswith("flask_")):
+            bad.append(f"{module}:{line} imports {name} (web stack / database layer in a pure layer)")
+        elif top == "app" and name != "app" and not any(within(name, p) for p in (*layer.may_import, *LEAVES)):
+            bad.append(f"{module}:{line} imports {name} ({layer_of(module)} may import only {layer.may_import})")
     return bad
 
 
-def test_the_module_list_covers_the_pure_core():
-    # The discovered list is not empty by accident, and every listed module exists.
-    assert {"app.strategies.base", "app.strategies.parameters", "app.strategies.patterns"} <= set(PURE_MODULES)
-    assert {"app.services.patterns.base", "app.services.patterns.registry"} <= set(PURE_MODULES)
-    assert all(module_path(m).exists() for m in PURE_MODULES)
+def test_every_module_has_a_layer():
+    # A new top-level package lands in the catch-all 'app' layer only if it is one of the factory's own modules.
+    factory_modules = {"app", "app.errors", "app.extensions", "app.forms", "app.logs"}
+    assert {m for m in MODULES if layer_of(m) == "app"} == factory_modules
+    assert {"app.core.engine", "app.strategies.base", "app.evaluation.backtest", "app.enums"} <= set(PURE_MODULES)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_keeps_to_its_layer(module):
+    assert broken_rules(module) == []
 
 
 @pytest.mark.parametrize(
-    "source",
+    ("module", "source"),
     [
-        "def load():\n    from app.services.candle_store import load_candles\n",
-        "def load():\n    from app.services import candle_store\n",
-        "if TYPE_CHECKING:\n    from flask import Flask\n",
-        "def db():\n    import sqlalchemy.orm\n",
-        "def models():\n    from ..models import Candle\n",
-        "def ext():\n    return importlib.import_module('app.extensions')\n",
+        ("app.core.engine", "def load():\n    from app.services.candles.candle_store import load_candles\n"),
+        ("app.core.engine", "def load():\n    from app.services.candles import candle_store\n"),
+        ("app.core.engine", "if TYPE_CHECKING:\n    from flask import Flask\n"),
+        ("app.core.engine", "def db():\n    import sqlalchemy.orm\n"),
+        ("app.core.engine", "def models():\n    from ..models import Candle\n"),
+        ("app.core.engine", "def ext():\n    return importlib.import_module('app.extensions')\n"),
+        ("app.core.levels", "from app.strategies import get_strategy\n"),
+        ("app.strategies.base", "from app.evaluation.backtest import run_backtest\n"),
+        ("app.models.candle", "from app.services.candles import candle_store\n"),
+        ("app.routes.api.jobs", "from app.evaluation.scoring import RANKING_METRICS\n"),
+        ("app.services.health", "from app.routes.guards import admin_required\n"),
     ],
 )
-def test_the_scan_sees_imports_inside_functions(source):
-    # What the subprocess check cannot see: a lazy import of an impure module, found in the source.
-    assert impure_imports("app.services.backtest_engine", source), source
-    assert impure_imports("app.services.backtest_engine", "def ok():\n    from app.services.costs import MAKER\n") == []
+def test_the_scan_sees_an_upward_import_wherever_it_stands(module, source):
+    assert broken_rules(module, source), source
+    assert broken_rules("app.core.engine", "def ok():\n    from app.core.costs import MAKER\n") == []
 
 
-@pytest.mark.parametrize("module", PURE_MODULES)
-def test_pure_module_imports_neither_flask_nor_sqlalchemy(module):
-    assert impure_imports(module) == []
-    # Loaded in a fresh interpreter: no web stack, and from app nothing but pure modules.
+@pytest.mark.parametrize("module", [m for m in MODULES if layer_of(m) == "app.routes"])
+def test_routes_never_touch_the_session(module):
+    assert "db.session" not in module_path(module).read_text()
+
+
+def test_the_pure_layers_load_neither_the_web_stack_nor_an_impure_module():
+    # What the source scan cannot see: an import made by a third-party module, or by the app package itself.
+    # One interpreter imports the pure modules in turn; the first one that pulls anything impure in is named.
+    allowed = ["app", *PURE_MODULES]
     code = (
-        f"import importlib, json, sys; importlib.import_module({module!r}); "
-        f"impure = {IMPURE_TOP_LEVEL!r}; pure = set({PURE_MODULES!r}); "
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in impure or m.startswith('flask_') "
-        "or (m.startswith('app.') and m not in pure))))"
+        "import importlib, json, sys\n"
+        f"impure, allowed = {IMPURE_TOP_LEVEL!r}, set({allowed!r})\n"
+        f"for module in {PURE_MODULES!r}:\n"
+        "    importlib.import_module(module)\n"
+        "    bad = sorted(m for m in sys.modules if m.split('.')[0] in impure or m.startswith('flask_')\n"
+        "                 or (m.startswith('app.') and m not in allowed))\n"
+        "    if bad:\n"
+        "        print(json.dumps({module: bad}))\n"
+        "        break\n"
+        "else:\n"
+        "    print('{}')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-    assert json.loads(result.stdout) == [], f"{module} pulls in {result.stdout}"
+    assert json.loads(result.stdout) == {}

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Candle, CandleSeries, OptimizationJob, Symbol, User
-from app.services import candle_store
+from app.services.candles import candle_store
 from tests.conftest import BUNDLED_DIR, REPO_ROOT
 
 HEADER = "timestamp,open,high,low,close,volume"
@@ -81,7 +81,7 @@ def user(email: str = "a@b.co", password: str = "longenough", tier: str = "free"
 
 
 def _existing_user() -> None:
-    from app.services.users import create_user
+    from app.services.accounts.users import create_user
 
     create_user(email="taken@example.com", password="longenough")
 

@@ -8,7 +8,7 @@ import click
 
 from app.cli.candles_fetch import fetch_command
 from app.cli.errors import CliGroup
-from app.services import candle_store
+from app.services.candles import candle_store
 
 # CliGroup: any bad input ends as "Error: ..." and exit 2, nothing written (app/cli/errors.py).
 candles_cli = CliGroup("candles", help="Import, fetch and inspect candles.")

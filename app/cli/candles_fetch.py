@@ -10,8 +10,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from app.cli.errors import CliCommand
-from app.services import candle_fetcher
-from app.services.candle_fetcher import PageReport
+from app.services.candles import candle_fetcher
+from app.services.candles.candle_fetcher import PageReport
 
 
 def _parse_time(value: str | None, option: str) -> int | None:

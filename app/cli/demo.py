@@ -14,10 +14,11 @@ from app.cli.errors import CliGroup
 from app.cli.progress import optimization_progress
 from app.extensions import db
 from app.models import OptimizationJob
-from app.services import candle_store, script_catalogue
+from app.services import catalogue as script_catalogue
+from app.services.accounts.users import ensure_user
+from app.services.candles import candle_store
 from app.services.optimizer import jobs
 from app.services.optimizer.runner import JobRunner
-from app.services.users import ensure_user
 
 DEMO_JOB_NAME = "demo: quick sweep of the bundled candles"
 # One pattern strategy and one indicator strategy (when registered): what the demo shows off.

@@ -56,8 +56,8 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
+from app.core.candles import CandleValidationError
 from app.errors import AppError
-from app.services.candle_frame import CandleValidationError
 from config import ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3

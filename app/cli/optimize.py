@@ -9,9 +9,9 @@ import click
 
 from app.cli.errors import CliGroup
 from app.cli.progress import optimization_progress
+from app.core.costs import COST_PRESETS
 from app.enums import JobStatus, ValidationMode, values
 from app.models import OptimizationJob
-from app.services.costs import COST_PRESETS
 from app.services.optimizer import jobs, results
 from app.services.optimizer.retention import prune_runs
 from app.services.optimizer.runner import JobRunner

@@ -13,9 +13,10 @@ from typing import Any
 import click
 
 from app.cli.errors import CliGroup
-from app.services import auto_tuner, parameter_sets, user_parameters
-from app.services.optimal_parameters import get_parameters, status_report, suggest_parameter_updates
-from app.services.users import find_user
+from app.services import auto_tuner
+from app.services.accounts.users import find_user
+from app.services.params import parameter_sets, user_parameters
+from app.services.params.optimal_parameters import get_parameters, status_report, suggest_parameter_updates
 
 params_cli = CliGroup("params", help="Production parameters: auto-tune, status, history, rollback, get, copies.")
 

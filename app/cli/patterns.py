@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from app.cli.errors import CliGroup
-from app.services import pattern_duplicates, pattern_scanner, signal_scanner
+from app.services.scanning import pattern_duplicates, pattern_scanner, signal_scanner
 
 patterns_cli = CliGroup("patterns", help="Scan candles for patterns and inspect them.")
 

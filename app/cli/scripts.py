@@ -13,7 +13,7 @@ import click
 from flask.cli import AppGroup
 
 from app.errors import AppError, ConflictError, NotFoundError, ValidationError
-from app.services import script_catalogue
+from app.services import catalogue as script_catalogue
 
 scripts_cli = AppGroup("scripts", help="The trading-script catalogue (Pine Script strategies and indicators).")
 

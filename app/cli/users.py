@@ -6,8 +6,8 @@ import click
 
 from app.cli.errors import CliGroup
 from app.models.user import TIERS
-from app.services import api_tokens
-from app.services import users as user_service
+from app.services.accounts import api_tokens
+from app.services.accounts import users as user_service
 
 users_cli = CliGroup("users", help="Manage user accounts.")
 

@@ -17,10 +17,10 @@ from sqlalchemy import JSON, Boolean, Double, ForeignKey, Index, Integer, String
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.metrics import METRIC_NAMES
 from app.enums import JobStatus, ValidationMode
 from app.extensions import db
 from app.models._time import utcnow
-from app.services.metric_names import METRIC_NAMES
 
 # Metrics of every run, stored as columns so they can be ranked in SQL: the engine's plus the composite score.
 METRIC_COLUMNS = (*METRIC_NAMES, "composite_score")
@@ -45,7 +45,7 @@ class OptimizationJob(db.Model):
     end_date: Mapped[str] = mapped_column(String(20))
     parameter_grids: Mapped[dict[str, dict[str, list[Any]]]] = mapped_column(JSON)
 
-    # Cost model (app.services.costs) and ranking, fixed at creation so every run of the job is comparable.
+    # Cost model (app.core.costs) and ranking, fixed at creation so every run of the job is comparable.
     maker_fee_pct: Mapped[float] = mapped_column(Double)
     taker_fee_pct: Mapped[float] = mapped_column(Double)
     slippage_pct: Mapped[float] = mapped_column(Double)
@@ -81,7 +81,7 @@ class OptimizationJob(db.Model):
 
     @property
     def costs(self) -> dict[str, float]:
-        """The job's cost model as a dict (``app.services.costs.CostModel`` fields)."""
+        """The job's cost model as a dict (``app.core.costs.CostModel`` fields)."""
         return {
             "maker_fee_pct": self.maker_fee_pct,
             "taker_fee_pct": self.taker_fee_pct,
@@ -122,7 +122,7 @@ class OptimizationSlice(db.Model):
     # Per rankable metric (robust: "stability_score"), the best run among those with >= the job's min_trades
     # trades, so the best-parameter tables answer from the slice rows (None: no run qualifies).
     best_runs: Mapped[dict[str, int | None] | None] = mapped_column(JSON(none_as_null=True), default=None)
-    # Monte Carlo and walk-forward results of this slice (app.services.validation shapes).
+    # Monte Carlo and walk-forward results of this slice (app.evaluation.validation shapes).
     checks_json: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
     seconds: Mapped[float] = mapped_column(Double, default=0.0)

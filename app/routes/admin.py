@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
+from app.core.patterns import OVERLAP_THRESHOLD
 from app.routes import page_args
 from app.routes.guards import admin_required
-from app.services import candle_store, pattern_duplicates
-from app.services.patterns import OVERLAP_THRESHOLD
+from app.services.candles import candle_store
+from app.services.scanning import pattern_duplicates
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

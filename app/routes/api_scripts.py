@@ -6,7 +6,7 @@ from flask import request
 
 from app.routes.api import schemas as s
 from app.routes.api.base import make_blueprint, public
-from app.services import script_catalogue
+from app.services import catalogue as script_catalogue
 
 bp = make_blueprint("api_scripts", tag="Scripts")
 

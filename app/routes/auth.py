@@ -9,7 +9,7 @@ from app.errors import ValidationError
 from app.extensions import limiter
 from app.forms import ChangePasswordForm, SignInForm
 from app.routes.guards import safe_next, signed_in
-from app.services import users
+from app.services.accounts import users
 
 bp = Blueprint("auth", __name__)
 

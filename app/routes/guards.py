@@ -1,4 +1,4 @@
-"""One decorator per access rule of the pages, each asking ``app.services.access``.
+"""One decorator per access rule of the pages, each asking ``app.services.accounts.access``.
 
 - ``signed_in``: any signed-in user; anonymous visitors go to the sign-in page
   with ``next`` set to where they were going (a local path only).
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.services import access
+from app.services.accounts import access
 
 
 def safe_next(target: str | None) -> str | None:

@@ -13,8 +13,9 @@ from app.errors import ValidationError
 from app.forms import ActionForm, NewJobForm
 from app.routes import page_args
 from app.routes.guards import admin_required, safe_next
-from app.services import auto_tuner, parameter_sets
+from app.services import auto_tuner
 from app.services.optimizer import job_list, jobs, pages, results
+from app.services.params import parameter_sets
 
 bp = Blueprint("optimization", __name__, url_prefix="/admin/optimization")
 

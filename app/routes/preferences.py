@@ -8,8 +8,8 @@ from flask_login import current_user
 from app.forms import ActionForm
 from app.routes import page_args
 from app.routes.guards import premium_required, safe_next
-from app.services import user_parameters
 from app.services.optimizer.pages import preferences_page
+from app.services.params import user_parameters
 
 bp = Blueprint("preferences", __name__, url_prefix="/preferences")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from app.errors import ValidationError
-from app.services import script_catalogue
+from app.services import catalogue as script_catalogue
 
 bp = Blueprint("scripts", __name__, url_prefix="/scripts")
 

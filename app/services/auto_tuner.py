@@ -27,18 +27,18 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import func, select
 
+from app.core.costs import CostModel
+from app.core.metrics import METRIC_NAMES
 from app.enums import JobStatus, ParamAction, ParamSource, SliceStatus, ValidationMode
 from app.errors import AppError, NotFoundError, ValidationError
+from app.evaluation.backtest import run_backtest
+from app.evaluation.scoring import RANKING_METRICS, composite_score
+from app.evaluation.slice_eval import candles_fingerprint
 from app.extensions import db
 from app.models import OptimizationJob, OptimizationRun, OptimizationSlice
-from app.services import parameter_sets
-from app.services.backtester_v2 import run_backtest
-from app.services.candle_store import load_candles
-from app.services.costs import CostModel
-from app.services.metric_names import METRIC_NAMES
-from app.services.optimization_worker import candles_fingerprint
+from app.services.candles.candle_store import load_candles
 from app.services.optimizer.jobs import end_of
-from app.services.scoring import RANKING_METRICS, composite_score
+from app.services.params import parameter_sets
 from app.strategies import get_strategy
 
 DEFAULT_MIN_IMPROVEMENT_PCT = 5.0

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.services import setups
 from app.services.optimizer import results
+from app.services.scanning import setups
 
 DASHBOARD_ROWS = 50
 

@@ -32,7 +32,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from app.services.backtest_engine import (
+from app.core.costs import CostModel
+from app.core.engine import (
     EXIT_REASONS,
     STATUS_CANCELLED,
     STATUS_EXPIRED,
@@ -41,7 +42,6 @@ from app.services.backtest_engine import (
     MarketArrays,
     Outcomes,
 )
-from app.services.costs import CostModel
 from app.strategies.parameters import ParameterSpace
 
 PATTERN, INDICATOR = "pattern", "indicator"

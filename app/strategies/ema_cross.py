@@ -69,8 +69,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from app.core.indicators import ema
 from app.strategies.indicator_base import STOP_VALUE_POSITIVE, Context, IndicatorStrategy, Signals, level_parameters
-from app.strategies.indicators import ema
 from app.strategies.parameters import Parameter, ParameterSpace
 
 EMA_CONFIGS: dict[str, tuple[int, int, int]] = {

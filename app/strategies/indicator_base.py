@@ -7,7 +7,7 @@ Signal and entry
     A signal is known at the CLOSE of its candle ``t`` (every indicator value
     it uses is at or before ``t``). The order is a MARKET order placed at that
     close and filled at the OPEN of candle ``t + 1`` (``entry_order = taker``:
-    the taker fee plus slippage, ``app.services.costs``). ``max_wait_bars``
+    the taker fee plus slippage, ``app.core.costs``). ``max_wait_bars``
     does not apply: a market order never waits.
 
 Stop and target (``stop_method``, ``stop_value``, ``rr_target``), long side
@@ -29,7 +29,7 @@ candle ``t``:
     their confirmation candle (``indicators.last_swing_levels``).
 
 Exits
-    Exactly ``app.services.backtest_engine``'s exit kernel (DESIGN section 5):
+    Exactly ``app.core.engine``'s exit kernel (DESIGN section 5):
     the fill candle can stop the trade out but not take profit; then the first
     candle reaching the stop (at the stop, or at the open on a gap) or the
     target (maker fill at the target); both in one candle = the stop; still
@@ -82,7 +82,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from app.services.backtest_engine import (
+from app.core.costs import TAKER, CostModel
+from app.core.engine import (
     METRIC_NAMES,
     STATUS_FILLED,
     STATUS_INVALID,
@@ -93,10 +94,9 @@ from app.services.backtest_engine import (
     fill_at_next_open,
     resolve_exits,
 )
-from app.services.costs import TAKER, CostModel
+from app.core.indicators import atr as wilder_atr
+from app.core.indicators import last_swing_levels
 from app.strategies.base import INDICATOR, Setups, SingleRun, Strategy
-from app.strategies.indicators import atr as wilder_atr
-from app.strategies.indicators import last_swing_levels
 from app.strategies.parameters import Constraint, Parameter
 
 STOP_METHODS = ("atr", "percent", "swing")
@@ -406,10 +406,10 @@ class IndicatorStrategy(Strategy):
     def code_modules(self) -> tuple[str, ...]:
         return (
             "app.strategies.indicator_base",
-            "app.strategies.indicators",
-            "app.services.trade_levels",
-            "app.services.patterns.swings",
-            "app.services.backtest_engine",
+            "app.core.indicators",
+            "app.core.levels",
+            "app.core.patterns.swings",
+            "app.core.engine",
         )
 
     # ------------------------------------------------------------------ the Strategy interface

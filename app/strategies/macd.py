@@ -62,8 +62,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from app.core.indicators import ATR_PERIOD, RSI_PERIOD, ema, rsi
 from app.strategies.indicator_base import STOP_VALUE_POSITIVE, Context, IndicatorStrategy, Signals, level_parameters
-from app.strategies.indicators import ATR_PERIOD, RSI_PERIOD, ema, rsi
 from app.strategies.parameters import Constraint, Parameter, ParameterSpace
 
 RSI_OVERBOUGHT = 70.0

@@ -2,7 +2,7 @@
 
 ``imbalance``, ``order_block`` and ``liquidity_sweep`` share one pipeline and
 one declared parameter space; only the detector differs (looked up by name in
-``app.services.patterns``, so a detector a test registers is the one used).
+``app.core.patterns``, so a detector a test registers is the one used).
 Entries are resting limit orders (maker; DESIGN section 5).
 
 Grid evaluation shares work across parameter sets, so a grid row is exactly
@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from app.services.backtest_engine import (
+from app.core.costs import MAKER, CostModel
+from app.core.engine import (
     MarketArrays,
     OutcomeTable,
     aggregate_metrics,
@@ -39,10 +40,7 @@ from app.services.backtest_engine import (
     prices_cover,
     resolve_exits,
 )
-from app.services.costs import MAKER, CostModel
-from app.services.patterns import DEFAULT_SWING_LENGTH, MIN_ZONE_PERCENT, PatternArrays, get_detector
-from app.services.patterns.registry import DETECTOR_CLASSES
-from app.services.trade_levels import (
+from app.core.levels import (
     DEFAULT_ENTRY_METHOD,
     DEFAULT_RR_TARGET,
     DEFAULT_SL_BUFFER_PCT,
@@ -53,6 +51,8 @@ from app.services.trade_levels import (
     swing_masks,
     wilder_atr,
 )
+from app.core.patterns import DEFAULT_SWING_LENGTH, MIN_ZONE_PERCENT, PatternArrays, get_detector
+from app.core.patterns.registry import DETECTOR_CLASSES
 from app.strategies.base import PATTERN, Grid, Setups, SingleRun, Strategy
 from app.strategies.parameters import Parameter, ParameterSpace
 
@@ -147,9 +147,9 @@ class PatternStrategy(Strategy):
     def code_modules(self) -> tuple[str, ...]:
         return (
             type(self.detector()).__module__,
-            "app.services.patterns.base",
-            "app.services.trade_levels",
-            "app.services.backtest_engine",
+            "app.core.patterns.base",
+            "app.core.levels",
+            "app.core.engine",
         )
 
     # ------------------------------------------------------------------ the Strategy interface

@@ -17,7 +17,7 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-# Frozen copy of app.services.candle_frame.TIMEFRAME_MS (migrations never import app code).
+# Frozen copy of app.core.candles.TIMEFRAME_MS (migrations never import app code).
 TIMEFRAME_MS = {
     "1m": 60_000,
     "5m": 300_000,

@@ -1,25 +1,11 @@
-"""Shared fixtures of the strategy tests: hand-built candles and bundled real candles."""
+"""Shared fixtures of the strategy tests: hand-built candles on which both indicator strategies signal."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pandas as pd
 import pytest
 
-from app.services.candle_frame import read_candles_csv
-
-BUNDLED_DIR = Path(__file__).resolve().parents[2] / "data" / "candles"
-
-
-def make_candles(rows: list[tuple[float, float, float, float]], *, start: str = "2024-01-01") -> pd.DataFrame:
-    """Return a DESIGN-format 1h candle DataFrame from (open, high, low, close) rows."""
-    arr = np.asarray(rows, dtype=np.float64)
-    index = pd.date_range(start, periods=len(rows), freq="1h", tz="UTC", name="timestamp")
-    return pd.DataFrame(
-        {"open": arr[:, 0], "high": arr[:, 1], "low": arr[:, 2], "close": arr[:, 3], "volume": 1.0}, index=index
-    )
+from tests.conftest import make_candles
 
 
 def _flat(price: float) -> tuple[float, float, float, float]:
@@ -52,9 +38,3 @@ def crossing_rows() -> list[tuple[float, float, float, float]]:
 @pytest.fixture
 def crossing_candles() -> pd.DataFrame:
     return make_candles(crossing_rows())
-
-
-@pytest.fixture(scope="session")
-def btc_4h() -> pd.DataFrame:
-    """Bundled real BTC/USDT 4h candles (about 11k bars)."""
-    return read_candles_csv(BUNDLED_DIR / "BTC_USDT-4h.csv.gz")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.services.backtest_engine import METRIC_NAMES, reference_backtest, reference_metrics
-from app.services.backtester_v2 import market_arrays, run_backtest, run_backtest_grid
-from app.services.costs import TAKER, resolve_costs
+from app.core.costs import TAKER, resolve_costs
+from app.core.engine import METRIC_NAMES, reference_backtest, reference_metrics
+from app.evaluation.backtest import market_arrays, run_backtest, run_backtest_grid
 from app.strategies import ParameterError, get_strategy
 
 GRIDS = {

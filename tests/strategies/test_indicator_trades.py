@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.services.backtester_v2 import market_arrays, run_backtest
-from app.services.costs import COST_PRESETS
-from app.services.trade_levels import wilder_atr
+from app.core.costs import COST_PRESETS
+from app.core.levels import wilder_atr
+from app.evaluation.backtest import market_arrays, run_backtest
 from app.strategies import INDICATOR, get_strategy, strategy_names
 from app.strategies.indicator_base import pending_levels
 

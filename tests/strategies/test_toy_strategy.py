@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.services.backtest_engine import (
+from app.core.candles import read_candles_csv
+from app.core.costs import TAKER, CostModel
+from app.core.engine import (
     EXIT_REASONS,
     STATUS_NAMES,
     MarketArrays,
@@ -24,11 +26,9 @@ from app.services.backtest_engine import (
     reference_backtest,
     resolve_exits,
 )
-from app.services.backtester_v2 import market_arrays, run_backtest, run_backtest_grid
-from app.services.candle_frame import read_candles_csv
-from app.services.costs import TAKER, CostModel
-from app.services.metric_names import METRIC_NAMES
-from app.services.validation import check_prefix_invariance, robust_best, stability_scores, walk_forward_validation
+from app.core.metrics import METRIC_NAMES
+from app.evaluation.backtest import market_arrays, run_backtest, run_backtest_grid
+from app.evaluation.validation import check_prefix_invariance, robust_best, stability_scores, walk_forward_validation
 from app.strategies import (
     INDICATOR,
     PATTERN,
@@ -341,7 +341,7 @@ def test_validation_works_on_its_space(toy, btc_1d):
 
 
 def test_the_toy_runs_through_a_job_and_shows_in_optimize_best(toy, app, runner, bundled_dir):
-    from app.services import candle_store
+    from app.services.candles import candle_store
     from app.services.optimizer import jobs, results
     from app.services.optimizer.runner import JobRunner
 

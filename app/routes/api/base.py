@@ -26,7 +26,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, Unauthorized
 from app.errors import ForbiddenError
 from app.extensions import csrf, limiter
 from app.models import User
-from app.services import access, api_tokens
+from app.services.accounts import access, api_tokens
 
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 PUBLIC = "public"  # ``@bp.doc`` marker and endpoint attribute for calls that need no sign-in
@@ -113,7 +113,7 @@ def require_user() -> User:
 
 
 def require_admin() -> User:
-    """The caller, when the tier rules (``app.services.access``) let them administer; else 401/403."""
+    """The caller, when the tier rules (``app.services.accounts.access``) let them administer; else 401/403."""
     return access.require_admin(require_user())
 
 

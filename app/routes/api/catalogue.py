@@ -5,8 +5,9 @@ from __future__ import annotations
 from app.errors import NotFoundError
 from app.routes.api import schemas as s
 from app.routes.api.base import make_blueprint, public
-from app.services import candle_store, setups
+from app.services.candles import candle_store
 from app.services.health import check_health
+from app.services.scanning import setups
 from app.strategies import describe_strategies
 
 bp = make_blueprint("api_catalogue", tag="Catalogue")

@@ -2,7 +2,7 @@
 
 Reads are for every signed-in caller; apply, rollback and the auto-tuner's
 dry run are admin actions; preferences are premium (the services enforce
-the tier rules of ``app.services.access``). Symbols contain a slash, so they
+the tier rules of ``app.services.accounts.access``). Symbols contain a slash, so they
 travel in the query string or the body, never in a path segment.
 """
 
@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from app.routes.api import schemas as s
 from app.routes.api.base import make_blueprint, require_admin, require_user
-from app.services import parameter_sets, user_parameters
 from app.services.auto_tuner import apply_best_params
-from app.services.optimal_parameters import get_parameters, market_context, status_report, suggest_parameter_updates
+from app.services.params import parameter_sets, user_parameters
+from app.services.params.optimal_parameters import (
+    get_parameters,
+    market_context,
+    status_report,
+    suggest_parameter_updates,
+)
 
 bp = make_blueprint("api_parameters", tag="Parameters")
 

@@ -12,9 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.services.optimizer.pages import FOLDS, RANKING_METRICS
 from app.services.optimizer.run_query import MAX_LIMIT, SORTABLE
-from app.services.run_analysis import FOLDS
-from app.services.scoring import RANKING_METRICS
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Symbol = Annotated[str, StringConstraints(min_length=1, max_length=30)]

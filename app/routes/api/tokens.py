@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.routes.api import schemas as s
 from app.routes.api.base import make_blueprint, require_user
-from app.services import api_tokens
+from app.services.accounts import api_tokens
 
 bp = make_blueprint("api_tokens", tag="Tokens")
 

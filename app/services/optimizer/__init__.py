@@ -4,5 +4,5 @@
 - ``runner``: claim a job, evaluate its pending slices in worker processes, store each slice;
 - ``results``: best parameters per slice, comparisons, a run's trades.
 
-The slice evaluation itself is pure and lives in ``app.services.optimization_worker``.
+The slice evaluation itself is pure and lives in ``app.evaluation.slice_eval``.
 """

@@ -31,7 +31,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolE
 from multiprocessing import get_all_start_methods, get_context
 from typing import Protocol
 
-from app.services.optimization_worker import SliceResult, SliceTask, candles_fingerprint, evaluate_slice
+from app.evaluation.slice_eval import SliceResult, SliceTask, candles_fingerprint, evaluate_slice
 from config import ConfigError
 
 log = logging.getLogger(__name__)

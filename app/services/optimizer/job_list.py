@@ -14,11 +14,11 @@ from sqlalchemy import String, cast, func, select
 
 from app.enums import JobStatus, values
 from app.errors import ValidationError
+from app.evaluation.scoring import RANKING_METRICS
 from app.extensions import db
 from app.models import OptimizationJob, OptimizationRun, OptimizationSlice
 from app.models._time import utcnow
 from app.services.optimizer import jobs
-from app.services.scoring import RANKING_METRICS
 from app.strategies import strategy_names
 
 PER_PAGE = 20

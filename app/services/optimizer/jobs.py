@@ -13,14 +13,14 @@ import pandas as pd
 from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
 
+from app.core.candles import MIN_TIMESTAMP_MS, TIMEFRAME_MS
+from app.core.costs import CostModel, resolve_costs
 from app.enums import JobStatus, ValidationMode, values
 from app.errors import ConflictError, NotFoundError, ValidationError
+from app.evaluation.scoring import check_metric
 from app.extensions import db
 from app.models import Candle, OptimizationJob, OptimizationRun, OptimizationSlice, Symbol
 from app.models._time import utcnow
-from app.services.candle_frame import MIN_TIMESTAMP_MS, TIMEFRAME_MS
-from app.services.costs import CostModel, resolve_costs
-from app.services.scoring import check_metric
 from app.strategies import ParameterError, get_strategy, strategy_names
 
 GridSpec = str | dict[str, Any] | None
@@ -48,7 +48,7 @@ def create_job(
     ``grids``: a preset name applied to every strategy (``default``,
     ``quick``), one grid dict used for every strategy, or a mapping of
     strategy name to a grid dict or preset name; None is the default preset.
-    ``costs``: a preset name (``app.services.costs.COST_PRESETS``), a
+    ``costs``: a preset name (``app.core.costs.COST_PRESETS``), a
     CostModel or a dict of its fields.
     """
     name = (name or "").strip()

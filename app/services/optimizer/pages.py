@@ -19,14 +19,15 @@ from sqlalchemy import select, true, tuple_
 
 from app.enums import JobStatus, SliceStatus
 from app.errors import ValidationError
+from app.evaluation.run_analysis import FOLDS
+from app.evaluation.scoring import RANKING_METRICS
 from app.extensions import db
 from app.models import OptimizationJob, OptimizationSlice
-from app.services import auto_tuner, optimal_parameters, parameter_sets, user_parameters
+from app.services import auto_tuner
 from app.services.optimizer import results
-from app.services.scoring import RANKING_METRICS
+from app.services.params import optimal_parameters, parameter_sets, user_parameters
 from app.strategies import get_strategy
 
-FOLDS = ("max", "mean", "median")
 BEST_METRIC = "composite_score"
 
 

@@ -4,7 +4,7 @@ Ranking happens in SQL (a window function per slice), so answering costs
 O(result), not one ORM object per stored run. The runs table is
 ``run_query`` (filters, sort and keyset pages in SQL); heatmaps and
 parameter importance read one slice's columns (params, one metric, trades)
-as tuples and fold them with the pure ``app.services.run_analysis``.
+as tuples and fold them with the pure ``app.evaluation.run_analysis``.
 """
 
 from __future__ import annotations
@@ -14,19 +14,19 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import func, select
 
+from app.core.costs import CostModel
 from app.enums import SliceStatus
 from app.errors import NotFoundError, ValidationError
+from app.evaluation.backtest import run_backtest
+from app.evaluation.run_analysis import FOLDS, drawdown_curve, fold_matrix, r_histogram, variance_shares
+from app.evaluation.scoring import RANKING_METRICS, check_metric, composite_score
+from app.evaluation.slice_eval import candles_fingerprint, expand_details, stored_details
 from app.extensions import db
 from app.models import OptimizationJob, OptimizationRun, OptimizationSlice
 from app.models.optimization import METRIC_COLUMNS
-from app.services.backtester_v2 import run_backtest
-from app.services.candle_store import load_candles
-from app.services.costs import CostModel
-from app.services.optimization_worker import candles_fingerprint, expand_details, stored_details
+from app.services.candles.candle_store import load_candles
 from app.services.optimizer.jobs import end_of, get_job
 from app.services.optimizer.run_query import query_runs, runs_csv
-from app.services.run_analysis import FOLDS, drawdown_curve, fold_matrix, r_histogram, variance_shares
-from app.services.scoring import RANKING_METRICS, check_metric, composite_score
 from app.strategies import get_strategy
 
 __all__ = [
@@ -204,7 +204,7 @@ def compare_matrix(
     runs pooled (``slice_id`` None, ``slices`` counts them). Each cell folds
     (``max``: the best run, ``mean``, ``median``) ``metric`` over the runs
     sharing its x and y values with >= ``min_trades`` trades, whatever their
-    other parameters (``app.services.run_analysis.fold_matrix``).
+    other parameters (``app.evaluation.run_analysis.fold_matrix``).
     """
     space = _space(strategy)
     for label, name in (("x", x), ("y", y)):

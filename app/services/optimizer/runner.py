@@ -2,7 +2,7 @@
 
 Each (symbol, timeframe, strategy) of a job is a *slice*: one task that
 evaluates the strategy's whole grid in one backtester call in a worker
-process (``app.services.optimization_worker``), on this machine or on a Dask
+process (``app.evaluation.slice_eval``), on this machine or on a Dask
 cluster (``app.services.optimizer.executors``). The runner's process is the
 only database writer: it stores each slice (its row, its runs in one
 driver-level bulk insert, its best runs and checks, the job's counters) in
@@ -43,16 +43,16 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import delete, func, insert, or_, select, update
 
+from app.core.costs import CostModel
 from app.enums import JobStatus, SliceStatus
 from app.errors import ConflictError
+from app.evaluation.slice_eval import SliceKey, SliceResult, SliceTask, candles_fingerprint, grid_rows
 from app.extensions import db
 from app.models import OptimizationJob, OptimizationRun, OptimizationSlice
 from app.models._time import utcnow
 from app.models.optimization import METRIC_COLUMNS
 from app.services.bulk import insert_rows
-from app.services.candle_store import count_candles, load_candles
-from app.services.costs import CostModel
-from app.services.optimization_worker import SliceKey, SliceResult, SliceTask, candles_fingerprint, grid_rows
+from app.services.candles.candle_store import count_candles, load_candles
 from app.services.optimizer.executors import SliceExecutor, make_executor
 from app.services.optimizer.jobs import end_of, get_job
 from app.strategies import get_strategy

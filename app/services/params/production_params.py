@@ -1,0 +1,20 @@
+"""The trade parameters production uses for a slice: one function, one place to change.
+
+Resolved through the optimal-parameter service (``get_parameters``: the
+active production set, else the strategy's declared defaults with the
+``PRODUCTION_PARAMS`` config overrides), so applying or rolling back a set
+changes the next scan's levels, and every caller follows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.services.params.optimal_parameters import get_parameters
+
+
+def production_params(
+    symbol: str, timeframe: str, strategy: str, *, market: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return the parameters production uses for (symbol, timeframe, strategy), validated by its space."""
+    return get_parameters(symbol, timeframe, strategy, market=market).params

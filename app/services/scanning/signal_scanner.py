@@ -1,0 +1,140 @@
+"""Keep the ``signals`` table current: the production side of the indicator strategies.
+
+``scan_signals`` runs a strategy's ``setups`` (the same causal code the
+backtester and the optimizer use) over a slice's stored history with the
+production parameters of that slice, and publishes each signal with its
+levels: entry, stop, TP1 = entry + 1R, TP2 = the strategy's target, TP3 =
+entry + 1.5 x (TP2 - entry) (the pattern rule when no swing lies beyond).
+
+A signal on the newest candle is ``pending``: its market order fills at the
+next open, which nobody knows yet, so its levels are indicative (computed as
+if it filled at the last close, ``indicator_base.pending_levels``). The next
+scan, once that candle opened, makes it ``entered`` with the final levels.
+Running a scan twice on the same candles changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import select
+
+from app.core.levels import TP3_EXTENSION
+from app.core.regimes import current_regime
+from app.evaluation.backtest import market_arrays
+from app.extensions import db
+from app.models import Signal
+from app.services.candles.candle_store import find_symbol, load_candles
+from app.services.params.production_params import production_params
+from app.strategies import INDICATOR, get_strategy, strategy_names
+from app.strategies.indicator_base import pending_levels
+
+logger = logging.getLogger(__name__)
+DIRECTIONS = {1: "long", -1: "short"}
+
+
+@dataclass
+class SignalScan:
+    """What one scan of one (symbol, timeframe, strategy) did."""
+
+    symbol: str
+    timeframe: str
+    strategy: str
+    candles: int = 0
+    new_by_direction: Counter = field(default_factory=Counter)
+    entered: int = 0
+
+
+def scan_signals(symbol: str, timeframe: str, strategy: str) -> SignalScan:
+    """Publish the signals of one slice with the production parameters; return what changed."""
+    report = SignalScan(symbol=symbol, timeframe=timeframe, strategy=strategy)
+    symbol_row = find_symbol(symbol)
+    candles = load_candles(symbol, timeframe)
+    report.candles = len(candles)
+    if candles.empty:
+        return report
+    params = production_params(symbol, timeframe, strategy, market=current_regime(candles))
+    market = market_arrays(candles)
+    levels = _levels(market, get_strategy(strategy).setups(market, params), params)
+    slice_filter = (Signal.symbol_id == symbol_row.id, Signal.timeframe == timeframe, Signal.strategy == strategy)
+    stored = {(s.direction, s.signal_at): s for s in db.session.scalars(select(Signal).where(*slice_filter))}
+    signal_at = list(candles.index[levels["index"]].tz_convert("UTC").tz_localize(None).to_pydatetime())
+    try:
+        for k, when in enumerate(signal_at):
+            direction = DIRECTIONS[int(levels["direction"][k])]
+            values = {name: float(levels[name][k]) for name in ("entry", "stop_loss", "tp1", "tp2", "tp3")}
+            status = "pending" if levels["pending"][k] else "entered"
+            known = stored.get((direction, when))
+            if known is None:
+                db.session.add(
+                    Signal(
+                        symbol_id=symbol_row.id,
+                        timeframe=timeframe,
+                        strategy=strategy,
+                        direction=direction,
+                        signal_at=when,
+                        status=status,
+                        **values,
+                    )
+                )
+                report.new_by_direction[direction] += 1
+            elif known.status == "pending" and status == "entered":
+                known.status = status
+                for name, value in values.items():
+                    setattr(known, name, value)
+                report.entered += 1
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return report
+
+
+def _levels(market, setups, params) -> dict[str, np.ndarray]:
+    """Return the publishable signals and their levels; the newest candle's signal gets indicative levels."""
+    entry, stop, target = (setups.entry.copy(), setups.stop.copy(), setups.target.copy())
+    pending = np.zeros(len(setups), np.bool_)
+    last = len(market) - 1
+    for k in np.flatnonzero((setups.index == last) & np.isnan(entry)):
+        guess = pending_levels(
+            market, index=last, direction=int(setups.direction[k]), entry=float(market.close[last]), params=params
+        )
+        entry[k], stop[k], target[k], pending[k] = guess["entry"], guess["stop"], guess["target"], True
+    usable = np.isfinite(entry) & np.isfinite(stop) & np.isfinite(target)
+    entry, stop, target = entry[usable], stop[usable], target[usable]
+    sign = np.sign(target - entry)
+    return {
+        "index": setups.index[usable],
+        "direction": setups.direction[usable],
+        "pending": pending[usable],
+        "entry": entry,
+        "stop_loss": stop,
+        "tp1": entry + sign * np.abs(entry - stop),
+        "tp2": target,
+        "tp3": entry + TP3_EXTENSION * (target - entry),
+    }
+
+
+def scan_all(*, symbols: list[str], timeframes: list[str]) -> list[SignalScan]:
+    """Scan every indicator strategy over the given symbols and timeframes (the hourly scan's second half)."""
+    reports = []
+    for symbol in symbols:
+        for timeframe in timeframes:
+            for strategy in strategy_names(INDICATOR):
+                report = scan_signals(symbol, timeframe, strategy)
+                if report.candles:
+                    reports.append(report)
+                    logger.info(
+                        "signals %s %s %s over %d candles: %d new long, %d new short, %d entered",
+                        symbol,
+                        timeframe,
+                        strategy,
+                        report.candles,
+                        report.new_by_direction["long"],
+                        report.new_by_direction["short"],
+                        report.entered,
+                    )
+    return reports

@@ -1,0 +1,119 @@
+"""The auto-tuner: every skip reason, a dry run writes nothing but log entries, apply promotes and is logged."""
+
+import pytest
+from params_helpers import BETTER, DEFAULTS, SLICE, good, stored_job
+from sqlalchemy import func, select
+
+from app.errors import NotFoundError, ValidationError
+from app.models import ParameterChange, ProductionParameterSet
+from app.services.auto_tuner import apply_best_params, improvement_pct
+from app.services.params import parameter_sets
+from app.services.params.optimal_parameters import get_parameters
+
+
+def _count(db, model):
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def _one(**kwargs):
+    (decision,) = apply_best_params(**kwargs)
+    return decision
+
+
+@pytest.mark.parametrize(
+    ("runs", "options", "reason"),
+    [
+        ([(BETTER, good(total_trades=4))], {"best": None}, "too few trades: no run of job"),
+        ([(BETTER, good(total_trades=4))], {"min_trades": 2}, "too few trades: 4 < 10"),
+        ([(BETTER, good(expectancy_r=-0.05))], {}, "negative expectancy after costs: -0.050 R"),
+        ([(BETTER, good(expectancy_r=0.0))], {}, "negative expectancy after costs"),
+        ([(BETTER, good())], {"validation": "walk_forward", "walk_forward_oos": -0.1}, "failed walk-forward: out"),
+        ([(BETTER, good())], {"validation": "walk_forward"}, "failed walk-forward: the job ran"),
+        ([(DEFAULTS, good())], {}, "already active"),
+        (
+            [(BETTER, good(composite_score=1.01, total_profit_pct=41.0)), (DEFAULTS, good())],
+            {},
+            "below threshold: composite_score",
+        ),
+    ],
+)
+def test_every_skip_reason(db, runs, options, reason):
+    stored_job(runs, **options)
+    if "min_trades" in options:  # the tuner's own minimum is given; the job's stays 10
+        stored_job(runs, min_trades=10)
+    decision = _one(dry_run=False)
+    assert decision.decision == "skipped" and decision.reason.startswith(reason), decision.reason
+    assert parameter_sets.active_set(**SLICE) is None  # nothing promoted
+    assert _count(db, ParameterChange) == 1
+
+
+def test_min_trades_defaults_to_the_jobs_and_can_be_raised(db):
+    stored_job([(BETTER, good(total_trades=60)), (DEFAULTS, good(total_trades=60, total_profit_pct=1.0))])
+    assert _one(min_trades=100).reason == "too few trades: 60 < 100; no run of the grid passes"
+    assert _one().decision == "proposed"
+
+
+def test_dry_run_writes_nothing_but_a_log_entry(db):
+    job, _, runs = stored_job([(BETTER, good()), (DEFAULTS, good(total_profit_pct=5.0, sharpe_ratio=0.2))])
+    decision = _one()
+    assert decision.decision == "proposed" and decision.before == DEFAULTS and decision.after == BETTER
+    assert decision.improvement_pct > 5 and decision.reason.startswith("better: composite_score")
+    assert (decision.job_id, decision.run_id) == (job.id, runs[0].id)
+    assert _count(db, ProductionParameterSet) == 0 and get_parameters(**SLICE).source == "default"
+    (entry,) = parameter_sets.change_log()
+    assert entry["action"] == "proposed" and entry["dry_run"] is True and entry["after"] == BETTER
+    assert entry["actor"] == "autotune" and entry["improvement_pct"] == decision.improvement_pct
+
+
+def test_apply_promotes_with_its_evidence_and_a_second_run_keeps_it(db):
+    job, slice_, runs = stored_job(
+        [(BETTER, good()), (DEFAULTS, good(total_profit_pct=5.0, sharpe_ratio=0.2))],
+        validation="walk_forward",
+        walk_forward_oos=0.12,
+    )
+    decision = _one(dry_run=False, actor="ops")
+    assert decision.decision == "applied" and "out-of-sample +0.120 R" in decision.reason
+    active = parameter_sets.active_set(**SLICE)
+    assert active["params"] == BETTER and active["source"] == "job" and active["applied_by"] == "ops"
+    assert (active["job_id"], active["run_id"], decision.set_id) == (job.id, runs[0].id, active["id"])
+    assert active["metrics"]["in_sample"]["total_trades"] == 60
+    assert active["metrics"]["out_of_sample"]["expectancy_r"] == 0.12
+    assert active["details"]["candles_fingerprint"] == slice_.candles_fingerprint
+    resolved = get_parameters(**SLICE)
+    assert resolved.source == "production" and resolved.params == BETTER and resolved.confidence["level"] == "medium"
+    again = _one(dry_run=False)
+    assert again.decision == "skipped" and again.reason.startswith("already active")
+    assert [e["action"] for e in parameter_sets.change_log()] == ["skipped", "applied"]
+
+
+def test_a_named_run_is_judged_and_applied_as_source_run(db):
+    _, _, runs = stored_job([(DEFAULTS, good(total_profit_pct=5.0, sharpe_ratio=0.2)), (BETTER, good())])
+    decision = _one(run_id=runs[1].id, dry_run=False)
+    assert decision.decision == "applied" and parameter_sets.active_set(**SLICE)["source"] == "run"
+    with pytest.raises(NotFoundError):
+        apply_best_params(run_id=9999)
+
+
+def test_only_the_newest_job_of_a_slice_counts_and_filters_apply(db):
+    stored_job([(BETTER, good())])
+    stored_job([(BETTER, good(expectancy_r=-0.2))])
+    stored_job([(BETTER, good()), (DEFAULTS, good(total_profit_pct=1.0))], symbol="ETH/USDT")
+    decisions = apply_best_params()
+    assert [(d.symbol, d.decision) for d in decisions] == [("BTC/USDT", "skipped"), ("ETH/USDT", "proposed")]
+    assert [d.symbol for d in apply_best_params(symbol="ETH/USDT")] == ["ETH/USDT"]
+    assert apply_best_params(strategy="macd") == []
+    with pytest.raises(ValidationError):
+        apply_best_params(min_improvement_pct=-1)
+
+
+def test_a_slice_whose_candles_are_gone_is_skipped(db):
+    stored_job([(BETTER, good())])  # the defaults are not in the grid: they must be backtested, on no candles
+    decision = _one()
+    assert decision.decision == "skipped" and decision.reason.startswith("cannot re-evaluate")
+
+
+def test_improvement_pct():
+    assert improvement_pct(1.0, 1.1, higher_is_better=True) == pytest.approx(10.0)
+    assert improvement_pct(-0.5, 0.2, higher_is_better=True) == pytest.approx(140.0)
+    assert improvement_pct(10.0, 8.0, higher_is_better=False) == pytest.approx(20.0)
+    assert improvement_pct(0.0, 1.0, higher_is_better=True) is None
