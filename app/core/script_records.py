@@ -44,6 +44,8 @@ _FIELDS: dict[str, tuple[bool, str]] = {
     "source_url": (False, "url"),
     "metadata": (False, "object"),
 }
+# The seed's column names (its ``tradingview.scripts`` table) for today's fields: either spelling imports.
+SEED_NAMES = {"open_source": "is_open_source"}
 _LIMITS = {"title": 300, "author": 100, "text": 2_000_000}
 
 
@@ -133,7 +135,8 @@ def parse_record(data: Any, *, line: int) -> ScriptRecord:
     """Validate one decoded JSON value; raise RecordErrors listing every bad field."""
     if not isinstance(data, dict):
         raise RecordErrors([RecordError(line, None, f"expected a JSON object, got {type(data).__name__}")])
-    errors = [RecordError(line, key, "unknown field") for key in data if key not in _FIELDS]
+    data, errors = _renamed(data, line)
+    errors += [RecordError(line, key, "unknown field") for key in data if key not in _FIELDS]
     values: dict[str, Any] = {}
     for key, (required, kind) in _FIELDS.items():
         if key not in data or data[key] is None:
@@ -147,6 +150,18 @@ def parse_record(data: Any, *, line: int) -> ScriptRecord:
     if errors:
         raise RecordErrors(errors)
     return ScriptRecord(line=line, **values)
+
+
+def _renamed(data: dict[str, Any], line: int) -> tuple[dict[str, Any], list[RecordError]]:
+    """Return ``data`` with the seed's column names turned into today's; a field given both ways is an error."""
+    renamed, errors = dict(data), []
+    for seed_name, name in SEED_NAMES.items():
+        if seed_name in renamed:
+            value = renamed.pop(seed_name)
+            if name in renamed:
+                errors.append(RecordError(line, seed_name, f"give either {seed_name} or {name}, not both"))
+            renamed.setdefault(name, value)
+    return renamed, errors
 
 
 def _check(kind: str, value: Any) -> Any:

@@ -49,6 +49,12 @@ def test_import_sample_stores_analysis_and_is_idempotent(db):
     assert closed["indicators"] == ["obv", "vwap"] and closed["parameters"] == [] and not closed["is_open_source"]
 
 
+def test_the_seed_column_name_open_source_imports_like_is_open_source(db):
+    catalogue.import_jsonl([_line(slug="seed", open_source=False), _line(slug="today", is_open_source=False)])
+    assert not catalogue.script_detail("seed")["is_open_source"]
+    assert not catalogue.script_detail("today")["is_open_source"]
+
+
 def test_import_updates_changed_records_only(db):
     catalogue.import_jsonl([_line(slug="a", likes=1), _line(slug="b", likes=2)])
     result = catalogue.import_jsonl([_line(slug="a", likes=1), _line(slug="b", likes=5, title="New title")])
@@ -68,6 +74,8 @@ def test_import_updates_changed_records_only(db):
         ([_line(slug="x", timeframes=["1 hour"])], "line 1, field 'timeframes'"),
         ([_line(slug="x", indicators="ema")], "line 1, field 'indicators': must be a list of strings"),
         ([_line(slug="x", tittle="typo")], "line 1, field 'tittle': unknown field"),
+        ([_line(slug="x", open_source=True, is_open_source=False)], "field 'open_source': give either open_source"),
+        ([_line(slug="x", open_source="yes")], "line 1, field 'is_open_source': must be true or false"),
         (['{"slug": "x", "author": "a"}'], "line 1, field 'title': required"),
         ([_line(slug="x"), "", _line(slug="x")], "line 3, field 'slug': 'x' already used on line 1"),
         (["[1, 2]"], "line 1: expected a JSON object"),
