@@ -16,10 +16,12 @@ setup() {
     echo "==> creating virtual environment in $VENV"
     "$PYTHON" -m venv "$VENV"
   fi
-  # Reinstall only when requirements.txt changed since the last install.
-  if [ ! -f "$VENV/.installed" ] || [ requirements.txt -nt "$VENV/.installed" ]; then
+  # Reinstall only when the requirements or the project's metadata changed since the last install.
+  if [ ! -f "$VENV/.installed" ] || [ requirements.txt -nt "$VENV/.installed" ] || [ pyproject.toml -nt "$VENV/.installed" ]; then
     echo "==> installing requirements"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements.txt
+    # The project itself, editable: app/ importable from anywhere and the cron entry points installed.
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps --editable .
     touch "$VENV/.installed"
   fi
 }

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import create_app
+from app.cli.errors import EXIT_BAD_INPUT, EXIT_BUSY
 from app.core.patterns import registry
 from app.core.patterns.fair_value_gap import FVGDetector
 from app.extensions import db
@@ -78,14 +79,14 @@ def test_run_optimization_new_quick_then_same_job_adds_nothing(file_db, capsys):
 
 def test_run_optimization_exit_codes(file_db, capsys):
     run = _load_script("run_optimization")
-    assert _exit_code(run, ["--new", "--symbols", "DOGE/USDT"]) == run.EXIT_BAD_INPUT
+    assert _exit_code(run, ["--new", "--symbols", "DOGE/USDT"]) == EXIT_BAD_INPUT
     assert "unknown symbol(s): DOGE/USDT" in capsys.readouterr().err
     assert _count(OptimizationJob) == 0
-    assert _exit_code(run, ["--job-id", "42"]) == run.EXIT_BAD_INPUT
+    assert _exit_code(run, ["--job-id", "42"]) == EXIT_BAD_INPUT
     # The flask command's options, reused: a bad grid or an empty list is bad input, nothing created.
-    assert _exit_code(run, ["--new", "--grid", "null"]) == run.EXIT_BAD_INPUT
-    assert _exit_code(run, ["--new", "--symbols", ",,"]) == run.EXIT_BAD_INPUT
-    assert _exit_code(run, ["--new", "--workers", "0"]) == run.EXIT_BAD_INPUT
+    assert _exit_code(run, ["--new", "--grid", "null"]) == EXIT_BAD_INPUT
+    assert _exit_code(run, ["--new", "--symbols", ",,"]) == EXIT_BAD_INPUT
+    assert _exit_code(run, ["--new", "--workers", "0"]) == EXIT_BAD_INPUT
     assert _count(OptimizationJob) == 0
 
     assert _exit_code(run, []) == 0 and "no pending optimization job" in capsys.readouterr().out
@@ -102,7 +103,7 @@ def test_run_optimization_exit_codes(file_db, capsys):
 
     job.status, job.heartbeat_at, job.claimed_by = "running", utcnow(), "other-host:1"
     db.session.commit()
-    assert _exit_code(run, ["--job-id", str(job.id)]) == run.EXIT_BUSY
+    assert _exit_code(run, ["--job-id", str(job.id)]) == EXIT_BUSY
     assert "already running" in capsys.readouterr().err
 
 
