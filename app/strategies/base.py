@@ -28,6 +28,7 @@ import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -149,15 +150,18 @@ class Strategy(ABC):
         """Return the causal setups of one validated parameter set, with their levels."""
 
     def code_version(self) -> str:
-        """Return a hash of the source of this strategy's module and the modules it names in ``code_modules``."""
+        """Return a hash of the source of this strategy's module and the modules ``code_modules`` returns."""
         digest = hashlib.sha256()
-        for module in (type(self).__module__, *self.code_modules()):
-            source = inspect.getsource(sys.modules[module]) if module in sys.modules else module
-            digest.update(source.encode())
+        for module in (sys.modules[type(self).__module__], *self.code_modules()):
+            digest.update(inspect.getsource(module).encode())
         return digest.hexdigest()[:16]
 
-    def code_modules(self) -> tuple[str, ...]:
-        """Modules besides the strategy's own whose code decides its setups (for ``code_version``)."""
+    def code_modules(self) -> tuple[ModuleType, ...]:
+        """Modules besides the strategy's own whose code decides its setups (for ``code_version``).
+
+        Module objects, not names: a renamed module then fails at import instead of silently
+        dropping out of the lookahead guard's cache key.
+        """
         return ()
 
     def describe(self) -> dict[str, Any]:

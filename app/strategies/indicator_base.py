@@ -74,14 +74,19 @@ Grid evaluation (``grid_metrics``; a grid row equals ``single_run`` bit for bit)
 
 from __future__ import annotations
 
+import sys
 from abc import abstractmethod
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 from numba import njit
 
+from app.core import engine as engine_module
+from app.core import indicators as indicators_module
+from app.core import levels as levels_module
 from app.core.costs import TAKER, CostModel
 from app.core.engine import (
     METRIC_NAMES,
@@ -96,6 +101,7 @@ from app.core.engine import (
 )
 from app.core.indicators import atr as wilder_atr
 from app.core.indicators import last_swing_levels
+from app.core.patterns import swings as swings_module
 from app.strategies.base import INDICATOR, Setups, SingleRun, Strategy
 from app.strategies.parameters import Constraint, Parameter
 
@@ -403,14 +409,8 @@ class IndicatorStrategy(Strategy):
     def keep(self, crosses: Signals, params: dict[str, Any]) -> np.ndarray:
         """Return the boolean mask of ``crosses`` that this parameter set's filters keep."""
 
-    def code_modules(self) -> tuple[str, ...]:
-        return (
-            "app.strategies.indicator_base",
-            "app.core.indicators",
-            "app.core.levels",
-            "app.core.patterns.swings",
-            "app.core.engine",
-        )
+    def code_modules(self) -> tuple[ModuleType, ...]:
+        return (sys.modules[__name__], indicators_module, levels_module, swings_module, engine_module)
 
     # ------------------------------------------------------------------ the Strategy interface
 

@@ -25,12 +25,16 @@ what a single run returns for the same parameters:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from app.core import engine as engine_module
+from app.core import levels as levels_module
 from app.core.costs import MAKER, CostModel
 from app.core.engine import (
     MarketArrays,
@@ -52,6 +56,8 @@ from app.core.levels import (
     wilder_atr,
 )
 from app.core.patterns import DEFAULT_SWING_LENGTH, MIN_ZONE_PERCENT, PatternArrays, get_detector
+from app.core.patterns import base as pattern_base_module
+from app.core.patterns import swings as swings_module
 from app.core.patterns.registry import DETECTOR_CLASSES
 from app.strategies.base import PATTERN, Grid, Setups, SingleRun, Strategy
 from app.strategies.parameters import Parameter, ParameterSpace
@@ -144,12 +150,13 @@ class PatternStrategy(Strategy):
         """Return the registered detector of this pattern type (looked up on every use: tests swap it)."""
         return get_detector(self.name)
 
-    def code_modules(self) -> tuple[str, ...]:
+    def code_modules(self) -> tuple[ModuleType, ...]:
         return (
-            type(self.detector()).__module__,
-            "app.core.patterns.base",
-            "app.core.levels",
-            "app.core.engine",
+            sys.modules[type(self.detector()).__module__],
+            pattern_base_module,
+            swings_module,
+            levels_module,
+            engine_module,
         )
 
     # ------------------------------------------------------------------ the Strategy interface
