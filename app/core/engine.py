@@ -88,8 +88,9 @@ compiled path; it is not meant for production use.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -551,9 +552,13 @@ class Fills:
     stop_bar: np.ndarray
 
 
+def _column(dtype: type[np.generic]) -> Any:
+    return field(metadata={"dtype": dtype})
+
+
 @dataclass(frozen=True)
-class Outcomes:
-    """Per-setup outcome of one level set (rows of an ``OutcomeTable``).
+class _OutcomeRecord:
+    """The outcome record, declared once: one array per field, its dtype beside it.
 
     ``status`` (STATUS_*), ``fill_bar``, ``traded``, ``exit_bar``,
     ``exit_reason`` (EXIT_*), ``exit_price``, ``r_multiple`` (net R),
@@ -561,46 +566,29 @@ class Outcomes:
     candle, counted from the slice's first day); -1 / NaN / 0 when not traded.
     """
 
-    status: np.ndarray
-    fill_bar: np.ndarray
-    traded: np.ndarray
-    exit_bar: np.ndarray
-    exit_reason: np.ndarray
-    exit_price: np.ndarray
-    r_multiple: np.ndarray
-    planned_rr: np.ndarray
-    hours: np.ndarray
-    exit_day: np.ndarray
+    status: np.ndarray = _column(np.int8)
+    fill_bar: np.ndarray = _column(np.int64)
+    traded: np.ndarray = _column(np.bool_)
+    exit_bar: np.ndarray = _column(np.int64)
+    exit_reason: np.ndarray = _column(np.int8)
+    exit_price: np.ndarray = _column(np.float64)
+    r_multiple: np.ndarray = _column(np.float64)
+    planned_rr: np.ndarray = _column(np.float64)
+    hours: np.ndarray = _column(np.float64)
+    exit_day: np.ndarray = _column(np.int64)
 
 
-_OUTCOME_DTYPES = {
-    "status": np.int8,
-    "fill_bar": np.int64,
-    "traded": np.bool_,
-    "exit_bar": np.int64,
-    "exit_reason": np.int8,
-    "exit_price": np.float64,
-    "r_multiple": np.float64,
-    "planned_rr": np.float64,
-    "hours": np.float64,
-    "exit_day": np.int64,
-}
+_OUTCOME_DTYPES = {f.name: f.metadata["dtype"] for f in fields(_OutcomeRecord)}
 
 
 @dataclass(frozen=True)
-class OutcomeTable:
-    """Outcomes of many level sets over one setup list, as 2-D arrays (one row per level set)."""
+class Outcomes(_OutcomeRecord):
+    """Per-setup outcome of one level set (a row of an ``OutcomeTable``; fields as in the record)."""
 
-    status: np.ndarray
-    fill_bar: np.ndarray
-    traded: np.ndarray
-    exit_bar: np.ndarray
-    exit_reason: np.ndarray
-    exit_price: np.ndarray
-    r_multiple: np.ndarray
-    planned_rr: np.ndarray
-    hours: np.ndarray
-    exit_day: np.ndarray
+
+@dataclass(frozen=True)
+class OutcomeTable(_OutcomeRecord):
+    """Outcomes of many level sets over one setup list, as 2-D arrays (one row per level set)."""
 
     @classmethod
     def allocate(cls, rows: int, setups: int) -> OutcomeTable:
