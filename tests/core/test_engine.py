@@ -11,11 +11,11 @@ from app.core.engine import (
     STATUS_NAMES,
     fill_at_next_open,
     prepare_market,
-    reference_backtest,
     resolve_exits,
     simulate_setups,
 )
 from tests.conftest import make_candles
+from tests.reference_engine import reference_backtest
 
 # Two quiet candles; the setup is detected at the close of bar 1.
 PREFIX = [(100, 101, 99, 100), (100, 101, 99.5, 100.5)]

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from app.core.costs import TAKER, resolve_costs
-from app.core.engine import METRIC_NAMES, reference_backtest, reference_metrics
+from app.core.engine import METRIC_NAMES
 from app.evaluation.backtest import market_arrays, run_backtest, run_backtest_grid
 from app.strategies import ParameterError, get_strategy
+from tests.reference_engine import reference_backtest, reference_metrics
 
 GRIDS = {
     "ema_cross": {

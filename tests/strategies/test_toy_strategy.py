@@ -23,7 +23,6 @@ from app.core.engine import (
     OutcomeTable,
     aggregate_metrics,
     fill_at_next_open,
-    reference_backtest,
     resolve_exits,
 )
 from app.core.metrics import METRIC_NAMES
@@ -45,6 +44,7 @@ from app.strategies import (
     unregister_strategy,
 )
 from tests.conftest import BUNDLED_DIR
+from tests.reference_engine import reference_backtest
 
 TOY_SPACE = ParameterSpace(
     parameters=(

@@ -17,8 +17,8 @@ from app.core.engine import (
     aggregate_metrics,
     metrics_row_to_dict,
     prepare_market,
-    reference_metrics,
 )
+from tests.reference_engine import reference_metrics
 
 HOUR = 3_600_000_000_000
 

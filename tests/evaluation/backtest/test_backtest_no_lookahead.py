@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from app.core.costs import CostModel
-from app.core.engine import STATUS_NAMES, prepare_market, reference_backtest, simulate_setups
+from app.core.engine import STATUS_NAMES, prepare_market, simulate_setups
 from app.core.levels import compute_levels, wilder_atr
 from app.core.patterns import get_detector
 from app.evaluation.backtest import run_backtest
 from app.strategies import PATTERN, strategy_names
+from tests.reference_engine import reference_backtest
 
 PATTERN_TYPES = strategy_names(PATTERN)
 SPOT = CostModel(maker_fee_pct=0.1, taker_fee_pct=0.1, slippage_pct=0.05)

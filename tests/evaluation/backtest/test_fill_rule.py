@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 
 from app.core.costs import COST_PRESETS
-from app.core.engine import reference_backtest
 from app.evaluation.backtest import run_backtest
 from tests.conftest import make_candles
+from tests.reference_engine import reference_backtest
 
 FLAT = (100, 101, 99, 100)  # never reaches a long entry at 97 or a short entry at 103
 LONG_ZONE = (19, 1, 95.0, 97.0)  # zone_edge entry 97, stop 95 - 10% x 2 = 94.8, fixed 2R target 101.4
