@@ -27,7 +27,8 @@ if str(REPO_ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 from app.core.candles import read_candles_csv  # noqa: E402
-from app.core.levels import ENTRY_METHODS, TP_METHODS, compute_levels, wilder_atr  # noqa: E402
+from app.core.indicators import wilder_atr  # noqa: E402
+from app.core.levels import ENTRY_METHODS, TP_METHODS, compute_levels  # noqa: E402
 from app.core.patterns import get_detector  # noqa: E402
 from app.strategies import PATTERN, get_strategy, strategy_names  # noqa: E402
 from tools.benchmark_coverage import section_coverage  # noqa: E402

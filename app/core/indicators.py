@@ -1,4 +1,4 @@
-"""Causal technical indicators of the indicator strategies (pure: numpy + numba, no Flask, no SQLAlchemy).
+"""Causal technical indicators, each declared once: EMA, RSI, MACD, Wilder ATR and ADX, swings (pure).
 
 Every value at bar ``t`` uses bars ``0..t`` only, so an indicator computed on a
 prefix of the candles equals the full-history indicator on that prefix.
@@ -32,14 +32,32 @@ MACD (``macd``)
     of the line with its untrusted head masked, and the ``ta`` library), and
     trusted from bar ``slow + signal - 2``. ``histogram = line - signal``.
 
-ATR: Wilder's ATR(14) from ``app.core.levels.wilder_atr`` (NaN
-before bar 13).
+ATR (``wilder_atr``, Wilder, period 14)
+    True range ``TR[0] = high[0] - low[0]`` (no previous close), then
+    ``max(high - low, |high - prev close|, |low - prev close|)``.
+    ``ATR[period - 1]`` is the mean of ``TR[0..period-1]``; after that
+    ``ATR[t] = (ATR[t-1] (period - 1) + TR[t]) / period``. NaN before bar
+    ``period - 1`` (bar 13).
 
-Swings (``last_swing_levels``): the price of the most recent swing low
-(high) CONFIRMED at or before each bar, using DESIGN section 4's swings
-(``app.core.patterns.swings``, length ``DEFAULT_SWING_LENGTH``): a pivot
-at ``j`` is known only at the close of bar ``j + length``, so bar ``t`` sees
-pivots ``j <= t - length`` only. NaN until the first confirmation.
+ADX (``adx``, Wilder, period 14)
+    +DM / -DM and TR smoothed by Wilder's running sums (the first smoothed
+    values are the sums of the first ``period`` moves), DX = 100 |+DI - -DI| /
+    (+DI + -DI) (0 when both are 0), ADX the mean of the first ``period`` DX
+    values at bar ``2 period - 1`` and Wilder-smoothed after. NaN before.
+
+Swings (``swing_highs``, ``swing_lows``, ``swing_masks``)
+    DESIGN section 4: a swing high at bar ``j`` with length ``L`` is ``high[j]``
+    strictly greater than the ``L`` highs before it and the ``L`` highs after it
+    (a swing low mirrors it with strictly lower lows). It is only known at the
+    close of bar ``j + L`` (its confirmation bar), so a bar ``j < L`` or
+    ``j > n - 1 - L`` is never a swing in an ``n``-bar array. Every consumer must
+    use a swing only from its confirmation bar on; that is what keeps detection
+    causal (prefix invariant).
+
+Last swing levels (``last_swing_levels``)
+    The price of the most recent swing low (high) CONFIRMED at or before each
+    bar, using the swings above (length ``DEFAULT_SWING_LENGTH``): bar ``t``
+    sees pivots ``j <= t - length`` only. NaN until the first confirmation.
 """
 
 from __future__ import annotations
@@ -47,21 +65,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from app.core.levels import ATR_PERIOD, wilder_atr
-from app.core.patterns.base import DEFAULT_SWING_LENGTH, as_float_array
-from app.core.patterns.swings import swing_highs, swing_lows
-
 RSI_PERIOD = 14
+ATR_PERIOD = 14
+ADX_PERIOD = 14
+DEFAULT_SWING_LENGTH = 5
 
-__all__ = [
-    "ATR_PERIOD",
-    "RSI_PERIOD",
-    "atr",
-    "ema",
-    "last_swing_levels",
-    "macd",
-    "rsi",
-]
+
+def as_float_array(values: np.ndarray) -> np.ndarray:
+    """Return ``values`` as a C-contiguous float64 array (no copy when already one)."""
+    return np.ascontiguousarray(np.asarray(values, dtype=np.float64))
 
 
 def _check_period(period: int, name: str = "period") -> int:
@@ -141,9 +153,119 @@ def macd(close: np.ndarray, *, fast: int, slow: int, signal: int) -> tuple[np.nd
     return line, signal_line, line - signal_line
 
 
-def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = ATR_PERIOD) -> np.ndarray:
-    """Return Wilder's ATR (``app.core.levels.wilder_atr``)."""
-    return wilder_atr(high, low, close, period)
+@njit(cache=True)
+def _wilder_atr(high, low, close, period):  # pragma: no cover - numba
+    n = close.shape[0]
+    atr = np.full(n, np.nan)
+    if n < period:
+        return atr
+    total = 0.0
+    for t in range(period):
+        tr = high[t] - low[t]
+        if t > 0:
+            tr = max(tr, abs(high[t] - close[t - 1]), abs(low[t] - close[t - 1]))
+        total += tr
+    value = total / period
+    atr[period - 1] = value
+    for t in range(period, n):
+        tr = max(high[t] - low[t], abs(high[t] - close[t - 1]), abs(low[t] - close[t - 1]))
+        value = (value * (period - 1) + tr) / period
+        atr[t] = value
+    return atr
+
+
+def wilder_atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = ATR_PERIOD) -> np.ndarray:
+    """Return Wilder's ATR, causal; NaN before bar ``period - 1``.
+
+    True range TR[0] = high[0] - low[0] (no previous close), then
+    max(high - low, |high - prev close|, |low - prev close|). ATR[period-1] is
+    the mean of TR[0..period-1]; after that ATR[t] = (ATR[t-1] x (period-1) + TR[t]) / period.
+    """
+    if int(period) < 1:
+        raise ValueError(f"period must be >= 1, got {period}")
+    return _wilder_atr(as_float_array(high), as_float_array(low), as_float_array(close), int(period))
+
+
+@njit(cache=True)
+def _adx(high, low, close, period):  # pragma: no cover - numba
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    if n < 2 * period:
+        return out
+    tr_s = plus_s = minus_s = 0.0
+    dx_sum = 0.0
+    adx = 0.0
+    for t in range(1, n):
+        up, down = high[t] - high[t - 1], low[t - 1] - low[t]
+        plus = up if up > down and up > 0 else 0.0
+        minus = down if down > up and down > 0 else 0.0
+        tr = max(high[t] - low[t], abs(high[t] - close[t - 1]), abs(low[t] - close[t - 1]))
+        if t <= period:  # the first smoothed values are sums of the first ``period`` moves
+            tr_s += tr
+            plus_s += plus
+            minus_s += minus
+            if t < period:
+                continue
+        else:
+            tr_s = tr_s - tr_s / period + tr
+            plus_s = plus_s - plus_s / period + plus
+            minus_s = minus_s - minus_s / period + minus
+        di_sum = plus_s + minus_s
+        dx = 0.0 if di_sum == 0 or tr_s == 0 else 100.0 * abs(plus_s - minus_s) / di_sum
+        if t < 2 * period - 1:
+            dx_sum += dx
+        elif t == 2 * period - 1:
+            adx = (dx_sum + dx) / period
+            out[t] = adx
+        else:
+            adx = (adx * (period - 1) + dx) / period
+            out[t] = adx
+    return out
+
+
+def adx(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = ADX_PERIOD) -> np.ndarray:
+    """Wilder's ADX, causal; NaN before bar ``2 x period - 1``."""
+    as_float = [np.ascontiguousarray(x, dtype=np.float64) for x in (high, low, close)]
+    return _adx(*as_float, int(period))
+
+
+@njit(cache=True)
+def _swing_mask(values, length, sign):  # pragma: no cover - numba
+    n = values.shape[0]
+    mask = np.zeros(n, np.bool_)
+    for j in range(length, n - length):
+        v = sign * values[j]
+        ok = True
+        for k in range(j - length, j + length + 1):
+            if k != j and not (v > sign * values[k]):
+                ok = False
+                break
+        mask[j] = ok
+    return mask
+
+
+def swing_highs(high: np.ndarray, length: int) -> np.ndarray:
+    """Return a bool mask of swing-high pivot bars (known only at bar ``j + length``)."""
+    if length < 1:
+        raise ValueError(f"length must be >= 1, got {length}")
+    return _swing_mask(np.ascontiguousarray(np.asarray(high, dtype=np.float64)), int(length), 1.0)
+
+
+def swing_lows(low: np.ndarray, length: int) -> np.ndarray:
+    """Return a bool mask of swing-low pivot bars (known only at bar ``j + length``)."""
+    if length < 1:
+        raise ValueError(f"length must be >= 1, got {length}")
+    return _swing_mask(np.ascontiguousarray(np.asarray(low, dtype=np.float64)), int(length), -1.0)
+
+
+def confirmed_at(pivots: np.ndarray, length: int) -> np.ndarray:
+    """Return the confirmation bar (``pivot + length``) of each pivot position."""
+    return np.asarray(pivots, dtype=np.int64) + int(length)
+
+
+def swing_masks(high: np.ndarray, low: np.ndarray, swing_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the (swing-high, swing-low) pivot masks that ``nearest_swing_levels`` reads."""
+    return swing_highs(as_float_array(high), swing_length), swing_lows(as_float_array(low), swing_length)
 
 
 @njit(cache=True)

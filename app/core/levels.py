@@ -36,12 +36,11 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from app.core.indicators import swing_masks, wilder_atr
 from app.core.patterns.base import BULLISH, DEFAULT_SWING_LENGTH, PatternArrays, as_float_array, direction_code
-from app.core.patterns.swings import swing_highs, swing_lows
 
 ENTRY_METHODS = ("zone_edge", "zone_mid", "atr_buffer")
 TP_METHODS = ("fixed_rr", "swing_target", "atr_multiple")
-ATR_PERIOD = 14
 ATR_ENTRY_BUFFER = 0.1
 TP3_EXTENSION = 1.5
 
@@ -76,39 +75,6 @@ class ProductionLevels:
     def as_dict(self) -> dict[str, float]:
         """Return the levels as a plain dict."""
         return {"entry": self.entry, "stop_loss": self.stop_loss, "tp1": self.tp1, "tp2": self.tp2, "tp3": self.tp3}
-
-
-@njit(cache=True)
-def _wilder_atr(high, low, close, period):  # pragma: no cover - numba
-    n = close.shape[0]
-    atr = np.full(n, np.nan)
-    if n < period:
-        return atr
-    total = 0.0
-    for t in range(period):
-        tr = high[t] - low[t]
-        if t > 0:
-            tr = max(tr, abs(high[t] - close[t - 1]), abs(low[t] - close[t - 1]))
-        total += tr
-    value = total / period
-    atr[period - 1] = value
-    for t in range(period, n):
-        tr = max(high[t] - low[t], abs(high[t] - close[t - 1]), abs(low[t] - close[t - 1]))
-        value = (value * (period - 1) + tr) / period
-        atr[t] = value
-    return atr
-
-
-def wilder_atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = ATR_PERIOD) -> np.ndarray:
-    """Return Wilder's ATR, causal; NaN before bar ``period - 1``.
-
-    True range TR[0] = high[0] - low[0] (no previous close), then
-    max(high - low, |high - prev close|, |low - prev close|). ATR[period-1] is
-    the mean of TR[0..period-1]; after that ATR[t] = (ATR[t-1] x (period-1) + TR[t]) / period.
-    """
-    if int(period) < 1:
-        raise ValueError(f"period must be >= 1, got {period}")
-    return _wilder_atr(as_float_array(high), as_float_array(low), as_float_array(close), int(period))
 
 
 @njit(cache=True)
@@ -201,11 +167,6 @@ def nearest_swing_levels(
         *(swings or swing_masks(high, low, swing_length)),
         int(swing_length),
     )
-
-
-def swing_masks(high: np.ndarray, low: np.ndarray, swing_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return the (swing-high, swing-low) pivot masks that ``nearest_swing_levels`` reads."""
-    return swing_highs(as_float_array(high), swing_length), swing_lows(as_float_array(low), swing_length)
 
 
 def validate_level_params(*, entry_method: str, sl_buffer_pct: float, tp_method: str, rr_target: float) -> None:

@@ -32,12 +32,11 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from app.core.levels import wilder_atr
+from app.core.indicators import adx, wilder_atr
 
 VOLATILITY_WINDOW = 250
 LOW_PERCENTILE = 1 / 3
 HIGH_PERCENTILE = 2 / 3
-ADX_PERIOD = 14
 ADX_TRENDING = 25.0
 VOLATILITY_NAMES = ("low", "normal", "high")
 TREND_NAMES = ("ranging", "trending")
@@ -85,49 +84,6 @@ class MarketRegimes:
 
 def _finite(value: float) -> float | None:
     return round(float(value), 4) if np.isfinite(value) else None
-
-
-@njit(cache=True)
-def _adx(high, low, close, period):  # pragma: no cover - numba
-    n = close.shape[0]
-    out = np.full(n, np.nan)
-    if n < 2 * period:
-        return out
-    tr_s = plus_s = minus_s = 0.0
-    dx_sum = 0.0
-    adx = 0.0
-    for t in range(1, n):
-        up, down = high[t] - high[t - 1], low[t - 1] - low[t]
-        plus = up if up > down and up > 0 else 0.0
-        minus = down if down > up and down > 0 else 0.0
-        tr = max(high[t] - low[t], abs(high[t] - close[t - 1]), abs(low[t] - close[t - 1]))
-        if t <= period:  # the first smoothed values are sums of the first ``period`` moves
-            tr_s += tr
-            plus_s += plus
-            minus_s += minus
-            if t < period:
-                continue
-        else:
-            tr_s = tr_s - tr_s / period + tr
-            plus_s = plus_s - plus_s / period + plus
-            minus_s = minus_s - minus_s / period + minus
-        di_sum = plus_s + minus_s
-        dx = 0.0 if di_sum == 0 or tr_s == 0 else 100.0 * abs(plus_s - minus_s) / di_sum
-        if t < 2 * period - 1:
-            dx_sum += dx
-        elif t == 2 * period - 1:
-            adx = (dx_sum + dx) / period
-            out[t] = adx
-        else:
-            adx = (adx * (period - 1) + dx) / period
-            out[t] = adx
-    return out
-
-
-def adx(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = ADX_PERIOD) -> np.ndarray:
-    """Wilder's ADX, causal; NaN before bar ``2 x period - 1``."""
-    as_float = [np.ascontiguousarray(x, dtype=np.float64) for x in (high, low, close)]
-    return _adx(*as_float, int(period))
 
 
 def atr_percentile(high, low, close, *, window: int = VOLATILITY_WINDOW) -> np.ndarray:

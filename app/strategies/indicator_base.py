@@ -99,9 +99,7 @@ from app.core.engine import (
     fill_at_next_open,
     resolve_exits,
 )
-from app.core.indicators import atr as wilder_atr
-from app.core.indicators import last_swing_levels
-from app.core.patterns import swings as swings_module
+from app.core.indicators import last_swing_levels, wilder_atr
 from app.strategies.base import INDICATOR, Setups, SingleRun, Strategy
 from app.strategies.parameters import Constraint, Parameter
 
@@ -410,7 +408,7 @@ class IndicatorStrategy(Strategy):
         """Return the boolean mask of ``crosses`` that this parameter set's filters keep."""
 
     def code_modules(self) -> tuple[ModuleType, ...]:
-        return (sys.modules[__name__], indicators_module, levels_module, swings_module, engine_module)
+        return (sys.modules[__name__], indicators_module, levels_module, engine_module)
 
     # ------------------------------------------------------------------ the Strategy interface
 

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from app.core import engine as engine_module
+from app.core import indicators as indicators_module
 from app.core import levels as levels_module
 from app.core.costs import MAKER, CostModel
 from app.core.engine import (
@@ -57,7 +58,6 @@ from app.core.levels import (
 )
 from app.core.patterns import DEFAULT_SWING_LENGTH, MIN_ZONE_PERCENT, PatternArrays, get_detector
 from app.core.patterns import base as pattern_base_module
-from app.core.patterns import swings as swings_module
 from app.core.patterns.registry import DETECTOR_CLASSES
 from app.strategies.base import PATTERN, Grid, Setups, SingleRun, Strategy
 from app.strategies.parameters import Parameter, ParameterSpace
@@ -154,7 +154,7 @@ class PatternStrategy(Strategy):
         return (
             sys.modules[type(self.detector()).__module__],
             pattern_base_module,
-            swings_module,
+            indicators_module,
             levels_module,
             engine_module,
         )

@@ -9,9 +9,7 @@ from ta.momentum import RSIIndicator
 from ta.trend import MACD, EMAIndicator
 
 from app.core.candles import read_candles_csv
-from app.core.indicators import atr, ema, last_swing_levels, macd, rsi
-from app.core.levels import wilder_atr
-from app.core.patterns.swings import swing_lows
+from app.core.indicators import ema, last_swing_levels, macd, rsi, swing_lows, wilder_atr
 from tests.conftest import BUNDLED_DIR
 
 BUNDLED = BUNDLED_DIR / "BTC_USDT-1h.csv.gz"
@@ -97,10 +95,41 @@ def test_macd_equals_pandas_and_ta(close, fast, slow, signal):
     assert_close(hist[start:], lib.macd_diff().to_numpy()[start:], atol=atol)
 
 
-def test_atr_is_the_trade_levels_wilder_atr():
-    frame = read_candles_csv(BUNDLED).iloc[:3000]
-    h, lo, c = (frame[k].to_numpy() for k in ("high", "low", "close"))
-    np.testing.assert_array_equal(atr(h, lo, c), wilder_atr(h, lo, c))
+def reference_atr(high, low, close, period=14):
+    """Wilder's ATR in plain Python."""
+    out = [float("nan")] * len(close)
+    trs = []
+    for t in range(len(close)):
+        if t == 0:
+            trs.append(high[0] - low[0])
+        else:
+            trs.append(max(high[t] - low[t], abs(high[t] - close[t - 1]), abs(low[t] - close[t - 1])))
+    if len(close) < period:
+        return out
+    atr = sum(trs[:period]) / period
+    out[period - 1] = atr
+    for t in range(period, len(close)):
+        atr = (atr * (period - 1) + trs[t]) / period
+        out[t] = atr
+    return out
+
+
+def test_wilder_atr_matches_plain_python_reference():
+    df = read_candles_csv(BUNDLED_DIR / "BTC_USDT-4h.csv.gz").iloc[:3000]
+    h, lo, c = (df[k].to_numpy() for k in ("high", "low", "close"))
+    got = wilder_atr(h, lo, c)
+    assert np.isnan(got[:13]).all() and np.isfinite(got[13:]).all()
+    np.testing.assert_allclose(got, reference_atr(h.tolist(), lo.tolist(), c.tolist()), rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(wilder_atr(h, lo, c, 5), reference_atr(h, lo, c, 5), rtol=1e-12, equal_nan=True)
+
+
+def test_wilder_atr_uses_previous_close_gap():
+    high = np.array([10.0, 12.0, 13.0])
+    low = np.array([9.0, 11.0, 12.0])
+    close = np.array([9.5, 11.5, 12.5])
+    # TR = 1, max(1, 2.5, 1.5) = 2.5, max(1, 1.5, 0.5) = 1.5 -> mean of first 2 = 1.75, then (1.75 + 1.5) / 2
+    np.testing.assert_allclose(wilder_atr(high, low, close, 2), [np.nan, 1.75, 1.625], equal_nan=True)
+    assert np.isnan(wilder_atr(high, low, close, 14)).all()
 
 
 def test_last_swing_low_is_confirmed_before_use_and_prefix_invariant():

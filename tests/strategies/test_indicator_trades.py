@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.core.costs import COST_PRESETS
-from app.core.levels import wilder_atr
+from app.core.indicators import wilder_atr
 from app.evaluation.backtest import market_arrays, run_backtest
 from app.strategies import INDICATOR, get_strategy, strategy_names
 from app.strategies.indicator_base import pending_levels

@@ -31,13 +31,14 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from app.core.indicators import DEFAULT_SWING_LENGTH, as_float_array
+
 BULLISH, BEARISH = 1, -1
 DIRECTION_NAMES = {BULLISH: "bullish", BEARISH: "bearish"}
 DIRECTION_CODES = {"bullish": BULLISH, "bearish": BEARISH}
 
 MIN_ZONE_PERCENT = 0.15
 OVERLAP_THRESHOLD = 0.70
-DEFAULT_SWING_LENGTH = 5
 DEFAULT_EXPIRY_BARS = 100
 
 # Zone status codes of ``zone_statuses``; ``STATUS_NAMES`` maps them to the strings of ``zone_status``.
@@ -95,11 +96,6 @@ class PatternArrays:
             zone_low=np.ascontiguousarray(np.asarray(zone_low, dtype=np.float64)[order]),
             zone_high=np.ascontiguousarray(np.asarray(zone_high, dtype=np.float64)[order]),
         )
-
-
-def as_float_array(values: np.ndarray | pd.Series) -> np.ndarray:
-    """Return ``values`` as a C-contiguous float64 array (no copy when already one)."""
-    return np.ascontiguousarray(np.asarray(values, dtype=np.float64))
 
 
 @njit(cache=True)

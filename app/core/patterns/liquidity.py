@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from app.core.indicators import swing_highs, swing_lows
 from app.core.patterns.base import PatternArrays, PatternDetector
-from app.core.patterns.swings import swing_highs, swing_lows
 
 
 @njit(cache=True)

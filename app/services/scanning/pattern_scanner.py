@@ -27,7 +27,8 @@ import pandas as pd
 from flask import current_app
 from sqlalchemy import select
 
-from app.core.levels import production_level_arrays, wilder_atr
+from app.core.indicators import wilder_atr
+from app.core.levels import production_level_arrays
 from app.core.patterns import STATUS_NAMES, PatternArrays, get_detector, zone_statuses
 from app.core.patterns.base import DIRECTION_CODES, DIRECTION_NAMES, PatternDetector
 from app.core.regimes import current_regime

@@ -7,7 +7,8 @@ import pytest
 
 from app.core.costs import CostModel
 from app.core.engine import STATUS_NAMES, prepare_market, simulate_setups
-from app.core.levels import compute_levels, wilder_atr
+from app.core.indicators import wilder_atr
+from app.core.levels import compute_levels
 from app.core.patterns import get_detector
 from app.evaluation.backtest import run_backtest
 from app.strategies import PATTERN, strategy_names

@@ -1,11 +1,11 @@
-"""Swing highs/lows: strict comparison and confirmation delay."""
+"""Swings (app.core.indicators): pivots strictly beyond L bars each side, known L bars later."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from app.core.patterns.swings import confirmed_at, swing_highs, swing_lows
+from app.core.indicators import confirmed_at, swing_highs, swing_lows
 
 HIGH = np.array([1.0, 2.0, 5.0, 3.0, 4.0, 3.5, 2.0, 6.0, 6.0, 1.0, 0.5])
 
