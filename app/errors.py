@@ -12,7 +12,7 @@ class AppError(Exception):
     """An error meant for the user: a stable code, a message, optional details.
 
     ``status_code`` is its HTTP status; ``exit_code`` what a command or script
-    exits with (DESIGN section 6: 1 partial failure, 2 bad input, 3 busy;
+    exits with (docs/design-rules.md#exit-codes: 1 partial failure, 2 bad input, 3 busy;
     see app/cli/errors.py).
     """
 
@@ -72,7 +72,7 @@ def _wants_json() -> bool:
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Render AppError and HTTP errors as the DESIGN's JSON shape for API clients, as a page for browsers."""
+    """Render AppError and HTTP errors as JSON for API clients (docs/design-rules.md#errors), as a page for browsers."""
 
     @app.errorhandler(AppError)
     def handle_app_error(error: AppError):

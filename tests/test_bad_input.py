@@ -2,7 +2,7 @@
 
 Each case is one command a user or cron can run with wrong input. Every one
 must end with a clear ``Error: ...`` line naming what was wrong, the
-documented exit code (2 bad input; DESIGN section 6) and NOTHING written (no
+documented exit code (2 bad input; docs/design-rules.md#exit-codes) and NOTHING written (no
 symbol, candle, series summary or user). ``CASES`` runs through the flask CLI
 in-process; ``PROCESS_CASES`` start ``flask`` in a subprocess, for what fails
 before any command runs (configuration). The count of both is the figure the

@@ -1,6 +1,6 @@
 """One way for every ``flask`` command and script to fail: ``Error: <one line>`` on stderr, a documented exit code.
 
-Exit codes (DESIGN section 6), the same for commands and cron scripts:
+Exit codes (docs/design-rules.md#exit-codes), the same for commands and cron scripts:
 
 ==  =========================================================================
 0   done

@@ -19,7 +19,7 @@ scripts_cli = AppGroup("scripts", help="The trading-script catalogue (Pine Scrip
 
 
 class CommandError(click.ClickException):
-    """A user-facing failure with the DESIGN's exit codes: 2 bad input, 1 retry may help."""
+    """A user-facing failure with the exit codes of docs/design-rules.md#exit-codes: 2 bad input, 1 retry may help."""
 
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)

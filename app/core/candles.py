@@ -1,6 +1,6 @@
 """Read and validate candle DataFrames (pure: no Flask, no SQLAlchemy).
 
-The candle format used everywhere downstream (DESIGN section 3): a UTC
+The candle format used everywhere downstream (docs/design-rules.md#candles): a UTC
 ``DatetimeIndex`` named ``timestamp`` holding each candle's OPEN time, sorted
 and unique, and float64 columns ``open, high, low, close, volume``.
 
@@ -275,7 +275,7 @@ def check_storable(
 
 
 def validate_candles(df: pd.DataFrame, *, source: str = "candles", row_offset: int = 0) -> pd.DataFrame:
-    """Check a candle DataFrame against DESIGN section 3 and return it normalised.
+    """Check a candle DataFrame against the candle rules (docs/design-rules.md#candles) and return it normalised.
 
     Raises ``CandleValidationError`` for NaN or infinite values, negative
     prices or volume, ``high < low``, ``high < max(open, close)``,

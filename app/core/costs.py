@@ -1,6 +1,6 @@
 """The venue-aware cost model of every backtest, declared once (pure: no Flask, no SQLAlchemy).
 
-DESIGN section 5: limit orders (pattern entries, target exits) pay the maker
+docs/design-rules.md#trade-levels-and-the-backtest: limit orders (pattern entries, target exits) pay the maker
 fee and no slippage; stops, end-of-data exits and market entries (indicator
 strategies) pay the taker fee plus slippage against the trader. Fees are
 charged on each side's notional and folded into the price:

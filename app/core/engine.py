@@ -3,7 +3,7 @@
 No Flask, no SQLAlchemy, no detection and no level computation here: callers
 hand in setups (detection bar, direction, entry, stop, target) already built by
 the detectors and ``trade_levels.compute_levels``. This module implements
-DESIGN section 5 (bullish described; bearish mirrors every comparison).
+docs/design-rules.md#trade-levels-and-the-backtest (bullish described; bearish mirrors every comparison).
 
 Fill (``find_fills``)
     A limit order rests from the candle after detection (``index + 1``) to

@@ -46,7 +46,7 @@ ADX (``adx``, Wilder, period 14)
     values at bar ``2 period - 1`` and Wilder-smoothed after. NaN before.
 
 Swings (``swing_highs``, ``swing_lows``, ``swing_masks``)
-    DESIGN section 4: a swing high at bar ``j`` with length ``L`` is ``high[j]``
+    docs/design-rules.md#patterns: a swing high at bar ``j`` with length ``L`` is ``high[j]``
     strictly greater than the ``L`` highs before it and the ``L`` highs after it
     (a swing low mirrors it with strictly lower lows). It is only known at the
     close of bar ``j + L`` (its confirmation bar), so a bar ``j < L`` or

@@ -1,6 +1,6 @@
 """Trade levels for detected zones, shared by production and the backtester (pure: no Flask, no SQLAlchemy).
 
-DESIGN section 5, bullish (bearish mirrors every rule):
+docs/design-rules.md#trade-levels-and-the-backtest, bullish (bearish mirrors every rule):
 
 - entry: ``zone_edge`` = zone_high; ``zone_mid`` = (zone_low + zone_high) / 2;
   ``atr_buffer`` = zone_high + 0.1 x ATR(14) at the detection bar

@@ -139,7 +139,7 @@ def market_regimes(
 
 
 def candle_regimes(candles: pd.DataFrame, *, window: int = VOLATILITY_WINDOW) -> MarketRegimes:
-    """``market_regimes`` of a candle frame (the DESIGN's candle format)."""
+    """``market_regimes`` of a candle frame (the candle format (docs/design-rules.md#candles))."""
     return market_regimes(
         candles["high"].to_numpy(), candles["low"].to_numpy(), candles["close"].to_numpy(), window=window
     )

@@ -54,7 +54,7 @@ def _check_wait(max_wait_bars: Any) -> int:
 
 
 def check_candles(candles: Any) -> pd.DataFrame:
-    """Return ``candles`` validated (DESIGN section 3) or raise ValueError naming 'candles'."""
+    """Return ``candles`` validated (docs/design-rules.md#candles) or raise ValueError naming 'candles'."""
     if not isinstance(candles, pd.DataFrame):
         raise ValueError(f"candles must be a pandas DataFrame, got {type(candles).__name__}")
     if len(candles) == 0:

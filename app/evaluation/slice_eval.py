@@ -86,7 +86,7 @@ class SliceTask:
     symbol: str
     timeframe: str
     strategy: str
-    candles: pd.DataFrame  # validated (DESIGN section 3): the loader's job, not repeated per slice
+    candles: pd.DataFrame  # validated (docs/design-rules.md#candles): the loader's job, not repeated per slice
     # Canonical parameter sets (``space.expand`` of a validated grid): the kernel takes them as they are.
     combinations: list[dict[str, Any]]
     costs: CostModel

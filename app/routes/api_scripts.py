@@ -16,7 +16,7 @@ bp = make_blueprint("api_scripts", tag="Scripts")
 @bp.output(s.ScriptSearchOut)
 @public
 def search(documented):  # noqa: ARG001 - the catalogue validates the raw arguments itself
-    """Full-text search with filters and sort; 400 with the DESIGN error shape for bad parameters."""
+    """Full-text search with filters and sort; bad parameters get 400 (docs/design-rules.md#errors)."""
     params = script_catalogue.parse_search_params(request.args.to_dict())
     return script_catalogue.search_scripts(params).to_dict()
 

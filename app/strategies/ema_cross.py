@@ -14,8 +14,9 @@ Rule (all values at the close of candle ``t``; EMAs of the close,
 Entry, stop, target, exits, costs and the one-position-at-a-time rule are
 those of every indicator strategy (``app.strategies.indicator_base``): a
 market order at the next candle's open (taker fee + slippage), the stop from
-``stop_method``/``stop_value``, the target at ``rr_target`` x risk, DESIGN
-section 5's exits, and a signal while a trade is open is ignored.
+``stop_method``/``stop_value``, the target at ``rr_target`` x risk, the exits
+of docs/design-rules.md#trade-levels-and-the-backtest, and a signal while a
+trade is open is ignored.
 
 Period sets (``ema_config``; ``EMA_CONFIGS`` is this table)
 

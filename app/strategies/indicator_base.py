@@ -25,11 +25,11 @@ candle ``t``:
     ``risk = entry - stop``; ``target = entry + rr_target x risk``. A setup
     whose risk is not positive (a swing stop at or above the entry, no swing
     confirmed yet) gets NaN stop and target and is skipped, without blocking
-    the position. Swings are DESIGN section 4's (length 5), used only from
+    the position. Swings are those of docs/design-rules.md#patterns (length 5), used only from
     their confirmation candle (``indicators.last_swing_levels``).
 
 Exits
-    Exactly ``app.core.engine``'s exit kernel (DESIGN section 5):
+    Exactly ``app.core.engine``'s exit kernel (docs/design-rules.md#trade-levels-and-the-backtest):
     the fill candle can stop the trade out but not take profit; then the first
     candle reaching the stop (at the stop, or at the open on a gap) or the
     target (maker fill at the target); both in one candle = the stop; still

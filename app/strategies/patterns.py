@@ -3,7 +3,7 @@
 ``imbalance``, ``order_block`` and ``liquidity_sweep`` share one pipeline and
 one declared parameter space; only the detector differs (looked up by name in
 ``app.core.patterns``, so a detector a test registers is the one used).
-Entries are resting limit orders (maker; DESIGN section 5).
+Entries are resting limit orders (maker; docs/design-rules.md#trade-levels-and-the-backtest).
 
 Grid evaluation shares work across parameter sets, so a grid row is exactly
 what a single run returns for the same parameters:

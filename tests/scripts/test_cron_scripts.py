@@ -56,7 +56,7 @@ def test_scan_patterns_script(file_db, capsys):
     assert stored > 0 and f"new patterns: {stored}" in capsys.readouterr().out
     assert scan.main(["--symbol", "BTC/USDT", "--timeframe", "1d"]) == 0
     assert _count(Pattern) == stored
-    assert scan.main(["--symbol", "NOPE/USDT", "--timeframe", "1d"]) == 2  # bad input (DESIGN exit codes)
+    assert scan.main(["--symbol", "NOPE/USDT", "--timeframe", "1d"]) == 2  # bad input (docs/design-rules.md#exit-codes)
     assert "unknown symbol" in capsys.readouterr().err
 
 

@@ -1,7 +1,7 @@
 """Pattern detector base: pattern arrays, shared filters, zone status (pure: no Flask, no SQLAlchemy).
 
 Every detector turns OHLC numpy arrays into ``PatternArrays`` (one row per
-pattern, sorted by index then direction) in three steps (DESIGN section 4):
+pattern, sorted by index then direction) in three steps (docs/design-rules.md#patterns):
 
 1. ``find_candidates``: the raw patterns of the subclass, causal;
 2. min zone size: ``(zone_high - zone_low) / close[index] * 100 >= min_zone_pct``;

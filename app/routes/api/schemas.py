@@ -48,7 +48,7 @@ class ErrorBody(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    """The one error shape (DESIGN section 6)."""
+    """The one error shape (docs/design-rules.md#errors)."""
 
     error: ErrorBody
 

@@ -306,7 +306,7 @@ def load_candles(
 ) -> pd.DataFrame:
     """Return stored candles of ``symbol``/``timeframe`` with open time in [start, end].
 
-    The result is in the DESIGN's candle format (validated). An unknown symbol
+    The result is in the candle format (docs/design-rules.md#candles) (validated). An unknown symbol
     raises NotFoundError; a known symbol without candles in range gives an
     empty frame.
     """

@@ -1,4 +1,4 @@
-"""The numba detectors against plain-Python references written straight from DESIGN section 4."""
+"""The numba detectors against plain-Python references written straight from docs/design-rules.md#patterns."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The honest fill rule (DESIGN section 5) through run_backtest, checked against the plain-Python reference.
+"""The honest fill rule (docs/design-rules.md#trade-levels-and-the-backtest) through run_backtest,
+checked against the plain-Python reference.
 
 A resting limit order fills on the first candle that reaches its entry, whatever that candle does afterwards:
 a candle that trades through the entry and closes beyond the stop is a fill and a loss at the stop. An order

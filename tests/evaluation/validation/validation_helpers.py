@@ -49,7 +49,7 @@ def motif(regime: str) -> list[tuple[float, float, float, float]]:
 
 
 def make_frame(rows: list[tuple[float, float, float, float]], *, start: str = "2024-01-01") -> pd.DataFrame:
-    """Return a DESIGN-format candle DataFrame (hourly) from (open, high, low, close) rows."""
+    """Return a candle DataFrame (docs/design-rules.md#candles) (hourly) from (open, high, low, close) rows."""
     arr = np.asarray(rows, dtype=np.float64)
     index = pd.date_range(start, periods=len(rows), freq="1h", tz="UTC", name="timestamp")
     return pd.DataFrame(

@@ -447,7 +447,7 @@ def test_cli_unknown_symbol_fails_with_its_name(app, fake_exchange):
     runner = app.test_cli_runner()
     result = runner.invoke(candles_fetch.fetch_command, ["--symbol", "XRP/EUR", "--timeframe", "1h"])
 
-    assert result.exit_code == 2  # bad input (DESIGN exit codes)
+    assert result.exit_code == 2  # bad input (docs/design-rules.md#exit-codes)
     assert "unknown symbol 'XRP/EUR'" in result.output
     assert fake_exchange.requested_names == ["binance"]  # config default
     assert candle_count() == 0
@@ -470,5 +470,5 @@ def test_cli_unknown_exchange_fails_clearly(app):
         candles_fetch.fetch_command, ["--exchange", "nope", "--symbol", "BTC/USDT", "--timeframe", "1h"]
     )
 
-    assert result.exit_code == 2  # bad input (DESIGN exit codes)
+    assert result.exit_code == 2  # bad input (docs/design-rules.md#exit-codes)
     assert "unknown exchange 'nope'" in result.output
