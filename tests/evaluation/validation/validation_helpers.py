@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -63,3 +65,8 @@ def regime_candles(regimes: list[str], *, pad: int = 0) -> pd.DataFrame:
     for regime in regimes:
         rows += motif(regime)
     return make_frame(rows)
+
+
+def json_roundtrip(value):
+    """Serialise strictly (no NaN/inf, no numpy scalars) and load back."""
+    return json.loads(json.dumps(value, allow_nan=False))
