@@ -76,7 +76,9 @@ def reference_backtest(
                     exit_bar, reason, price = j, "target", t
                     break
         exit_order = MAKER if reason == "target" else TAKER
-        adj_entry, adj_exit = net_prices(e, price, d, costs=costs, entry_order=entry_order, exit_order=exit_order)
+        adj_entry, adj_exit = net_prices(
+            e, price, direction=d, costs=costs, entry_order=entry_order, exit_order=exit_order
+        )
         r = d * (adj_exit - adj_entry) / abs(e - s)
         trades.append(
             {

@@ -186,7 +186,7 @@ def section_params(data_dir: Path) -> None:
 
         def lookup(k: int) -> None:
             symbol, timeframe, strategy, who = picks[k]
-            get_parameters(symbol, timeframe, strategy, user=who)
+            get_parameters(symbol=symbol, timeframe=timeframe, strategy=strategy, user=who)
 
         cache = parameter_cache()
         _describe("uncached", _timed(UNCACHED_CALLS, lookup, before=cache.invalidate), 20.0)

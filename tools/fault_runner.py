@@ -101,7 +101,7 @@ class PausePoint:
 
         def paused_insert_rows(table, columns, rows):
             self.before_bulk_insert(table.name)
-            return insert_rows(table, columns, rows)
+            return insert_rows(table, columns=columns, rows=rows)
 
         bulk.insert_rows = paused_insert_rows  # before the runner imports it (main() imports it later)
         event.listen(Engine, "before_cursor_execute", self.before_statement)

@@ -83,6 +83,7 @@ def scope_options(command):
 
 
 def create_from_options(
+    *,
     preset,
     grid_json,
     symbols,

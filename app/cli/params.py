@@ -59,7 +59,7 @@ def autotune_command(
     decisions = auto_tuner.apply_best_params(
         symbol,
         strategy,
-        timeframe,
+        timeframe=timeframe,
         min_improvement_pct=min_improvement,
         dry_run=not apply_,
         robust=not raw_best,
@@ -164,7 +164,11 @@ def rollback_command(symbol, timeframe, strategy, to_set_id, actor) -> None:
 def get_command(symbol, timeframe, strategy, email, base, as_json) -> None:
     """The parameters the slice trades now (in the current market regime): user -> production -> default."""
     resolved = get_parameters(
-        symbol, timeframe, strategy, user=find_user(email) if email else None, market=None if base else "current"
+        symbol=symbol,
+        timeframe=timeframe,
+        strategy=strategy,
+        user=find_user(email) if email else None,
+        market=None if base else "current",
     ).to_dict()
     if as_json:
         _json(resolved)
@@ -183,7 +187,7 @@ def get_command(symbol, timeframe, strategy, email, base, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def suggest_command(symbol, timeframe, strategy, as_json) -> None:
     """Whether the newest job's robust best should replace the active set, and whether that set is stale."""
-    suggestion = suggest_parameter_updates(symbol, timeframe, strategy)
+    suggestion = suggest_parameter_updates(symbol=symbol, timeframe=timeframe, strategy=strategy)
     if as_json:
         _json(suggestion)
         return

@@ -112,7 +112,7 @@ def resolve_costs(
 
 
 def net_prices(
-    entry_price: float, exit_price: float, direction: int, *, costs: CostModel, entry_order: str, exit_order: str
+    entry_price: float, exit_price: float, *, direction: int, costs: CostModel, entry_order: str, exit_order: str
 ) -> tuple[float, float]:
     """Return (entry', exit') after fees and slippage for one trade (a plain-Python reference of the engine)."""
     entry_buy, entry_sell = costs.factors(entry_order)

@@ -134,10 +134,10 @@ def run_backtest_grid(
     frame = check_candles(candles)
     combos = _check_combinations(chosen, combinations)
     metrics = chosen.grid_metrics(market_arrays(frame), combos, costs=model, max_wait_bars=wait) if combos else None
-    return grid_frame(chosen, combos, metrics)
+    return grid_frame(chosen, combos=combos, metrics=metrics)
 
 
-def grid_frame(strategy: Strategy, combos: list[dict[str, Any]], metrics: np.ndarray | None) -> pd.DataFrame:
+def grid_frame(strategy: Strategy, *, combos: list[dict[str, Any]], metrics: np.ndarray | None) -> pd.DataFrame:
     """Return parameters and metrics as one table (the shape ``run_backtest_grid`` returns)."""
     columns: dict[str, Any] = {name: [combo[name] for combo in combos] for name in strategy.space.names}
     for j, name in enumerate(METRIC_NAMES):

@@ -184,7 +184,7 @@ def _evaluate(task: SliceTask, result: SliceResult) -> None:
     kernel_started = time.process_time()
     grid = strategy.grid(market, task.combinations, costs=task.costs, max_wait_bars=DEFAULT_MAX_WAIT_BARS)
     result.kernel_seconds = time.process_time() - kernel_started
-    metrics = grid_frame(strategy, task.combinations, grid.metrics)
+    metrics = grid_frame(strategy, combos=task.combinations, metrics=grid.metrics)
     metrics["composite_score"] = composite_scores(metrics, min_trades=task.min_trades)
     stability = stability_scores(metrics, space=space, metric=task.ranking_metric)
     metrics["stability_score"] = stability

@@ -22,7 +22,7 @@ or not, is written to the change log; a dry run writes nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -42,6 +42,14 @@ from app.services.params import parameter_sets
 from app.strategies import get_strategy
 
 DEFAULT_MIN_IMPROVEMENT_PCT = 5.0
+
+
+class Candidate(NamedTuple):
+    """What the auto-tuner judges for one slice: the slice, its job and the run proposed (None: no run qualified)."""
+
+    slice_: OptimizationSlice
+    job: OptimizationJob
+    run: OptimizationRun | None
 
 
 @dataclass
@@ -81,8 +89,8 @@ class TuneDecision:
 def apply_best_params(
     symbol: str | None = None,
     strategy: str | None = None,
-    timeframe: str | None = None,
     *,
+    timeframe: str | None = None,
     min_improvement_pct: float = DEFAULT_MIN_IMPROVEMENT_PCT,
     dry_run: bool = True,
     robust: bool = True,
@@ -98,10 +106,11 @@ def apply_best_params(
     if min_improvement_pct < 0:
         raise ValidationError("min_improvement_pct must be >= 0")
     decisions = []
-    for slice_, job, run in candidates(symbol, strategy, timeframe, robust=robust, run_id=run_id):
-        decision = judge(slice_, job, run, min_improvement_pct=min_improvement_pct, min_trades=min_trades)
+    found = candidates(symbol=symbol, strategy=strategy, timeframe=timeframe, robust=robust, run_id=run_id)
+    for candidate in found:
+        decision = judge(candidate, min_improvement_pct=min_improvement_pct, min_trades=min_trades)
         if decision.decision == ParamAction.PROPOSED and not dry_run:
-            decision = _apply(decision, slice_, job, run, actor=actor, source=ParamSource.RUN if run_id else None)
+            decision = _apply(decision, candidate, actor=actor, source=ParamSource.RUN if run_id else None)
         else:
             _log(decision, actor=actor, dry_run=dry_run)
         decisions.append(decision)
@@ -110,14 +119,14 @@ def apply_best_params(
 
 
 def candidates(
-    symbol: str | None, strategy: str | None, timeframe: str | None, *, robust: bool, run_id: int | None = None
-) -> list[tuple[OptimizationSlice, OptimizationJob, OptimizationRun | None]]:
-    """Return (slice, job, candidate run or None) per slice: the newest completed slice of each, or ``run_id``'s."""
+    *, symbol: str | None, strategy: str | None, timeframe: str | None, robust: bool, run_id: int | None = None
+) -> list[Candidate]:
+    """Return the candidate of each slice: the newest completed slice of each, or ``run_id``'s."""
     if run_id is not None:
         run = db.session.get(OptimizationRun, run_id)
         if run is None:
             raise NotFoundError(f"optimization run {run_id} not found")
-        return [(run.slice, db.session.get(OptimizationJob, run.job_id), run)]
+        return [Candidate(run.slice, db.session.get(OptimizationJob, run.job_id), run)]
     query = (
         select(OptimizationSlice, OptimizationJob)
         .join(OptimizationJob, OptimizationJob.id == OptimizationSlice.job_id)
@@ -138,19 +147,15 @@ def candidates(
     for key in sorted(newest):
         slice_, job = newest[key]
         chosen = slice_.robust_run_id if robust else slice_.best_run_id
-        out.append((slice_, job, db.session.get(OptimizationRun, chosen) if chosen else None))
+        out.append(Candidate(slice_, job, db.session.get(OptimizationRun, chosen) if chosen else None))
     return out
 
 
 def judge(
-    slice_: OptimizationSlice,
-    job: OptimizationJob,
-    run: OptimizationRun | None,
-    *,
-    min_improvement_pct: float = DEFAULT_MIN_IMPROVEMENT_PCT,
-    min_trades: int | None = None,
+    candidate: Candidate, *, min_improvement_pct: float = DEFAULT_MIN_IMPROVEMENT_PCT, min_trades: int | None = None
 ) -> TuneDecision:
     """Decide one slice without writing anything (see the module docstring for the order of the checks)."""
+    slice_, job, run = candidate
     active = parameter_sets.active_row(symbol=slice_.symbol, timeframe=slice_.timeframe, strategy=slice_.strategy)
     before = dict(active.params) if active else parameter_sets.default_params(slice_.strategy)
     decision = TuneDecision(
@@ -177,7 +182,7 @@ def judge(
     if reason:
         decision.reason = reason + _others_note(reason, decision.metrics["promotable_runs"])
         return decision
-    return _compare(decision, slice_, job, run, min_improvement_pct=min_improvement_pct)
+    return _compare(decision, candidate, min_improvement_pct=min_improvement_pct)
 
 
 def promotable_runs(slice_: OptimizationSlice, *, needed: int) -> int:
@@ -222,11 +227,12 @@ def _refusal(job, run, oos, *, needed: int, before: dict[str, Any], strategy: st
     return None
 
 
-def _compare(decision: TuneDecision, slice_, job, run, *, min_improvement_pct: float) -> TuneDecision:
+def _compare(decision: TuneDecision, candidate: Candidate, *, min_improvement_pct: float) -> TuneDecision:
     """Re-evaluate the active set on the job's candles, judge the gain on the ranking metric (checks 5, 6)."""
+    slice_, job, run = candidate
     metric = job.ranking_metric
     try:
-        active_metrics, candidate_metrics, note = evaluate_pair(slice_, job, run, decision.before)
+        active_metrics, candidate_metrics, note = evaluate_pair(candidate, active_params=decision.before)
     except (AppError, ValueError) as exc:  # candles gone: nothing to compare on, so nothing is promoted
         decision.reason = f"cannot re-evaluate the active set on the job's candles: {exc}"
         return decision
@@ -253,21 +259,26 @@ def _compare(decision: TuneDecision, slice_, job, run, *, min_improvement_pct: f
     return decision
 
 
-def evaluate_pair(slice_, job, run, active_params: dict[str, Any]) -> tuple[dict, dict, str]:
+def evaluate_pair(candidate: Candidate, *, active_params: dict[str, Any]) -> tuple[dict, dict, str]:
     """Return (active metrics, candidate metrics, note) on the slice's candles and the job's costs.
 
     Both come from the stored runs when the grid held the active set;
     otherwise the active set is backtested on the job's candles, and when
     those candles changed since the job the candidate is re-run too.
     """
-    active_metrics, candles = evaluate_params(slice_, job, active_params)
+    slice_, job, run = candidate
+    active_metrics, candles = evaluate_params(slice_, job, params=active_params)
     if candles is None or candles_fingerprint(candles) == slice_.candles_fingerprint:
         return active_metrics, run.metrics(), ""
     note = " (candles changed since the job: both re-run)"
-    return active_metrics, backtest_metrics(candles, slice_.strategy, run.params, CostModel(**job.costs)), note
+    return (
+        active_metrics,
+        backtest_metrics(candles, strategy=slice_.strategy, params=run.params, costs=CostModel(**job.costs)),
+        note,
+    )
 
 
-def evaluate_params(slice_, job, params: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame | None]:
+def evaluate_params(slice_, job, *, params: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame | None]:
     """Return the metrics of ``params`` on the slice's candles with the job's costs, and the candles loaded
     (None when the slice's stored run of those parameters answered). ValueError when the candles are gone."""
     space = get_strategy(slice_.strategy).space
@@ -278,13 +289,13 @@ def evaluate_params(slice_, job, params: dict[str, Any]) -> tuple[dict[str, Any]
     )
     if stored is not None:
         return stored.metrics(), None
-    candles = load_candles(slice_.symbol, slice_.timeframe, job.start_date, end_of(job.end_date))
+    candles = load_candles(slice_.symbol, slice_.timeframe, start=job.start_date, end=end_of(job.end_date))
     if candles.empty:
         raise ValueError(f"no candles stored for {slice_.symbol} {slice_.timeframe} in the job's range")
-    return backtest_metrics(candles, slice_.strategy, params, CostModel(**job.costs)), candles
+    return backtest_metrics(candles, strategy=slice_.strategy, params=params, costs=CostModel(**job.costs)), candles
 
 
-def backtest_metrics(candles: pd.DataFrame, strategy: str, params: dict[str, Any], costs: CostModel) -> dict:
+def backtest_metrics(candles: pd.DataFrame, *, strategy: str, params: dict[str, Any], costs: CostModel) -> dict:
     """The stored-run metrics of one backtest (composite score without the thin-run penalty)."""
     full = run_backtest(candles, strategy=strategy, params=params, costs=costs)
     metrics = {name: full[name] for name in METRIC_NAMES}
@@ -320,7 +331,8 @@ def _log(decision: TuneDecision, *, actor: str, dry_run: bool) -> None:
     )
 
 
-def _apply(decision: TuneDecision, slice_, job, run, *, actor: str, source: str | None) -> TuneDecision:
+def _apply(decision: TuneDecision, candidate: Candidate, *, actor: str, source: str | None) -> TuneDecision:
+    slice_, job, run = candidate
     stored = parameter_sets.apply_set(
         symbol=slice_.symbol,
         timeframe=slice_.timeframe,
@@ -331,7 +343,7 @@ def _apply(decision: TuneDecision, slice_, job, run, *, actor: str, source: str 
         reason=decision.reason,
         job_id=job.id,
         run_id=run.id,
-        metrics=set_metrics(slice_, job, run),
+        metrics=set_metrics(candidate),
         regime_sets=regime_sets(slice_, run),
         improvement_pct=decision.improvement_pct,
     )
@@ -349,8 +361,9 @@ def regime_sets(slice_: OptimizationSlice, run: OptimizationRun) -> dict[str, An
     return different or None
 
 
-def set_metrics(slice_: OptimizationSlice, job: OptimizationJob, run: OptimizationRun) -> dict[str, Any]:
+def set_metrics(candidate: Candidate) -> dict[str, Any]:
     """What a production set keeps of its evidence: in-sample and out-of-sample metrics and the data they used."""
+    slice_, job, run = candidate
     return {
         "in_sample": run.metrics(),
         "out_of_sample": out_of_sample(slice_),

@@ -43,7 +43,7 @@ def run_backtest_v2(
         raise ValueError("strategy: give either strategy or pattern_type (the seed's name for it), not both")
     name = strategy or pattern_type or "imbalance"
     if candles is None:
-        candles = candle_store.load_candles(symbol, timeframe, start_date, end_date)
+        candles = candle_store.load_candles(symbol, timeframe, start=start_date, end=end_date)
     options = {k: params.pop(k) for k in list(params) if k in RUN_OPTIONS}
     result = run_backtest(
         candles, strategy=name, params=params, start_date=start_date, end_date=end_date, costs=costs, **options

@@ -29,7 +29,7 @@ from app.extensions import db
 MAX_STATEMENT_BYTES = 1_000_000  # under MariaDB's default max_allowed_packet (16 MB) by far; PyMySQL's own limit
 
 
-def insert_rows(table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+def insert_rows(table: Table, *, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
     """Insert ``rows`` (tuples in ``columns`` order) into ``table`` in the session's transaction; return the count."""
     if not rows:
         return 0

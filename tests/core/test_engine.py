@@ -265,17 +265,17 @@ def test_end_of_data_exit_pays_the_taker_fee_and_slippage():
 
 def test_net_prices_move_both_prices_against_the_trader():
     # Limit entry (maker) and stop exit (taker + slippage), long then short.
-    assert net_prices(100.0, 110.0, 1, costs=SPOT, entry_order=MAKER, exit_order=TAKER) == pytest.approx(
+    assert net_prices(100.0, 110.0, direction=1, costs=SPOT, entry_order=MAKER, exit_order=TAKER) == pytest.approx(
         (100 * 1.001, 110 * 0.9995 * 0.999)
     )
-    assert net_prices(100.0, 90.0, -1, costs=SPOT, entry_order=MAKER, exit_order=TAKER) == pytest.approx(
+    assert net_prices(100.0, 90.0, direction=-1, costs=SPOT, entry_order=MAKER, exit_order=TAKER) == pytest.approx(
         (100 * 0.999, 90 * 1.0005 * 1.001)
     )
     # Market entry (taker + slippage) and target exit (maker, no slippage).
-    assert net_prices(100.0, 110.0, 1, costs=SPOT, entry_order=TAKER, exit_order=MAKER) == pytest.approx(
+    assert net_prices(100.0, 110.0, direction=1, costs=SPOT, entry_order=TAKER, exit_order=MAKER) == pytest.approx(
         (100 * 1.0005 * 1.001, 110 * 0.999)
     )
-    assert net_prices(100.0, 110.0, 1, costs=NO_COSTS, entry_order=TAKER, exit_order=TAKER) == (100.0, 110.0)
+    assert net_prices(100.0, 110.0, direction=1, costs=NO_COSTS, entry_order=TAKER, exit_order=TAKER) == (100.0, 110.0)
     with pytest.raises(ValueError, match="maker_fee_pct"):
         CostModel(maker_fee_pct=-0.1)
 

@@ -67,6 +67,6 @@ def test_monte_carlo_on_arrays_is_the_simulation_of_the_trades():
     trades = [{"r_multiple": float(x), "return_pct": float(x) * 0.5} for x in r]
     for method in ("shuffle", "bootstrap"):
         expected = monte_carlo_simulation(trades, 200, method=method, seed=5)
-        assert monte_carlo_returns(r, r * 0.5, 200, method=method, seed=5) == expected
+        assert monte_carlo_returns(r, r * 0.5, n_simulations=200, method=method, seed=5) == expected
     with pytest.raises(ValueError, match="finite"):
         monte_carlo_returns(np.array([1.0, np.nan]), np.array([1.0, 1.0]))

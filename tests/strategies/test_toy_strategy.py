@@ -364,7 +364,7 @@ def test_the_toy_runs_through_a_job_and_shows_in_optimize_best(toy, app, runner,
     assert (best["symbol"], best["timeframe"], best["strategy"]) == ("BTC/USDT", "1d", "toy")
     assert set(best["params"]) == {"every_n", "stop_pct", "target_pct"}
     # The stored ranking agrees with a direct grid on the same candles and costs.
-    frame = candle_store.load_candles("BTC/USDT", "1d", "2021-01-01", "2024-12-31 23:59:59")
+    frame = candle_store.load_candles("BTC/USDT", "1d", start="2021-01-01", end="2024-12-31 23:59:59")
     combos = toy.space.expand(toy.space.preset("quick"))
     grid = run_backtest_grid(frame, strategy="toy", combinations=combos, costs="binance_usdm")
     top = grid.sort_values("total_profit_pct", ascending=False, kind="stable").iloc[0]

@@ -240,6 +240,7 @@ def zone_statuses(
 
 
 def zone_status(
+    *,
     direction: int | str,
     zone_low: float,
     zone_high: float,

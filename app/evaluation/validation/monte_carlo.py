@@ -170,9 +170,9 @@ def monte_carlo_simulation(
 def monte_carlo_returns(
     r_multiple: np.ndarray,
     return_pct: np.ndarray,
+    *,
     n_simulations: int = 1000,
     confidence_level: float = 0.95,
-    *,
     method: str = "shuffle",
     seed: int | None = None,
     drawdown_threshold: float = 20.0,

@@ -119,7 +119,7 @@ def robust_best(
         pos = int(rows[np.lexsort((rows, -sign * values[rows], -sign * key[rows]))[0]])
         return {
             "position": pos,
-            "params": params_dict(metrics, pos, space),
+            "params": params_dict(metrics, pos, space=space),
             "value": json_safe(float(values[pos])),
             "stability": None if not np.isfinite(stability[pos]) else float(stability[pos]),
             "total_trades": int(trades[pos]),

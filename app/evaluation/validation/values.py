@@ -39,7 +39,7 @@ def iso(stamp: pd.Timestamp) -> str:
     return pd.Timestamp(stamp).isoformat()
 
 
-def params_dict(table: pd.DataFrame, position: int, space: ParameterSpace) -> dict[str, Any]:
+def params_dict(table: pd.DataFrame, position: int, *, space: ParameterSpace) -> dict[str, Any]:
     """Return the parameters of the table's row at ``position`` in the space's canonical form.
 
     Read column by column: a row Series of an all-numeric table is upcast to

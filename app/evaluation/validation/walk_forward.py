@@ -232,7 +232,7 @@ def walk_forward_validation(
         grid["composite_score"] = composite_scores(grid, min_trades=min_trades)
         best = int(rank_order(grid, metric=metric, min_trades=min_trades)[0])
         chosen = grid.iloc[best]
-        params = params_dict(grid, best, space)
+        params = params_dict(grid, best, space=space)
         run = run_backtest(
             test_with_warmup, strategy=strategy, params=params, costs=model, max_wait_bars=DEFAULT_MAX_WAIT_BARS
         )

@@ -301,6 +301,7 @@ def _to_ms(value: str | pd.Timestamp | None) -> int | None:
 def load_candles(
     symbol: str,
     timeframe: str,
+    *,
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
 ) -> pd.DataFrame:
@@ -331,6 +332,7 @@ def load_candles(
 def count_candles(
     symbol: str,
     timeframe: str,
+    *,
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
 ) -> int:

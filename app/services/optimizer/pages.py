@@ -54,17 +54,20 @@ def best_page(*, symbol: str | None = None, timeframe: str | None = None, strate
 def proposals(*, symbol: str | None = None, timeframe: str | None = None, strategy: str | None = None) -> list[dict]:
     """The auto-tuner's verdict per slice (robust candidates), judged without writing anything (a GET may ask)."""
     return [
-        auto_tuner.judge(*candidate).to_dict()
-        for candidate in auto_tuner.candidates(symbol, strategy, timeframe, robust=True)
+        auto_tuner.judge(candidate).to_dict()
+        for candidate in auto_tuner.candidates(symbol=symbol, strategy=strategy, timeframe=timeframe, robust=True)
     ]
 
 
 def apply_preview(*, run_id: int, symbol: str, timeframe: str, strategy: str) -> dict:
     """What Apply would do with ``run_id`` (before, after, the verdict and its reason), writing nothing."""
-    slice_, job, run = auto_tuner.candidates(symbol, strategy, timeframe, robust=True, run_id=run_id)[0]
+    candidate = auto_tuner.candidates(
+        symbol=symbol, strategy=strategy, timeframe=timeframe, robust=True, run_id=run_id
+    )[0]
+    slice_ = candidate.slice_
     if (slice_.symbol, slice_.timeframe, slice_.strategy) != (symbol, timeframe, strategy):
         raise ValidationError(f"run {run_id} is not a run of {symbol} {timeframe} {strategy}")
-    return auto_tuner.judge(slice_, job, run).to_dict()
+    return auto_tuner.judge(candidate).to_dict()
 
 
 def _out_of_sample(best: list[dict[str, Any]]) -> dict[tuple, dict[str, Any] | None]:
@@ -158,7 +161,7 @@ def preferences_page(user) -> list[dict[str, Any]]:
             {
                 "timeframe": tf,
                 "applies": optimal_parameters.get_parameters(
-                    market["symbol"], tf, market["strategy"], user=user
+                    symbol=market["symbol"], timeframe=tf, strategy=market["strategy"], user=user
                 ).to_dict(),
                 "production": parameter_sets.active_set(**market, timeframe=tf),
             }

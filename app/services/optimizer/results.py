@@ -160,7 +160,7 @@ def compare_params(
         get_strategy(strategy)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
-    candles = load_candles(symbol, timeframe, start_date, end_of(end_date) if end_date else None)
+    candles = load_candles(symbol, timeframe, start=start_date, end=end_of(end_date) if end_date else None)
     if candles.empty:
         raise ValidationError(f"no candles stored for {symbol} {timeframe} in that range")
     results = {}
@@ -325,7 +325,7 @@ def run_trades(run_id: int) -> dict[str, Any]:
         details = {**expand_details(run.results_json), "recomputed": False, "candles_changed": None}
     else:
         job = db.session.get(OptimizationJob, run.job_id)
-        candles = load_candles(slice_.symbol, slice_.timeframe, job.start_date, end_of(job.end_date))
+        candles = load_candles(slice_.symbol, slice_.timeframe, start=job.start_date, end=end_of(job.end_date))
         full = run_backtest(candles, strategy=slice_.strategy, params=run.params, costs=CostModel(**job.costs))
         details = stored_details(full)
         details["recomputed"] = True

@@ -301,7 +301,7 @@ class JobRunner:
             if stored.get((symbol, timeframe, strategy)) != SliceStatus.COMPLETED
         ]
         end = end_of(job.end_date)
-        bars = {market: count_candles(*market, job.start_date, end) for market in {key[:2] for key in todo}}
+        bars = {market: count_candles(*market, start=job.start_date, end=end) for market in {key[:2] for key in todo}}
         todo.sort(key=lambda key: bars[key[:2]] * len(combos[key[2]]), reverse=True)
         return PendingSlices(job=job, keys=todo, combinations=combos)
 
@@ -364,7 +364,7 @@ class JobRunner:
             )
         ).inserted_primary_key[0]
         if not failed:
-            insert_rows(OptimizationRun.__table__, RUN_COLUMNS, _run_rows(job.id, slice_id, result))
+            insert_rows(OptimizationRun.__table__, columns=RUN_COLUMNS, rows=_run_rows(job.id, slice_id, result))
             best_ids = _run_ids(slice_id, result)
             db.session.execute(
                 update(OptimizationSlice)
@@ -507,7 +507,7 @@ class PendingSlices:
         for symbol, timeframe, strategy in self.keys:
             market = (symbol, timeframe)
             if market not in markets:
-                candles = load_candles(symbol, timeframe, self.job.start_date, end_of(self.job.end_date))
+                candles = load_candles(symbol, timeframe, start=self.job.start_date, end=end_of(self.job.end_date))
                 markets[market] = (candles, candles_fingerprint(candles))
             candles, fingerprint = markets[market]
             remaining[market] -= 1

@@ -68,10 +68,10 @@ class ResolvedParameters:
 
 
 def get_parameters(
+    *,
     symbol: str,
     timeframe: str,
     strategy: str,
-    *,
     user: User | None = None,
     market: dict[str, Any] | str | None = None,
 ) -> ResolvedParameters:
@@ -204,7 +204,7 @@ def market_context(symbol: str, timeframe: str) -> dict[str, Any]:
     key = (symbol, timeframe, last)
     if key not in cache:
         start = pd.Timestamp(last - REGIME_LOOKBACK_BARS * length, unit="ms", tz="UTC")
-        candles = load_candles(symbol, timeframe, start)
+        candles = load_candles(symbol, timeframe, start=start)
         cache[key] = {"symbol": symbol, "timeframe": timeframe, **current_regime(candles)}
     return dict(cache[key])
 

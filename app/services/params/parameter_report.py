@@ -26,7 +26,7 @@ from app.services.params import parameter_sets
 from app.services.params.parameter_cache import parameter_cache
 
 
-def suggest_parameter_updates(symbol: str, timeframe: str, strategy: str) -> dict[str, Any]:
+def suggest_parameter_updates(*, symbol: str, timeframe: str, strategy: str) -> dict[str, Any]:
     """Compare the active set with the newest completed job's robust best on the same candles.
 
     Returns ``needs_update``, ``improvement_pct``, ``suggested`` (params or
@@ -35,8 +35,8 @@ def suggest_parameter_updates(symbol: str, timeframe: str, strategy: str) -> dic
     """
     parameter_sets.validated_params(strategy, {})  # an unknown strategy is bad input
     active = parameter_sets.active_set(symbol=symbol, timeframe=timeframe, strategy=strategy)
-    found = auto_tuner.candidates(symbol, strategy, timeframe, robust=True)
-    decision = auto_tuner.judge(*found[0]) if found else None
+    found = auto_tuner.candidates(symbol=symbol, strategy=strategy, timeframe=timeframe, robust=True)
+    decision = auto_tuner.judge(found[0]) if found else None
     stale_reasons = _stale_reasons(active, decision, found[0] if found else None)
     suggestion = {
         "symbol": symbol,
@@ -81,7 +81,7 @@ def _active_on(newest, params: dict[str, Any]) -> dict[str, Any] | None:
     """The active set's metrics on the newest job's candles, or None when its candles are gone."""
     slice_, job, _ = newest
     try:
-        return auto_tuner.evaluate_params(slice_, job, params)[0]
+        return auto_tuner.evaluate_params(slice_, job, params=params)[0]
     except (AppError, ValueError):
         return None
 
@@ -129,7 +129,7 @@ def status_report() -> dict[str, Any]:
 
 
 def _newest():
-    return auto_tuner.candidates(None, None, None, robust=True)
+    return auto_tuner.candidates(symbol=None, strategy=None, timeframe=None, robust=True)
 
 
 def _last_actions() -> dict[tuple[str, str, str], str]:

@@ -14,7 +14,7 @@ from app.services.params.optimal_parameters import get_parameters
 
 
 def production_params(
-    symbol: str, timeframe: str, strategy: str, *, market: dict[str, Any] | None = None
+    *, symbol: str, timeframe: str, strategy: str, market: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Return the parameters production uses for (symbol, timeframe, strategy), validated by its space."""
-    return get_parameters(symbol, timeframe, strategy, market=market).params
+    return get_parameters(symbol=symbol, timeframe=timeframe, strategy=strategy, market=market).params

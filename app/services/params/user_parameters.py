@@ -78,7 +78,7 @@ def copy_run(user: User, *, run_id: int) -> dict[str, Any]:
 def copy_production(user: User, *, symbol: str, timeframe: str, strategy: str) -> dict[str, Any]:
     """Copy the parameters production trades for (symbol, timeframe, strategy) into the user's set."""
     require_premium(user)
-    resolved = get_parameters(symbol, timeframe, strategy)
+    resolved = get_parameters(symbol=symbol, timeframe=timeframe, strategy=strategy)
     origin = f"production:set:{resolved.set_id}" if resolved.set_id else "production:default"
     return save_custom(user, symbol=symbol, strategy=strategy, params=resolved.params, source=f"{origin}/{timeframe}")
 

@@ -60,7 +60,7 @@ def _naive_utc(stamps: pd.DatetimeIndex) -> list:
     return list(stamps.tz_convert("UTC").tz_localize(None).to_pydatetime())
 
 
-def scan_detector(detector: PatternDetector, symbol: str, timeframe: str) -> list[Pattern]:
+def scan_detector(detector: PatternDetector, *, symbol: str, timeframe: str) -> list[Pattern]:
     """Detect, persist and update patterns of one slice; return the newly stored ones."""
     new, _ = _scan(detector, symbol, timeframe)
     return new
@@ -73,7 +73,9 @@ def _scan(detector: PatternDetector, symbol: str, timeframe: str) -> tuple[list[
     report.candles = len(candles)
     if candles.empty:
         return [], report
-    params = production_params(symbol, timeframe, detector.pattern_type, market=current_regime(candles))
+    params = production_params(
+        symbol=symbol, timeframe=timeframe, strategy=detector.pattern_type, market=current_regime(candles)
+    )
     o, h, lo, c = (candles[col].to_numpy() for col in ("open", "high", "low", "close"))
     found = detector.find(o, h, lo, c, min_zone_pct=params["min_zone_pct"], use_overlap=params["use_overlap"])
     slice_filter = (

@@ -48,7 +48,7 @@ class SignalScan:
     entered: int = 0
 
 
-def scan_signals(symbol: str, timeframe: str, strategy: str) -> SignalScan:
+def scan_signals(*, symbol: str, timeframe: str, strategy: str) -> SignalScan:
     """Publish the signals of one slice with the production parameters; return what changed."""
     report = SignalScan(symbol=symbol, timeframe=timeframe, strategy=strategy)
     symbol_row = find_symbol(symbol)
@@ -56,7 +56,7 @@ def scan_signals(symbol: str, timeframe: str, strategy: str) -> SignalScan:
     report.candles = len(candles)
     if candles.empty:
         return report
-    params = production_params(symbol, timeframe, strategy, market=current_regime(candles))
+    params = production_params(symbol=symbol, timeframe=timeframe, strategy=strategy, market=current_regime(candles))
     market = market_arrays(candles)
     levels = _levels(market, get_strategy(strategy).setups(market, params), params)
     slice_filter = (Signal.symbol_id == symbol_row.id, Signal.timeframe == timeframe, Signal.strategy == strategy)
@@ -124,7 +124,7 @@ def scan_all(*, symbols: list[str], timeframes: list[str]) -> list[SignalScan]:
     for symbol in symbols:
         for timeframe in timeframes:
             for strategy in strategy_names(INDICATOR):
-                report = scan_signals(symbol, timeframe, strategy)
+                report = scan_signals(symbol=symbol, timeframe=timeframe, strategy=strategy)
                 if report.candles:
                     reports.append(report)
                     logger.info(

@@ -131,44 +131,116 @@ def bars(n=12):
 
 def test_status_active_then_expired():
     high, low, close = bars(8)
-    assert zone_status("bullish", 100.0, 110.0, 2, high, low, close, 5) == ("active", 2)
+    assert zone_status(
+        direction="bullish",
+        zone_low=100.0,
+        zone_high=110.0,
+        detected_index=2,
+        high=high,
+        low=low,
+        close=close,
+        expiry_bars=5,
+    ) == ("active", 2)
     high, low, close = bars(9)
-    assert zone_status("bullish", 100.0, 110.0, 2, high, low, close, 5) == ("expired", 8)
+    assert zone_status(
+        direction="bullish",
+        zone_low=100.0,
+        zone_high=110.0,
+        detected_index=2,
+        high=high,
+        low=low,
+        close=close,
+        expiry_bars=5,
+    ) == ("expired", 8)
 
 
 def test_status_mitigated_at_first_touch():
     high, low, close = bars()
     low[4] = 110.0
     low[6] = 105.0
-    assert zone_status("bullish", 100.0, 110.0, 2, high, low, close, 5) == ("mitigated", 4)
+    assert zone_status(
+        direction="bullish",
+        zone_low=100.0,
+        zone_high=110.0,
+        detected_index=2,
+        high=high,
+        low=low,
+        close=close,
+        expiry_bars=5,
+    ) == ("mitigated", 4)
 
 
 def test_status_invalidated_wins_over_earlier_touch():
     high, low, close = bars()
     low[4] = 105.0
     low[6], close[6] = 95.0, 99.0
-    assert zone_status(BULLISH, 100.0, 110.0, 2, high, low, close, 5) == ("invalidated", 6)
+    assert zone_status(
+        direction=BULLISH,
+        zone_low=100.0,
+        zone_high=110.0,
+        detected_index=2,
+        high=high,
+        low=low,
+        close=close,
+        expiry_bars=5,
+    ) == ("invalidated", 6)
 
 
 def test_status_events_after_expiry_are_ignored():
     high, low, close = bars()
     low[8], close[8] = 95.0, 99.0  # bar 8 is older than 5 bars after bar 2
-    assert zone_status("bullish", 100.0, 110.0, 2, high, low, close, 5) == ("expired", 8)
+    assert zone_status(
+        direction="bullish",
+        zone_low=100.0,
+        zone_high=110.0,
+        detected_index=2,
+        high=high,
+        low=low,
+        close=close,
+        expiry_bars=5,
+    ) == ("expired", 8)
 
 
 def test_status_detection_bar_itself_is_not_an_event():
     high, low, close = bars(5)
     low[2], close[2] = 95.0, 99.0
-    assert zone_status("bullish", 100.0, 110.0, 2, high, low, close, 5) == ("active", 2)
+    assert zone_status(
+        direction="bullish",
+        zone_low=100.0,
+        zone_high=110.0,
+        detected_index=2,
+        high=high,
+        low=low,
+        close=close,
+        expiry_bars=5,
+    ) == ("active", 2)
 
 
 def test_status_bearish_mirrors():
     high, low, close = bars()
     high[:], low[:], close[:] = 90.0, 85.0, 88.0
     high[3] = 100.0
-    assert zone_status("bearish", 100.0, 110.0, 2, high, low, close, 5) == ("mitigated", 3)
+    assert zone_status(
+        direction="bearish",
+        zone_low=100.0,
+        zone_high=110.0,
+        detected_index=2,
+        high=high,
+        low=low,
+        close=close,
+        expiry_bars=5,
+    ) == ("mitigated", 3)
     high[5], close[5] = 112.0, 111.0
-    assert zone_status("bearish", 100.0, 110.0, 2, high, low, close, 5) == ("invalidated", 5)
+    assert zone_status(
+        direction="bearish",
+        zone_low=100.0,
+        zone_high=110.0,
+        detected_index=2,
+        high=high,
+        low=low,
+        close=close,
+        expiry_bars=5,
+    ) == ("invalidated", 5)
 
 
 def test_status_array_version_matches_scalar():

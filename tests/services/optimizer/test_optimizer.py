@@ -113,7 +113,7 @@ def test_run_job_stores_every_run_matching_the_backtester(daily, db, workers):
     assert job.status == "completed" and job.completed_runs == job.total_runs == 32 and job.failed_runs == 0
     assert _run_count(db, job.id) == 32
     assert [e.done_slices for e in events] == [0, 1, 2, 3, 4] and events[-1].total_slices == 4
-    candles = candle_store.load_candles("ETH/USDT", "1d", "2021-01-01", "2024-12-31 23:59")
+    candles = candle_store.load_candles("ETH/USDT", "1d", start="2021-01-01", end="2024-12-31 23:59")
     for params in (
         {"rr_target": 2.5, "sl_buffer_pct": 5.0, "tp_method": "swing_target"},
         {"rr_target": 1.5, "sl_buffer_pct": 15.0, "tp_method": "fixed_rr"},

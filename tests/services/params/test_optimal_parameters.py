@@ -29,7 +29,7 @@ def _apply(params):
 
 
 def _get(user=None):
-    return get_parameters(SLICE["symbol"], SLICE["timeframe"], SLICE["strategy"], user=user)
+    return get_parameters(symbol=SLICE["symbol"], timeframe=SLICE["timeframe"], strategy=SLICE["strategy"], user=user)
 
 
 def test_each_level_missing_in_turn(users):
@@ -49,7 +49,7 @@ def test_each_level_missing_in_turn(users):
     # back only for a slice without a set.
     user_parameters.clear_custom(premium, symbol="BTC/USDT", strategy="imbalance")
     assert _get(premium).source == "production"
-    assert get_parameters("BTC/USDT", "4h", "imbalance", user=premium).source == "default"
+    assert get_parameters(symbol="BTC/USDT", timeframe="4h", strategy="imbalance", user=premium).source == "default"
 
 
 def test_a_free_users_stored_set_is_not_used(users, db):
@@ -65,11 +65,11 @@ def test_an_anonymous_visitor_resolves_like_no_user(db):
 
 
 def test_unknown_symbol_gives_defaults_unknown_strategy_is_bad_input(db):
-    resolved = get_parameters("NOPE/USDT", "1h", "macd")
+    resolved = get_parameters(symbol="NOPE/USDT", timeframe="1h", strategy="macd")
     assert resolved.source == "default" and resolved.confidence["level"] == "none"
     assert resolved.to_dict()["params"]["fast"] == 12
     with pytest.raises(ValidationError, match="strategy"):
-        get_parameters("BTC/USDT", "1h", "no_such_strategy")
+        get_parameters(symbol="BTC/USDT", timeframe="1h", strategy="no_such_strategy")
 
 
 def test_defaults_follow_the_production_params_config(app, db):

@@ -17,7 +17,7 @@ def test_suggestion_without_a_job_and_for_a_bad_strategy(db):
     suggestion = suggest_parameter_updates(**SLICE)
     assert suggestion["needs_update"] is False and suggestion["reason"].startswith("no completed optimization")
     with pytest.raises(ValidationError):
-        suggest_parameter_updates("BTC/USDT", "1d", "nope")
+        suggest_parameter_updates(symbol="BTC/USDT", timeframe="1d", strategy="nope")
 
 
 def test_suggestion_proposes_without_writing(db):

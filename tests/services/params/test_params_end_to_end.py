@@ -49,7 +49,7 @@ def test_signals_follow_the_auto_tuners_applied_set(db, optimized):
     # Imbalance lost money after costs for every run: nothing promoted, production keeps its defaults.
     assert decisions["imbalance"].decision == "skipped" and "negative expectancy" in decisions["imbalance"].reason
 
-    signal_scanner.scan_signals("BTC/USDT", "1d", "macd")
+    signal_scanner.scan_signals(symbol="BTC/USDT", timeframe="1d", strategy="macd")
     tuned = db.session.scalars(select(Signal).where(Signal.status == "entered").order_by(Signal.signal_at)).all()
     tuned_risk, tuned_rr = _risk_reward(tuned)
     np.testing.assert_allclose(tuned_rr, 3.0)
@@ -58,7 +58,7 @@ def test_signals_follow_the_auto_tuners_applied_set(db, optimized):
         symbol="BTC/USDT", timeframe="1d", strategy="macd", params={}, source="manual", actor="t", reason="defaults"
     )
     db.session.execute(delete(Signal))
-    signal_scanner.scan_signals("BTC/USDT", "1d", "macd")
+    signal_scanner.scan_signals(symbol="BTC/USDT", timeframe="1d", strategy="macd")
     default = db.session.scalars(select(Signal).where(Signal.status == "entered").order_by(Signal.signal_at)).all()
     default_risk, default_rr = _risk_reward(default)
     assert [s.signal_at for s in default] == [s.signal_at for s in tuned]
@@ -84,7 +84,7 @@ def test_patterns_follow_an_applied_run(db, optimized):
         actor="t",
         reason="chosen by hand for the test",
     )
-    pattern_scanner.scan_detector(get_detector("imbalance"), "BTC/USDT", "1d")
+    pattern_scanner.scan_detector(get_detector("imbalance"), symbol="BTC/USDT", timeframe="1d")
     stored = db.session.scalars(select(Pattern).where(Pattern.stop_loss.is_not(None))).all()
     assert stored
     _, rr = _risk_reward(stored)

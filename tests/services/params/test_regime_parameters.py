@@ -110,7 +110,7 @@ def test_current_market_and_the_get_command(db, btc_4h, runner):
 def test_the_scanner_trades_the_current_regimes_set(db, btc_4h):
     label = market_context("BTC/USDT", "4h")["regime"]
     _apply_with_regime(label, get_parameters(**SLICE).params | {"rr_target": 3.0})
-    signal_scanner.scan_signals("BTC/USDT", "4h", "macd")
+    signal_scanner.scan_signals(symbol="BTC/USDT", timeframe="4h", strategy="macd")
     entered = db.session.scalars(select(Signal).where(Signal.status == "entered")).all()
     entry, stop, tp2 = (np.array([getattr(s, n) for s in entered]) for n in ("entry", "stop_loss", "tp2"))
     np.testing.assert_allclose(np.abs(tp2 - entry) / np.abs(entry - stop), 3.0)

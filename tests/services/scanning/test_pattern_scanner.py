@@ -34,7 +34,7 @@ def btc_daily(db, bundled_dir):
 @pytest.mark.parametrize("pattern_type", strategy_names(PATTERN))
 def test_detect_stores_exactly_what_detect_historical_finds(db, btc_daily, pattern_type):
     detector = get_detector(pattern_type)
-    stored = pattern_scanner.scan_detector(detector, "BTC/USDT", "1d")
+    stored = pattern_scanner.scan_detector(detector, symbol="BTC/USDT", timeframe="1d")
     expected = detector.detect_historical(btc_daily)
     assert len(stored) == len(expected) > 10
     assert [_identity(p) for p in stored] == [
@@ -59,9 +59,9 @@ def test_detect_stores_exactly_what_detect_historical_finds(db, btc_daily, patte
 
 def test_detect_twice_adds_nothing(db, btc_daily):
     detector = get_detector("imbalance")
-    first = pattern_scanner.scan_detector(detector, "BTC/USDT", "1d")
+    first = pattern_scanner.scan_detector(detector, symbol="BTC/USDT", timeframe="1d")
     statuses = dict(map(tuple, db.session.execute(select(Pattern.id, Pattern.status))))
-    assert pattern_scanner.scan_detector(detector, "BTC/USDT", "1d") == []
+    assert pattern_scanner.scan_detector(detector, symbol="BTC/USDT", timeframe="1d") == []
     assert _pattern_count(db) == len(first)
     assert dict(map(tuple, db.session.execute(select(Pattern.id, Pattern.status)))) == statuses
 
@@ -72,13 +72,13 @@ def test_incremental_scans_equal_one_scan_of_all_history(db, btc_daily, app):
     half = len(btc_daily) // 2
     candle_store.store_candles(btc_daily.iloc[half:], symbol="ETH/USDT", timeframe="1d")  # noise in another slice
     candle_store.store_candles(btc_daily.iloc[:half], symbol="XBT/USDT", timeframe="1d")
-    pattern_scanner.scan_detector(detector, "XBT/USDT", "1d")
+    pattern_scanner.scan_detector(detector, symbol="XBT/USDT", timeframe="1d")
     candle_store.store_candles(btc_daily, symbol="XBT/USDT", timeframe="1d")
-    pattern_scanner.scan_detector(detector, "XBT/USDT", "1d")
+    pattern_scanner.scan_detector(detector, symbol="XBT/USDT", timeframe="1d")
     incremental = sorted(
         _identity(p) for p in db.session.scalars(select(Pattern).where(Pattern.symbol.has(name="XBT/USDT")))
     )
-    one_shot = sorted(_identity(p) for p in pattern_scanner.scan_detector(detector, "BTC/USDT", "1d"))
+    one_shot = sorted(_identity(p) for p in pattern_scanner.scan_detector(detector, symbol="BTC/USDT", timeframe="1d"))
     assert incremental == one_shot
 
 

@@ -23,7 +23,7 @@ def _count(db) -> int:
 
 @pytest.mark.parametrize("strategy", strategy_names(INDICATOR))
 def test_scan_publishes_exactly_the_strategys_setups_with_levels(db, btc_daily, bundled_dir, strategy):
-    report = signal_scanner.scan_signals("BTC/USDT", "1d", strategy)
+    report = signal_scanner.scan_signals(symbol="BTC/USDT", timeframe="1d", strategy=strategy)
     stored = db.session.scalars(select(Signal).where(Signal.strategy == strategy).order_by(Signal.signal_at)).all()
     candles = read_candles_csv(bundled_dir / "BTC_USDT-1d.csv.gz")
     chosen = get_strategy(strategy)
@@ -40,7 +40,7 @@ def test_scan_publishes_exactly_the_strategys_setups_with_levels(db, btc_daily, 
         assert s.tp1 == pytest.approx(s.entry + sign * abs(s.entry - s.stop_loss))
         assert sign * (s.tp3 - s.tp2) > 0
     # Again on the same candles: nothing new, nothing changed.
-    again = signal_scanner.scan_signals("BTC/USDT", "1d", strategy)
+    again = signal_scanner.scan_signals(symbol="BTC/USDT", timeframe="1d", strategy=strategy)
     assert sum(again.new_by_direction.values()) == 0 and again.entered == 0 and _count(db) == len(stored)
 
 
@@ -49,11 +49,11 @@ def test_a_signal_on_the_newest_candle_is_pending_then_entered(db, bundled_dir):
     setups = get_strategy("macd").setups(market_arrays(candles), get_strategy("macd").space.defaults)
     k = int(setups.index[len(setups) // 2])  # a bar where a signal fires
     candle_store.store_candles(candles.iloc[: k + 1], symbol="BTC/USDT", timeframe="1d")
-    signal_scanner.scan_signals("BTC/USDT", "1d", "macd")
+    signal_scanner.scan_signals(symbol="BTC/USDT", timeframe="1d", strategy="macd")
     newest = db.session.scalars(select(Signal).order_by(Signal.signal_at.desc())).first()
     assert newest.status == "pending" and newest.entry == pytest.approx(candles["close"].iloc[k])
     candle_store.store_candles(candles.iloc[: k + 2], symbol="BTC/USDT", timeframe="1d")
-    report = signal_scanner.scan_signals("BTC/USDT", "1d", "macd")
+    report = signal_scanner.scan_signals(symbol="BTC/USDT", timeframe="1d", strategy="macd")
     db.session.refresh(newest)
     assert report.entered == 1 and newest.status == "entered"
     assert newest.entry == pytest.approx(candles["open"].iloc[k + 1])
