@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 from pattern_helpers import pattern_rows
@@ -23,6 +25,10 @@ class FixedDetector(PatternDetector):
 
     def find_candidates(self, open_, high, low, close):
         return self.rows
+
+
+# The zone the status tests share: 100-110, detected at bar 2, expiring 5 bars later.
+status_of_zone_100_110 = partial(zone_status, zone_low=100.0, zone_high=110.0, detected_index=2, expiry_bars=5)
 
 
 def run(rows, close=None, *, use_overlap=True, min_zone_pct=0.0, **kw):
@@ -131,116 +137,44 @@ def bars(n=12):
 
 def test_status_active_then_expired():
     high, low, close = bars(8)
-    assert zone_status(
-        direction="bullish",
-        zone_low=100.0,
-        zone_high=110.0,
-        detected_index=2,
-        high=high,
-        low=low,
-        close=close,
-        expiry_bars=5,
-    ) == ("active", 2)
+    assert status_of_zone_100_110(direction="bullish", high=high, low=low, close=close) == ("active", 2)
     high, low, close = bars(9)
-    assert zone_status(
-        direction="bullish",
-        zone_low=100.0,
-        zone_high=110.0,
-        detected_index=2,
-        high=high,
-        low=low,
-        close=close,
-        expiry_bars=5,
-    ) == ("expired", 8)
+    assert status_of_zone_100_110(direction="bullish", high=high, low=low, close=close) == ("expired", 8)
 
 
 def test_status_mitigated_at_first_touch():
     high, low, close = bars()
     low[4] = 110.0
     low[6] = 105.0
-    assert zone_status(
-        direction="bullish",
-        zone_low=100.0,
-        zone_high=110.0,
-        detected_index=2,
-        high=high,
-        low=low,
-        close=close,
-        expiry_bars=5,
-    ) == ("mitigated", 4)
+    assert status_of_zone_100_110(direction="bullish", high=high, low=low, close=close) == ("mitigated", 4)
 
 
 def test_status_invalidated_wins_over_earlier_touch():
     high, low, close = bars()
     low[4] = 105.0
     low[6], close[6] = 95.0, 99.0
-    assert zone_status(
-        direction=BULLISH,
-        zone_low=100.0,
-        zone_high=110.0,
-        detected_index=2,
-        high=high,
-        low=low,
-        close=close,
-        expiry_bars=5,
-    ) == ("invalidated", 6)
+    assert status_of_zone_100_110(direction=BULLISH, high=high, low=low, close=close) == ("invalidated", 6)
 
 
 def test_status_events_after_expiry_are_ignored():
     high, low, close = bars()
     low[8], close[8] = 95.0, 99.0  # bar 8 is older than 5 bars after bar 2
-    assert zone_status(
-        direction="bullish",
-        zone_low=100.0,
-        zone_high=110.0,
-        detected_index=2,
-        high=high,
-        low=low,
-        close=close,
-        expiry_bars=5,
-    ) == ("expired", 8)
+    assert status_of_zone_100_110(direction="bullish", high=high, low=low, close=close) == ("expired", 8)
 
 
 def test_status_detection_bar_itself_is_not_an_event():
     high, low, close = bars(5)
     low[2], close[2] = 95.0, 99.0
-    assert zone_status(
-        direction="bullish",
-        zone_low=100.0,
-        zone_high=110.0,
-        detected_index=2,
-        high=high,
-        low=low,
-        close=close,
-        expiry_bars=5,
-    ) == ("active", 2)
+    assert status_of_zone_100_110(direction="bullish", high=high, low=low, close=close) == ("active", 2)
 
 
 def test_status_bearish_mirrors():
     high, low, close = bars()
     high[:], low[:], close[:] = 90.0, 85.0, 88.0
     high[3] = 100.0
-    assert zone_status(
-        direction="bearish",
-        zone_low=100.0,
-        zone_high=110.0,
-        detected_index=2,
-        high=high,
-        low=low,
-        close=close,
-        expiry_bars=5,
-    ) == ("mitigated", 3)
+    assert status_of_zone_100_110(direction="bearish", high=high, low=low, close=close) == ("mitigated", 3)
     high[5], close[5] = 112.0, 111.0
-    assert zone_status(
-        direction="bearish",
-        zone_low=100.0,
-        zone_high=110.0,
-        detected_index=2,
-        high=high,
-        low=low,
-        close=close,
-        expiry_bars=5,
-    ) == ("invalidated", 5)
+    assert status_of_zone_100_110(direction="bearish", high=high, low=low, close=close) == ("invalidated", 5)
 
 
 def test_status_array_version_matches_scalar():
