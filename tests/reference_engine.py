@@ -61,11 +61,13 @@ def reference_backtest(
         statuses.append(status)
         if fill is None:
             continue
-        if (d > 0 and lo[fill] <= s) or (d < 0 and h[fill] >= s):
+        # A limit fill's candle can stop the trade but not take profit (its high may precede the fill);
+        # a market fill at the open trades the whole candle, so the walk starts on the fill candle itself.
+        if entry_order == MAKER and ((d > 0 and lo[fill] <= s) or (d < 0 and h[fill] >= s)):
             exit_bar, reason, price = fill, "stop", s
         else:
             exit_bar, reason, price = n - 1, "end_of_data", c[n - 1]
-            for j in range(fill + 1, n):
+            for j in range(fill if entry_order == TAKER else fill + 1, n):
                 hit_stop = lo[j] <= s if d > 0 else h[j] >= s
                 hit_target = h[j] >= t if d > 0 else lo[j] <= t
                 if hit_stop:

@@ -21,8 +21,10 @@ Fill (``find_fills``)
 
 Exit (``resolve_exits``)
     The fill candle itself can stop the trade out (its low reaches the stop:
-    a loss at the stop price) but never takes profit, because we cannot know
-    whether its high came after the fill. From the next candle on, the first
+    a loss at the stop price). A limit fill's candle never takes profit,
+    because we cannot know whether its high came after the fill; a market
+    fill at the candle's open (``entry_order = taker``) trades the whole
+    candle, so that candle can take profit too. From then on, the first
     candle whose ``low <= stop`` or ``high >= target`` closes the trade; both in
     one candle counts as the stop (conservative). A stop exit happens at the
     stop, or at the candle's open when it gapped through (``open < stop``:
@@ -297,6 +299,7 @@ def _exit_kernel(
     fill_status,
     fill_bar,
     stop_bar,
+    target_from,
     direction,
     entry,
     stop,
@@ -352,11 +355,13 @@ def _exit_kernel(
             rs = EXIT_STOP
             xp = s
         else:
+            # The target is searched from ``f + target_from`` (1: a limit fill's candle cannot take profit;
+            # 0: a market fill at the open trades the whole candle) up to the candle before the stop touch.
             last = sb - 1 if sb < n else n - 1
             if d > 0:
-                tb = _scan_at_or_above(high, high_max, f + 1, last, t)
+                tb = _scan_at_or_above(high, high_max, f + target_from, last, t)
             else:
-                tb = _scan_at_or_below(low, low_min, f + 1, last, t)
+                tb = _scan_at_or_below(low, low_min, f + target_from, last, t)
             if tb <= last:
                 xb = tb
                 rs = EXIT_TARGET
@@ -641,6 +646,13 @@ def find_fills(
     return Fills(status=status, fill_bar=fill_bar, stop_bar=stop_bar)
 
 
+# The first candle that can take profit, counted from the fill candle
+# (docs/design-rules.md#trade-levels-and-the-backtest): a resting limit order fills somewhere inside its
+# candle, whose high may have come before the fill; a market order fills at the candle's open, so the whole
+# candle trades after it. Stop first when both, either way.
+_TARGET_FROM_FILL_OFFSET = {MAKER: 1, TAKER: 0}
+
+
 def resolve_exits(
     market: MarketArrays,
     fills: Fills,
@@ -682,6 +694,7 @@ def resolve_exits(
         fills.status,
         fills.fill_bar,
         fills.stop_bar,
+        _TARGET_FROM_FILL_OFFSET[entry_order],
         np.ascontiguousarray(np.asarray(direction, dtype=np.int8)),
         _f64(entry),
         _f64(stop),

@@ -29,11 +29,13 @@ candle ``t``:
     their confirmation candle (``indicators.last_swing_levels``).
 
 Exits
-    Exactly ``app.core.engine``'s exit kernel (docs/design-rules.md#trade-levels-and-the-backtest):
-    the fill candle can stop the trade out but not take profit; then the first
-    candle reaching the stop (at the stop, or at the open on a gap) or the
-    target (maker fill at the target); both in one candle = the stop; still
-    open at the end: closed at the last close (``end_of_data``).
+    Exactly ``app.core.engine``'s exit kernel for a market entry
+    (docs/design-rules.md#trade-levels-and-the-backtest): the order fills at
+    the open of ``t + 1``, so that whole candle trades after the fill. From
+    the fill candle on, the first candle reaching the stop (at the stop, or at
+    the open on a later gap) or the target (maker fill at the target) closes
+    the trade; both in one candle = the stop; still open at the end: closed at
+    the last close (``end_of_data``).
 
 One position at a time (per strategy, parameter set and slice)
     Signals are walked in time order. A signal on candle ``t`` opens a trade

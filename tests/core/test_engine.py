@@ -145,6 +145,73 @@ def test_target_in_the_fill_candle_does_not_count():
     assert [(t["fill_bar"], t["exit_bar"], t["exit_reason"]) for t in trades] == [(2, 4, "target")]
 
 
+def simulate_market(rows, setups, *, costs=NO_COSTS):
+    """Market orders placed at the close of each setup's index: compiled path checked against the reference."""
+    df = make_candles(rows)
+    o, h, lo, c = (df[k].to_numpy() for k in ("open", "high", "low", "close"))
+    time_ns = df.index.as_unit("ns").asi8
+    market = prepare_market(open_=o, high=h, low=lo, close=c, time_ns=time_ns)
+    columns = {k: np.array([s[k] for s in setups]) for k in ("index", "direction", "entry", "stop", "target")}
+    fills = fill_at_next_open(market, index=columns["index"], direction=columns["direction"], stop=columns["stop"])
+    out = resolve_exits(
+        market,
+        fills,
+        direction=columns["direction"],
+        entry=columns["entry"],
+        stop=columns["stop"],
+        target=columns["target"],
+        costs=costs,
+        entry_order=TAKER,
+    )
+    trades = [
+        (int(out.fill_bar[i]), int(out.exit_bar[i]), EXIT_REASONS[out.exit_reason[i]], float(out.exit_price[i]))
+        for i in np.flatnonzero(out.traded)
+    ]
+    ref = reference_backtest(
+        open_=o,
+        high=h,
+        low=lo,
+        close=c,
+        time_ns=time_ns,
+        setups=setups,
+        max_wait_bars=1,
+        costs=costs,
+        entry_order=TAKER,
+    )
+    ref_trades = sorted(ref["trades"], key=lambda t: t["setup"])
+    assert trades == [(t["fill_bar"], t["exit_bar"], t["exit_reason"], t["exit_price"]) for t in ref_trades]
+    return trades
+
+
+# A market order sent at bar 1's close fills at bar 2's open (100): R = 3, target 2R away.
+MARKET_LONG = {"index": 1, "direction": 1, "entry": 100.0, "stop": 97.0, "target": 106.0}
+MARKET_SHORT = {"index": 1, "direction": -1, "entry": 100.0, "stop": 103.0, "target": 94.0}
+
+
+def test_market_entry_candle_reaching_the_target_is_a_win():
+    # The fill is at the open, so the whole candle trades after it: its high at 106.5 takes profit there.
+    rows = PREFIX + [(100, 106.5, 99.5, 105), (105, 110, 104, 109)]
+    assert simulate_market(rows, [MARKET_LONG]) == [(2, 2, "target", 106.0)]
+    rows = PREFIX + [(100, 100.5, 93.5, 95), (95, 96, 90, 91)]
+    assert simulate_market(rows, [MARKET_SHORT]) == [(2, 2, "target", 94.0)]
+
+
+def test_market_entry_candle_reaching_stop_and_target_is_a_loss():
+    rows = PREFIX + [(100, 106.5, 96.5, 101), (101, 110, 100, 109)]
+    assert simulate_market(rows, [MARKET_LONG]) == [(2, 2, "stop", 97.0)]
+    rows = PREFIX + [(100, 103.5, 93.5, 99), (99, 100, 90, 91)]
+    assert simulate_market(rows, [MARKET_SHORT]) == [(2, 2, "stop", 103.0)]
+
+
+def test_the_same_candle_takes_profit_for_a_market_entry_but_not_for_a_limit_entry():
+    # Bar 2 opens at the limit price 100 and reaches 106.5: the market order (filled at that open) wins there;
+    # the resting limit order may have filled after the high, so it waits for bar 4's target.
+    rows = PREFIX + [(100, 106.5, 99.5, 101), (101, 102, 100, 101), (101, 106.2, 100.5, 106)]
+    assert simulate_market(rows, [MARKET_LONG]) == [(2, 2, "target", 106.0)]
+    trades, _ = simulate(rows, [MARKET_LONG])
+    assert [(t["fill_bar"], t["exit_bar"], t["exit_reason"]) for t in trades] == [(2, 4, "target")]
+
+
 def test_candle_reaching_the_entry_after_waiting_and_closing_beyond_stop_is_a_loss():
     # Bar 2 never reaches the entry; bar 3 trades through it and closes below the stop: a resting limit order
     # was filled on the way down, so it is a trade and a loss at the stop (never a cancel).

@@ -81,6 +81,20 @@ def test_target_stop_and_same_candle_exits_with_exact_costs(crossing_candles, na
 
 
 @pytest.mark.parametrize("name", ["ema_cross", "macd"])
+def test_the_market_entry_candle_can_take_profit(crossing_candles, name):
+    # Filled at bar 61's open (125), risk 2.5, target 125.5: bar 61's own high (125.5) reaches it. A market
+    # fill at the open trades the whole candle, so that is a win on the entry candle, not a later exit.
+    result = run(crossing_candles, name, stop_method="percent", stop_value=2.0, rr_target=0.2)
+    first = result["trades"][0]
+    assert (first["entry_time"], first["exit_time"], first["exit_reason"]) == (
+        "2024-01-03T13:00:00+00:00",
+        "2024-01-03T13:00:00+00:00",
+        "target",
+    )
+    assert first["r_multiple"] == pytest.approx(long_r(125.0, 125.5, 2.5, target=True), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["ema_cross", "macd"])
 def test_one_position_at_a_time_and_end_of_data(crossing_candles, name):
     # A 30% stop and a 2R target: the first long is never closed, so the signals at 70 and 80 are ignored.
     result = run(crossing_candles, name, stop_method="percent", stop_value=30.0, rr_target=2.0)
