@@ -48,19 +48,27 @@ median spread at a cross is about 0.03 ATR, hence the grid's 0 / 0.02 / 0.05.
 
 Parameters
 
-    =============  ======  ==========  ============================================
-    name           type    default     meaning
-    =============  ======  ==========  ============================================
-    ema_config     choice  default     the period set (table above)
-    confirmation   float   0.0         min |short - long| / ATR(14) at the cross
-    stop_method    choice  atr         atr | percent | swing (indicator_base)
-    stop_value     float   1.5         ATR multiple | percent | swing buffer in ATR
-    rr_target      float   2.0         target = entry +/- rr_target x risk
-    =============  ======  ==========  ============================================
+    ====================  ======  ==========  ============================================
+    name                  type    default     meaning
+    ====================  ======  ==========  ============================================
+    ema_config            choice  default     the period set (table above)
+    confirmation          float   0.0         min |short - long| / ATR(14) at the cross
+    smart_money           choice  off         off | fvg | order_block | sweep | any (smart_money)
+    smart_money_lookback  int     20          bars before the signal a confirming zone may date from
+    stop_method           choice  atr         atr | percent | swing (indicator_base)
+    stop_value            float   1.5         ATR multiple | percent | swing buffer in ATR
+    rr_target             float   2.0         target = entry +/- rr_target x risk
+    ====================  ======  ==========  ============================================
 
 Presets: ``default`` 6 configs x 3 confirmations x 3 stop methods x 4 stop
 values x 5 rr targets = 1,080 combinations; ``quick`` default, aggressive and
-crypto x rr 1.5/2 = 6 (ATR stop 1.5, no confirmation).
+crypto x rr 1.5/2 = 6 (ATR stop 1.5, no confirmation); ``smart_money``: default,
+aggressive and crypto x confirmation off, or fvg / order_block / sweep / any with
+lookback 20/50, x ATR stop 1/2 x rr 1.5/2/3 = 162.
+
+Smart-money confirmation (``app.strategies.smart_money``): with
+``smart_money`` on, a signal counts only on a retest of an active zone of its
+side, detected 1 to ``smart_money_lookback`` bars before it.
 """
 
 from __future__ import annotations
@@ -73,6 +81,7 @@ from numba import njit
 from app.core.indicators import ema
 from app.strategies.indicator_base import STOP_VALUE_POSITIVE, Context, IndicatorStrategy, Signals, level_parameters
 from app.strategies.parameters import Parameter, ParameterSpace
+from app.strategies.smart_money import LOOKBACK_ONLY_WHEN_ON, SMART_MONEY_KINDS, smart_money_parameters
 
 EMA_CONFIGS: dict[str, tuple[int, int, int]] = {
     "default": (21, 50, 200),
@@ -102,6 +111,7 @@ EMA_CROSS_SPACE = ParameterSpace(
             low=0.0,
             high=10.0,
         ),
+        *smart_money_parameters(),
         *level_parameters(),
     ),
     presets={
@@ -119,8 +129,16 @@ EMA_CROSS_SPACE = ParameterSpace(
             "stop_value": [1.5],
             "rr_target": [1.5, 2.0],
         },
+        "smart_money": {
+            "ema_config": ["default", "aggressive", "crypto"],
+            "smart_money": list(SMART_MONEY_KINDS),
+            "smart_money_lookback": [20, 50],
+            "stop_method": ["atr"],
+            "stop_value": [1.0, 2.0],
+            "rr_target": [1.5, 2.0, 3.0],
+        },
     },
-    constraints=(STOP_VALUE_POSITIVE,),
+    constraints=(STOP_VALUE_POSITIVE, LOOKBACK_ONLY_WHEN_ON),
 )
 
 

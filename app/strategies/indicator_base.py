@@ -57,10 +57,17 @@ The last candle
     rows with ``index <= k - 1``, plus the pending row at ``k``
     (``pending_levels`` gives a scanner indicative levels for it at a price).
 
+Smart-money confirmation (``smart_money``, ``smart_money_lookback``)
+    Every indicator strategy declares them (``smart_money_parameters()``): a
+    signal its own filters keep counts only when ``app.strategies.smart_money``
+    confirms it (a retest of an active zone of its side found by the production
+    detectors); ``off`` keeps every signal.
+
 Grid evaluation (``grid_metrics``; a grid row equals ``single_run`` bit for bit)
     1. indicators once per distinct period (EMAs, MACD lines, RSI, ATR and
        swings are cached per call), causal;
-    2. signals once per distinct signal parameter set; the union of all
+    2. signals once per distinct signal parameter set (zones once per detector,
+       shared by every confirmation setting); the union of all
        (index, direction) pairs is the one setup list, each signal set a
        boolean mask over it;
     3. levels per distinct (stop_method, stop_value, rr_target) over the
@@ -102,6 +109,10 @@ from app.core.engine import (
     resolve_exits,
 )
 from app.core.indicators import last_swing_levels, wilder_atr
+from app.core.patterns import PatternArrays
+from app.core.patterns import base as pattern_base_module
+from app.core.patterns.registry import DETECTOR_CLASSES
+from app.strategies import smart_money
 from app.strategies.base import INDICATOR, Setups, SingleRun, Strategy
 from app.strategies.parameters import Constraint, Parameter
 
@@ -193,6 +204,10 @@ class Context:
     def swings(self) -> tuple[np.ndarray, np.ndarray]:
         m = self.market
         return self.get(("swings",), lambda: last_swing_levels(m.high, m.low))
+
+    def zones(self, pattern_type: str) -> tuple[PatternArrays, np.ndarray]:
+        """Return the production detector's zones and their active-until bars (``smart_money``), once per call."""
+        return self.get(("zones", pattern_type), lambda: smart_money.production_zones(self.market, pattern_type))
 
 
 # --------------------------------------------------------------------------- levels
@@ -410,7 +425,16 @@ class IndicatorStrategy(Strategy):
         """Return the boolean mask of ``crosses`` that this parameter set's filters keep."""
 
     def code_modules(self) -> tuple[ModuleType, ...]:
-        return (sys.modules[__name__], indicators_module, levels_module, engine_module)
+        detectors = (sys.modules[cls.__module__] for cls in DETECTOR_CLASSES.values())
+        return (
+            sys.modules[__name__],
+            indicators_module,
+            levels_module,
+            engine_module,
+            smart_money,
+            pattern_base_module,
+            *dict.fromkeys(detectors),
+        )
 
     # ------------------------------------------------------------------ the Strategy interface
 
@@ -471,7 +495,15 @@ class IndicatorStrategy(Strategy):
 
     def _signals(self, ctx: Context, params: dict[str, Any]) -> Signals:
         crosses = self._crosses(ctx, self.period_key(params))
-        return crosses.take(self.keep(crosses, params))
+        keep = self.keep(crosses, params) & smart_money.confirmed(
+            ctx.market,
+            index=crosses.index,
+            direction=crosses.direction,
+            kind=params["smart_money"],
+            lookback=params["smart_money_lookback"],
+            zones_of=ctx.zones,
+        )
+        return crosses.take(keep)
 
     def _crosses(self, ctx: Context, key: tuple) -> Signals:
         return ctx.get(("crosses", key), lambda: self.crosses(ctx, key))

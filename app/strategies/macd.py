@@ -43,6 +43,8 @@ Parameters
     histogram_threshold   float   0.0      min |histogram| / ATR(14) at the cross
     zero_line_filter      bool    False    longs only below zero, shorts only above
     rsi_filter            bool    False    no long with RSI > 70, no short with RSI < 30
+    smart_money           choice  off      off | fvg | order_block | sweep | any (smart_money)
+    smart_money_lookback  int     20       bars before the signal a confirming zone may date from
     stop_method           choice  atr      atr | percent | swing (indicator_base)
     stop_value            float   1.5      ATR multiple | percent | swing buffer in ATR
     rr_target             float   2.0      target = entry +/- rr_target x risk
@@ -52,7 +54,13 @@ Presets: ``default``: fast 8/12/24 x slow 21/24/26 (fast < slow leaves 7
 pairs; 24/21 and 24/24 are never run) x signal 8/9 x histogram 0 x zero-line x RSI filter x
 3 stop methods x stop 1/2 x rr 1.5/2/3 = 1,008 combinations (it includes
 12/26/9 and 12/24/8); ``quick``: 12/24/9 and 12/26/9 x rr 1.5/2/3 = 6 (ATR
-stop 1.5, no filters).
+stop 1.5, no filters); ``smart_money``: fast 8/12 x slow 21/26 x signal 9 x
+confirmation off, or fvg / order_block / sweep / any with lookback 20/50, x ATR
+stop 1/2 x rr 1.5/2/3 = 216 (off against each confirmation, same everything else).
+
+Smart-money confirmation (``app.strategies.smart_money``): with
+``smart_money`` on, a signal counts only on a retest of an active zone of its
+side, detected 1 to ``smart_money_lookback`` bars before it.
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ from numba import njit
 from app.core.indicators import ATR_PERIOD, RSI_PERIOD, ema, rsi
 from app.strategies.indicator_base import STOP_VALUE_POSITIVE, Context, IndicatorStrategy, Signals, level_parameters
 from app.strategies.parameters import Constraint, Parameter, ParameterSpace
+from app.strategies.smart_money import LOOKBACK_ONLY_WHEN_ON, SMART_MONEY_KINDS, smart_money_parameters
 
 RSI_OVERBOUGHT = 70.0
 RSI_OVERSOLD = 30.0
@@ -89,6 +98,7 @@ MACD_SPACE = ParameterSpace(
             "Longs only when the MACD line is below zero at the cross, shorts only when it is above.",
         ),
         Parameter("rsi_filter", "bool", False, "No long when RSI(14) > 70 (overbought), no short when RSI(14) < 30."),
+        *smart_money_parameters(),
         *level_parameters(),
     ),
     presets={
@@ -114,8 +124,22 @@ MACD_SPACE = ParameterSpace(
             "stop_value": [1.5],
             "rr_target": [1.5, 2.0, 3.0],
         },
+        "smart_money": {
+            "fast": [8, 12],
+            "slow": [21, 26],
+            "signal": [9],
+            "smart_money": list(SMART_MONEY_KINDS),
+            "smart_money_lookback": [20, 50],
+            "stop_method": ["atr"],
+            "stop_value": [1.0, 2.0],
+            "rr_target": [1.5, 2.0, 3.0],
+        },
     },
-    constraints=(Constraint("fast < slow", lambda p: p["fast"] < p["slow"]), STOP_VALUE_POSITIVE),
+    constraints=(
+        Constraint("fast < slow", lambda p: p["fast"] < p["slow"]),
+        STOP_VALUE_POSITIVE,
+        LOOKBACK_ONLY_WHEN_ON,
+    ),
 )
 
 

@@ -14,6 +14,7 @@ from app.core.patterns.base import (
     STATUS_NAMES,
     PatternArrays,
     PatternDetector,
+    active_until,
     zone_status,
     zone_statuses,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "OrderBlockDetector",
     "PatternArrays",
     "PatternDetector",
+    "active_until",
     "get_detector",
     "register_detector",
     "zone_status",

@@ -109,7 +109,6 @@ def _min_zone_mask(index, zone_low, zone_high, close, min_zone_pct):  # pragma: 
 @njit(cache=True)
 def _overlap_mask(index, direction, zone_low, zone_high, close, threshold, expiry_bars):  # pragma: no cover
     m = index.shape[0]
-    n = close.shape[0]
     keep = np.zeros(m, np.bool_)
     act_id = np.empty(m, np.int64)
     act_end = np.empty(m, np.int64)  # first bar at which the accepted zone no longer counts
@@ -143,16 +142,40 @@ def _overlap_mask(index, direction, zone_low, zone_high, close, threshold, expir
             continue
         keep[p] = True
         # Scanning forward here is causal: a decision at bar t only asks whether end <= t.
-        end = t + expiry_bars + 1
-        last = min(n - 1, t + expiry_bars)
-        for s in range(t + 1, last + 1):
-            if (direction[p] > 0 and close[s] < lo) or (direction[p] < 0 and close[s] > hi):
-                end = s
-                break
         act_id[count] = p
-        act_end[count] = end
+        act_end[count] = _active_end(direction[p], lo, hi, t, close, expiry_bars)
         count += 1
     return keep
+
+
+@njit(cache=True, inline="always")
+def _active_end(direction, zone_low, zone_high, detected, close, expiry_bars):  # pragma: no cover - numba
+    last = min(close.shape[0] - 1, detected + expiry_bars)
+    for s in range(detected + 1, last + 1):
+        if (direction > 0 and close[s] < zone_low) or (direction < 0 and close[s] > zone_high):
+            return s
+    return detected + expiry_bars + 1
+
+
+@njit(cache=True)
+def _active_ends(index, direction, zone_low, zone_high, close, expiry_bars):  # pragma: no cover - numba
+    end = np.empty(index.shape[0], np.int64)
+    for p in range(index.shape[0]):
+        end[p] = _active_end(direction[p], zone_low[p], zone_high[p], index[p], close, expiry_bars)
+    return end
+
+
+def active_until(zones: PatternArrays, *, close: np.ndarray, expiry_bars: int) -> np.ndarray:
+    """Return, per zone, the first bar at which it is no longer active (the overlap rule's "active").
+
+    A zone detected at bar ``d`` is active at bar ``t`` while ``t < end``:
+    ``end`` is the first bar in ``d+1 .. d+expiry_bars`` whose close lies beyond
+    the far edge (bullish: ``close < zone_low``; bearish: ``close > zone_high``),
+    else ``d + expiry_bars + 1``. Causal: whether ``end <= t`` reads closes up to ``t`` only.
+    """
+    return _active_ends(
+        zones.index, zones.direction, zones.zone_low, zones.zone_high, as_float_array(close), int(expiry_bars)
+    )
 
 
 @njit(cache=True)
