@@ -107,6 +107,28 @@ class Grid:
 
     metrics: np.ndarray
     runs: Callable[[Sequence[int]], list[SingleRun]]
+    # A strategy whose grid work already holds every row's trades sums them itself (``r_by_block``).
+    sum_r_by_block: Callable[[np.ndarray, int], np.ndarray] | None = None
+
+    def r_by_block(self, bar_block: np.ndarray, n_blocks: int) -> np.ndarray:
+        """Return a (rows x n_blocks) array: each row's net R summed by the block of each trade's exit bar.
+
+        ``bar_block[bar]`` is the block of each candle (0 .. n_blocks - 1). What
+        selection statistics need of every trial (PBO, effective trials) without
+        keeping its trade list.
+        """
+        if self.sum_r_by_block is not None:
+            return self.sum_r_by_block(bar_block, n_blocks)
+        return runs_r_by_block(self.runs(range(len(self.metrics))), bar_block=bar_block, n_blocks=n_blocks)
+
+
+def runs_r_by_block(runs: Sequence[SingleRun], *, bar_block: np.ndarray, n_blocks: int) -> np.ndarray:
+    """Return ``Grid.r_by_block`` of single runs (one row per run)."""
+    out = np.zeros((len(runs), n_blocks))
+    for row, run in enumerate(runs):
+        traded = run.outcomes.traded
+        np.add.at(out[row], bar_block[run.outcomes.exit_bar[traded]], run.outcomes.r_multiple[traded])
+    return out
 
 
 class Strategy(ABC):

@@ -85,7 +85,7 @@ from __future__ import annotations
 
 import sys
 from abc import abstractmethod
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -113,7 +113,7 @@ from app.core.patterns import PatternArrays
 from app.core.patterns import base as pattern_base_module
 from app.core.patterns.registry import DETECTOR_CLASSES
 from app.strategies import smart_money
-from app.strategies.base import INDICATOR, Setups, SingleRun, Strategy
+from app.strategies.base import INDICATOR, Grid, Setups, SingleRun, Strategy
 from app.strategies.parameters import Constraint, Parameter
 
 STOP_METHODS = ("atr", "percent", "swing")
@@ -454,8 +454,12 @@ class IndicatorStrategy(Strategy):
     def grid_metrics(
         self, market: MarketArrays, combos: list[dict[str, Any]], *, costs: CostModel, max_wait_bars: int
     ) -> np.ndarray:
+        return self.grid(market, combos, costs=costs, max_wait_bars=max_wait_bars).metrics
+
+    def grid(self, market: MarketArrays, combos: list[dict[str, Any]], *, costs: CostModel, max_wait_bars: int) -> Grid:
+        """``grid_metrics`` plus the single runs of chosen rows and every row's R by block from the same walk."""
         ev = self._evaluate(Context(market), combos, costs=costs)
-        return taken_metrics(
+        metrics = taken_metrics(
             market,
             ev.table,
             combo_level=ev.combo_level,
@@ -463,6 +467,19 @@ class IndicatorStrategy(Strategy):
             ids=ev.ids,
             risk_per_trade_pct=costs.risk_per_trade_pct,
         )
+
+        def runs(positions: Sequence[int]) -> list[SingleRun]:
+            options = {"costs": costs, "max_wait_bars": max_wait_bars}
+            return self.single_runs(market, [combos[p] for p in positions], **options)
+
+        def sum_r_by_block(bar_block: np.ndarray, n_blocks: int) -> np.ndarray:
+            row = np.repeat(np.arange(len(combos)), np.diff(ev.offsets))
+            level = ev.combo_level[row]
+            out = np.zeros((len(combos), n_blocks))
+            np.add.at(out, (row, bar_block[ev.table.exit_bar[level, ev.ids]]), ev.table.r_multiple[level, ev.ids])
+            return out
+
+        return Grid(metrics=metrics, runs=runs, sum_r_by_block=sum_r_by_block)
 
     def single_run(
         self, market: MarketArrays, params: dict[str, Any], *, costs: CostModel, max_wait_bars: int

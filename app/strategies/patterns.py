@@ -205,7 +205,18 @@ class PatternStrategy(Strategy):
                 chosen.append(SingleRun(metrics=metrics[position], setups=setups, outcomes=outcomes))
             return chosen
 
-        return Grid(metrics=metrics, runs=runs)
+        def sum_r_by_block(bar_block: np.ndarray, n_blocks: int) -> np.ndarray:
+            # Setups are independent trades: a row's sums are its filter mask times its level set's R by block.
+            out = np.zeros((len(combos), n_blocks))
+            for level in range(len(level_keys)):
+                traded = np.flatnonzero(table.traded[level])
+                by_block = np.zeros((len(filters.union), n_blocks))
+                by_block[traded, bar_block[table.exit_bar[level, traded]]] = table.r_multiple[level, traded]
+                rows = np.flatnonzero(combo_level == level)
+                out[rows] = filters.masks[filters.combo_filter[rows]] @ by_block
+            return out
+
+        return Grid(metrics=metrics, runs=runs, sum_r_by_block=sum_r_by_block)
 
     def setups(self, market: MarketArrays, params: dict[str, Any]) -> Setups:
         found = self._find(market, params["min_zone_pct"], params["use_overlap"])
