@@ -17,13 +17,23 @@ from app.evaluation.selection.deflated_sharpe import (
     probabilistic_sharpe,
     return_moments,
 )
+from app.evaluation.selection.pbo import (
+    OverfitReport,
+    block_sums,
+    cscv_splits,
+    probability_of_backtest_overfitting,
+)
 
 __all__ = [
+    "OverfitReport",
     "ReturnMoments",
+    "block_sums",
+    "cscv_splits",
     "deflated_sharpe",
     "expected_max_sharpe",
     "minimum_backtest_length",
     "minimum_track_record_length",
     "probabilistic_sharpe",
+    "probability_of_backtest_overfitting",
     "return_moments",
 ]
