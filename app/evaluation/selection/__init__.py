@@ -17,6 +17,15 @@ from app.evaluation.selection.deflated_sharpe import (
     probabilistic_sharpe,
     return_moments,
 )
+from app.evaluation.selection.effective_trials import (
+    DEFAULT_MIN_CORRELATION,
+    TrialCount,
+    cluster_sharpe_variance,
+    cluster_trials,
+    correlation_distance,
+    effective_trials,
+    trial_counts,
+)
 from app.evaluation.selection.pbo import (
     OverfitReport,
     block_sums,
@@ -25,15 +34,22 @@ from app.evaluation.selection.pbo import (
 )
 
 __all__ = [
+    "DEFAULT_MIN_CORRELATION",
     "OverfitReport",
     "ReturnMoments",
+    "TrialCount",
     "block_sums",
+    "cluster_sharpe_variance",
+    "cluster_trials",
+    "correlation_distance",
     "cscv_splits",
     "deflated_sharpe",
+    "effective_trials",
     "expected_max_sharpe",
     "minimum_backtest_length",
     "minimum_track_record_length",
     "probabilistic_sharpe",
     "probability_of_backtest_overfitting",
     "return_moments",
+    "trial_counts",
 ]
