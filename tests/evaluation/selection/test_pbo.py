@@ -1,0 +1,159 @@
+"""The probability of backtest overfitting by CSCV (app.evaluation.selection.pbo)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+
+import numpy as np
+import pytest
+
+from app.evaluation.selection import (
+    block_sums,
+    cscv_splits,
+    probability_of_backtest_overfitting,
+)
+
+S = 16
+
+
+def noise(n_trials: int, *, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((S, n_trials))
+
+
+def test_pure_noise_is_a_coin_flip():
+    report = probability_of_backtest_overfitting(noise(200, seed=0))
+    assert 0.3 <= report.pbo <= 0.7
+    assert report.n_splits == math.comb(16, 8) == 12_870
+    assert (report.n_blocks, report.n_trials, report.metric) == (16, 200, "sharpe")
+    assert report.logits.shape == (12_870,)
+    assert 0.3 <= report.prob_oos_loss <= 0.7  # noise: the IS-best loses OOS about half the time
+
+
+def test_one_real_edge_is_not_overfit():
+    blocks = noise(200, seed=0)
+    blocks[:, 17] += 3.0  # clearly positive in every block; the other 199 trials are noise
+    report = probability_of_backtest_overfitting(blocks)
+    assert report.pbo < 0.1
+    assert report.prob_oos_loss < 0.1
+
+
+def test_the_mean_metric_also_finds_the_edge():
+    blocks = noise(200, seed=1)
+    blocks[:, 0] += 3.0
+    assert probability_of_backtest_overfitting(blocks, metric="mean").pbo < 0.1
+    assert 0.3 <= probability_of_backtest_overfitting(noise(200, seed=1), metric="mean").pbo <= 0.7
+
+
+def test_copies_of_one_trial_give_no_evidence():
+    # selecting among identical trials: the choice ranks lowest among its ties, PBO = 1
+    one = noise(1, seed=3)
+    report = probability_of_backtest_overfitting(np.repeat(one, 5, axis=1))
+    assert report.pbo == 1.0
+    assert np.allclose(report.logits, math.log(1 / 5))  # rank 1 of 5: omega = 1/6
+    # the probability of loss is that of the trial itself over the splits' OOS blocks
+    oos = [np.delete(one[:, 0], rows) for rows in cscv_splits(S)]
+    sharpe = np.array([block.mean() / block.std(ddof=1) for block in oos])
+    assert report.prob_oos_loss == pytest.approx(np.mean(sharpe < 0))
+
+
+def test_trials_without_trades_never_beat_a_steady_gain():
+    blocks = np.zeros((S, 4))
+    blocks[:, 2] = 1.0  # a constant gain: Sharpe +inf in every split, ranks first
+    report = probability_of_backtest_overfitting(blocks)
+    assert report.pbo == 0.0
+    assert report.prob_oos_loss == 0.0
+    assert report.degradation_slope is None  # no finite (IS, OOS) pair
+
+
+def test_duplicates_count_with_their_multiplicity():
+    # one edge among noise, each noise trial duplicated: the edge still wins
+    blocks = np.repeat(noise(50, seed=4), 3, axis=1)
+    blocks = np.column_stack([blocks, noise(1, seed=5) + 3.0])
+    report = probability_of_backtest_overfitting(blocks)
+    assert report.n_trials == 151
+    assert report.pbo < 0.1
+    assert report.logits.max() == pytest.approx(math.log(151))  # rank N of N: omega = N / (N + 1)
+
+
+def test_matches_a_plain_loop_over_the_splits():
+    blocks = noise(7, seed=6)[:8]  # S = 8: 70 splits
+    report = probability_of_backtest_overfitting(blocks)
+    logits, is_best, oos_best = [], [], []
+    for rows in itertools.combinations(range(8), 4):
+        oos_rows = [b for b in range(8) if b not in rows]
+        is_perf = blocks[list(rows)].mean(axis=0) / blocks[list(rows)].std(axis=0, ddof=1)
+        oos_perf = blocks[oos_rows].mean(axis=0) / blocks[oos_rows].std(axis=0, ddof=1)
+        chosen = int(np.argmax(is_perf))
+        rank = 1 + int(np.sum(oos_perf < oos_perf[chosen]))
+        logits.append(math.log(rank / (8 - rank)))  # omega / (1 - omega) with N + 1 = 8
+        is_best.append(is_perf[chosen])
+        oos_best.append(oos_perf[chosen])
+    assert np.allclose(report.logits, logits)
+    assert report.pbo == pytest.approx(np.mean(np.array(logits) <= 0))
+    slope, intercept = np.polyfit(is_best, oos_best, 1)
+    assert report.degradation_slope == pytest.approx(slope)
+    assert report.degradation_intercept == pytest.approx(intercept)
+    assert report.prob_oos_loss == pytest.approx(np.mean(np.array(oos_best) < 0))
+
+
+def test_ties_in_sample_pick_the_worst_out_of_sample():
+    # A and B are flat (Sharpe +inf) over any two of blocks 0-2 and tie IS; B then loses OOS in block 3
+    a, b, c = [1.0, 1.0, 1.0, 1.0], [2.0, 2.0, 2.0, -5.0], [-1.0, -2.0, -1.0, -3.0]
+    report = probability_of_backtest_overfitting(np.array([a, b, c]).T)
+    first = [tuple(rows) for rows in cscv_splits(4)].index((0, 1))
+    # the sceptical pick is B, rank 2 of 3 (only C is worse OOS): omega 1/2, logit 0 (A would rank 3)
+    assert report.logits[first] == 0.0
+    assert report.prob_oos_loss > 0.0
+
+
+def test_the_splits_are_every_half_and_complements_mirror():
+    rows = cscv_splits(S)
+    assert rows.shape == (12_870, 8)
+    assert len({tuple(r) for r in rows}) == 12_870
+    for i in (0, 1, 4000, 12_869):
+        assert set(rows[i]) | set(rows[-1 - i]) == set(range(S))
+    assert cscv_splits(S) is rows  # computed once
+    with pytest.raises(ValueError):
+        rows[0, 0] = 3
+
+
+def test_a_thousand_trials_run_well_under_a_second():
+    blocks = noise(1000, seed=8)
+    probability_of_backtest_overfitting(blocks)  # compiled (or loaded from numba's cache) on the first call
+    started = time.perf_counter()
+    probability_of_backtest_overfitting(blocks)
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    ("blocks", "message"),
+    [
+        (np.zeros((15, 4)), "even"),
+        (np.zeros((2, 4)), "even and in 4..20"),
+        (np.zeros((22, 4)), "even and in 4..20"),
+        (np.zeros((16, 1)), "at least 2 trials"),
+        (np.zeros(16), "matrix"),
+        (np.where(np.eye(16, 4) == 1, np.nan, 0.0), "block 0, trial 0 is nan"),
+    ],
+)
+def test_bad_input_says_what_is_wrong(blocks, message):
+    with pytest.raises(ValueError, match=message):
+        probability_of_backtest_overfitting(blocks)
+
+
+def test_an_unknown_metric_is_refused():
+    with pytest.raises(ValueError, match="metric"):
+        probability_of_backtest_overfitting(noise(3, seed=0), metric="sortino")
+
+
+def test_block_sums_cut_time_into_contiguous_blocks():
+    values = np.arange(34, dtype=float).reshape(17, 2)  # 17 periods, 2 trials
+    sums = block_sums(values, n_blocks=4)  # blocks of 5, 4, 4, 4 periods
+    assert sums.shape == (4, 2)
+    assert sums[0].tolist() == [values[:5, 0].sum(), values[:5, 1].sum()]
+    assert sums.sum(axis=0).tolist() == values.sum(axis=0).tolist()
+    assert block_sums(np.ones((32, 3))).shape == (16, 3)
+    with pytest.raises(ValueError, match="cannot form"):
+        block_sums(np.ones((10, 3)))
