@@ -44,6 +44,7 @@ from app.evaluation.backtest import (
 )
 from app.evaluation.regime_evaluation import evaluate_regimes, regime_candidates
 from app.evaluation.scoring import RANKING_METRICS, composite_scores, rank_order
+from app.evaluation.selection.slice_report import selection_report
 from app.evaluation.validation import (
     check_prefix_invariance,
     monte_carlo_returns,
@@ -101,6 +102,8 @@ class SliceTask:
     fingerprint: str | None = None
     # Set: first check the strategy for lookahead on these candles (``lookahead_verdict``, cut points from this seed).
     lookahead_seed: int | None = None
+    # The trial ledger: parameter sets earlier jobs evaluated for this (symbol, timeframe, strategy).
+    prior_trials: int = 0
 
     @property
     def key(self) -> SliceKey:
@@ -210,9 +213,27 @@ def _evaluate(task: SliceTask, result: SliceResult) -> None:
         combinations=task.combinations,
         min_trades=task.min_trades,
     )
+    selection = _selection(task, grid, market, metrics=metrics, positions=positions, runs=runs, robust=robust)
     result.best_result = compact_details(trades, start_time=iso_times(market.time_ns[:1])[0])
     result.best_json = orjson.dumps(result.best_result).decode()  # 20x json.dumps on ~2,000 trades of columns
-    result.checks = {**_overfitting_checks(task, trades), "regimes": regimes}
+    result.checks = {**_overfitting_checks(task, trades), "regimes": regimes, "selection": selection}
+
+
+def _selection(task, grid, market, *, metrics, positions, runs, robust) -> dict[str, Any]:
+    """The slice's selection statistics (``selection_report``) for its best and robust-best runs."""
+    chosen = {"best": runs[0]}
+    robust_position = robust["robust"]["position"] if robust["robust"] else None
+    if robust_position is not None:
+        known = dict(zip(positions, runs, strict=True))
+        chosen["robust"] = known.get(robust_position) or grid.runs([robust_position])[0]
+    return selection_report(
+        grid,
+        market,
+        sharpe_ratios=metrics["sharpe_ratio"].to_numpy(dtype=float),
+        chosen=chosen,
+        prior_trials=task.prior_trials,
+        risk_per_trade_pct=task.costs.risk_per_trade_pct,
+    )
 
 
 def best_by_metric(metrics: pd.DataFrame, *, min_trades: int) -> dict[str, int | None]:

@@ -238,5 +238,7 @@ def _degradation(is_best: np.ndarray, oos_best: np.ndarray) -> tuple[float | Non
     if x.size < 2 or np.ptp(x) == 0.0:
         return None, None
     dx = x - x.mean()
-    slope = float(np.dot(dx, y - y.mean()) / np.dot(dx, dx))
+    # np.sum, not np.dot: BLAS may split a dot product differently per process (threads), and a stored
+    # statistic must not depend on which worker computed it.
+    slope = float(np.sum(dx * (y - y.mean())) / np.sum(dx * dx))
     return slope, float(y.mean() - slope * x.mean())

@@ -55,6 +55,7 @@ from app.services.bulk import insert_rows
 from app.services.candles.candle_store import count_candles, load_candles
 from app.services.optimizer.executors import SliceExecutor, make_executor
 from app.services.optimizer.jobs import end_of, get_job
+from app.services.optimizer.trial_ledger import prior_trials
 from app.strategies import get_strategy
 
 log = logging.getLogger(__name__)
@@ -303,7 +304,7 @@ class JobRunner:
         end = end_of(job.end_date)
         bars = {market: count_candles(*market, start=job.start_date, end=end) for market in {key[:2] for key in todo}}
         todo.sort(key=lambda key: bars[key[:2]] * len(combos[key[2]]), reverse=True)
-        return PendingSlices(job=job, keys=todo, combinations=combos)
+        return PendingSlices(job=job, keys=todo, combinations=combos, prior=prior_trials(job_id=job.id, keys=todo))
 
     def _counters(self, job_id: int) -> dict[str, int]:
         """Completed and failed run counts as stored (failed slices count their whole grid)."""
@@ -489,8 +490,16 @@ class PendingSlices:
     lookahead on its own candles first (``_Guard``).
     """
 
-    def __init__(self, *, job: OptimizationJob, keys: list[SliceKey], combinations: dict[str, list[dict[str, Any]]]):
+    def __init__(
+        self,
+        *,
+        job: OptimizationJob,
+        keys: list[SliceKey],
+        combinations: dict[str, list[dict[str, Any]]],
+        prior: dict[SliceKey, int] | None = None,
+    ):
         self.job = job
+        self.prior = prior or {}  # the trial ledger's count before this job, per slice
         self.combinations = combinations
         self.rows = {name: grid_rows(get_strategy(name).space, sets) for name, sets in combinations.items()}
         self.costs = CostModel(**job.costs)
@@ -529,6 +538,7 @@ class PendingSlices:
                 rows=self.rows[strategy],
                 fingerprint=fingerprint,
                 lookahead_seed=seed,
+                prior_trials=self.prior.get((symbol, timeframe, strategy), 0),
             )
 
 
