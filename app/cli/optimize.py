@@ -267,6 +267,8 @@ def validation_lines(report: dict) -> list[str]:
     lines = []
     for strategy, verdict in sorted(report["lookahead"].items()):
         detail = verdict.get("checked_on") or verdict.get("error", "")
+        if verdict.get("reused"):
+            detail += f"; reused from job {verdict['reused']['job_id']}'s identical check"
         lines.append(f"  lookahead guard {strategy}: {verdict['status']} ({detail})")
         lines.extend(f"    {v}" for v in verdict.get("violations", [])[:3])
     for item in report["slices"]:
