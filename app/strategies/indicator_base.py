@@ -82,7 +82,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from app.core import engine as engine_module
 from app.core import indicators as indicators_module
@@ -100,6 +99,7 @@ from app.core.engine import (
     resolve_exits,
 )
 from app.core.indicators import last_swing_levels, wilder_atr
+from app.core.jit import njit
 from app.strategies.base import INDICATOR, Setups, SingleRun, Strategy
 from app.strategies.parameters import Constraint, Parameter
 
