@@ -11,7 +11,21 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 export FLASK_APP=run.py
 
+# Whether numba's on-disk cache holds kernels of each folder that has some (NUMBA_CACHE_DIR when set, else the
+# __pycache__ folders beside the modules).
+numba_cache_present() {
+  if [ -n "${NUMBA_CACHE_DIR:-}" ]; then
+    find "$NUMBA_CACHE_DIR" -name '*.nbi' -print -quit 2>/dev/null | grep -q .
+    return
+  fi
+  local dir
+  for dir in app/core app/core/patterns app/strategies app/evaluation/validation; do
+    compgen -G "$dir/__pycache__/*.nbi" >/dev/null || return 1
+  done
+}
+
 setup() {
+  local installed=0
   if [ ! -x "$VENV/bin/python" ]; then
     echo "==> creating virtual environment in $VENV"
     "$PYTHON" -m venv "$VENV"
@@ -23,6 +37,14 @@ setup() {
     # The project itself, editable: app/ importable from anywhere and the cron entry points installed.
     "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps --editable .
     touch "$VENV/.installed"
+    installed=1
+  fi
+  # Every kernel compiled once into numba's on-disk cache (about 15 s), after an install or when the cache is
+  # missing: a fresh process (cron, a new worker) then loads them instead of compiling. Numba refreshes a
+  # kernel whose source changed by itself, on its next call.
+  if [ "$installed" = 1 ] || ! numba_cache_present; then
+    echo "==> compiling the numba kernels into their on-disk cache (flask warm)"
+    "$VENV/bin/flask" warm || echo "    warm-up failed: numba compiles each kernel on first use instead" >&2
   fi
 }
 

@@ -31,6 +31,7 @@ from app.core.indicators import wilder_atr  # noqa: E402
 from app.core.levels import ENTRY_METHODS, TP_METHODS, compute_levels  # noqa: E402
 from app.core.patterns import get_detector  # noqa: E402
 from app.strategies import PATTERN, get_strategy, strategy_names  # noqa: E402
+from tools.benchmark_cold import section_cold_job  # noqa: E402
 from tools.benchmark_coverage import section_coverage  # noqa: E402
 from tools.benchmark_params import section_params  # noqa: E402
 from tools.benchmark_runs import section_runs  # noqa: E402
@@ -273,6 +274,7 @@ SECTIONS: dict[str, Callable[[Path], None]] = {
     "counts": section_counts,
     "backtest": section_backtest,
     "optimizer": section_optimizer,
+    "cold_job": section_cold_job,
     "sweep": section_sweep,
     "sweep_all": section_sweep_all,
     "sweep_dask": section_sweep_dask,

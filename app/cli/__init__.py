@@ -12,6 +12,7 @@ def register_cli(app: Flask) -> None:
     from app.cli.patterns import patterns_cli
     from app.cli.scripts import scripts_cli
     from app.cli.users import users_cli
+    from app.cli.warm import warm_command
 
     app.cli.add_command(candles_cli)
     app.cli.add_command(demo_cli)
@@ -20,3 +21,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(patterns_cli)
     app.cli.add_command(scripts_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(warm_command)

@@ -11,6 +11,7 @@ from app.cli.errors import CliGroup
 from app.cli.progress import optimization_progress
 from app.core.costs import COST_PRESETS
 from app.enums import JobStatus, ValidationMode, values
+from app.evaluation.warmup import warm_kernels
 from app.models import OptimizationJob
 from app.services.optimizer import jobs, results
 from app.services.optimizer.retention import prune_runs
@@ -157,7 +158,10 @@ def run_command(job_id: int, workers: int | None) -> None:
 @click.option("--poll", "poll_seconds", type=click.FloatRange(min=0.1), default=None, help="Seconds between polls.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes per job.")
 @click.option("--once", is_flag=True, help="Run the waiting jobs, then exit (no polling).")
-def worker_command(poll_seconds: float | None, workers: int | None, once: bool) -> None:
+@click.option(
+    "--warm/--no-warm", default=True, show_default=True, help="Load every numba kernel before the first poll."
+)
+def worker_command(poll_seconds: float | None, workers: int | None, once: bool, warm: bool) -> None:
     """Run jobs as they appear until SIGTERM or Ctrl-C (a running job's computing slices are stored, then
     the job is released for the next worker)."""
     worker = OptimizerWorker(poll_seconds=poll_seconds, workers=workers)
@@ -170,6 +174,8 @@ def worker_command(poll_seconds: float | None, workers: int | None, once: bool) 
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        if warm:  # load every kernel now (from numba's cache): the first job is then as fast as a warm one
+            click.echo(warm_kernels().summary)
         report = worker.run(exit_when_idle=once)
     finally:
         for sig, handler in previous.items():
@@ -267,6 +273,8 @@ def validation_lines(report: dict) -> list[str]:
     lines = []
     for strategy, verdict in sorted(report["lookahead"].items()):
         detail = verdict.get("checked_on") or verdict.get("error", "")
+        if verdict.get("reused"):
+            detail += f"; reused from job {verdict['reused']['job_id']}'s identical check"
         lines.append(f"  lookahead guard {strategy}: {verdict['status']} ({detail})")
         lines.extend(f"    {v}" for v in verdict.get("violations", [])[:3])
     for item in report["slices"]:

@@ -95,9 +95,9 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from app.core.costs import MAKER, TAKER, CostModel
+from app.core.jit import njit
 from app.core.metrics import INT_METRICS, METRIC_NAMES
 
 STATUS_INVALID, STATUS_EXPIRED, STATUS_CANCELLED, STATUS_FILLED = 0, 1, 2, 3

@@ -63,7 +63,8 @@ Last swing levels (``last_swing_levels``)
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from app.core.jit import njit
 
 RSI_PERIOD = 14
 ATR_PERIOD = 14

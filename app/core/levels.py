@@ -34,9 +34,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from app.core.indicators import swing_masks, wilder_atr
+from app.core.jit import njit
 from app.core.patterns.base import BULLISH, DEFAULT_SWING_LENGTH, PatternArrays, as_float_array, direction_code
 
 ENTRY_METHODS = ("zone_edge", "zone_mid", "atr_buffer")

@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
 from app.core.indicators import adx, wilder_atr
+from app.core.jit import njit
 
 VOLATILITY_WINDOW = 250
 LOW_PERCENTILE = 1 / 3

@@ -24,7 +24,9 @@ database writer) just binds ready values. ``kernel_seconds`` and
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -62,6 +64,15 @@ SliceKey = tuple[str, str, str]
 # The lookahead check runs on at most this many of a slice's newest candles: any stretch of a series tests
 # causality alike, while its ~30 prefix runs cost in proportion to the length (0.9 s on 87,600 30m bars, 0.1 s here).
 LOOKAHEAD_CANDLES = 10_000
+LOOKAHEAD_CUTS = 10  # random cuts of the check (``check_prefix_invariance``'s n_cuts)
+# The guard's own code besides the strategy's (``Strategy.code_version``): a change here may change a verdict.
+GUARD_MODULES = (
+    "app.evaluation.validation.lookahead",
+    "app.evaluation.slice_eval",
+    "app.evaluation.backtest",
+    "app.strategies.base",
+    "app.core.candles",
+)
 
 
 @dataclass(frozen=True)
@@ -158,9 +169,42 @@ def evaluate_slice(task: SliceTask) -> SliceResult:
     return result
 
 
+def lookahead_seed(fingerprint: str) -> int:
+    """The seed of the lookahead check's random cuts on candles with this ``candles_fingerprint``: the same
+    candles always get the same cuts, so the check is a pure function of code, settings and candles."""
+    return int(fingerprint[:8], 16)
+
+
+def lookahead_check_key(strategy: str, fingerprint: str) -> str:
+    """Return the SHA-256 (hex) of everything a lookahead verdict on these candles depends on.
+
+    The strategy's name and code (``code_version``: its module and its
+    ``code_modules``), the guard's code (``GUARD_MODULES``), its settings
+    (window, cuts, seed, the default parameters it checks) and the
+    fingerprint of the slice's candles (the window is cut from them). Equal
+    keys mean an identical check: its verdict may be reused; any change gives
+    a new key, so the check runs again.
+    """
+    chosen = get_strategy(strategy)
+    digest = hashlib.sha256()
+    for name in GUARD_MODULES:
+        digest.update(inspect.getsource(sys.modules[name]).encode())
+    settings = {
+        "strategy": strategy,
+        "code_version": chosen.code_version(),
+        "params": chosen.space.validate(None),
+        "candles": LOOKAHEAD_CANDLES,
+        "cuts": LOOKAHEAD_CUTS,
+        "seed": lookahead_seed(fingerprint),
+        "fingerprint": fingerprint,
+    }
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
 def lookahead_verdict(task: SliceTask, *, seed: int) -> dict[str, Any]:
     """Check the task's strategy for prefix invariance on its newest ``LOOKAHEAD_CANDLES`` candles
-    (``check_prefix_invariance``, 10 random cuts from ``seed``).
+    (``check_prefix_invariance``, ``LOOKAHEAD_CUTS`` random cuts from ``seed``).
 
     Returns ``{"status": "ok" | "violated", "checked_on", "code_version",
     "violations"}``, or ``"not checked"`` with the error when the check
@@ -169,7 +213,7 @@ def lookahead_verdict(task: SliceTask, *, seed: int) -> dict[str, Any]:
     strategy = get_strategy(task.strategy)
     candles = task.candles.iloc[-LOOKAHEAD_CANDLES:]
     try:
-        violations = check_prefix_invariance(candles, strategy=task.strategy, n_cuts=10, seed=seed)
+        violations = check_prefix_invariance(candles, strategy=task.strategy, n_cuts=LOOKAHEAD_CUTS, seed=seed)
     except Exception as exc:  # noqa: BLE001 - the slice fails on its own and records it
         return {"status": "not checked", "error": f"{type(exc).__name__}: {exc}"}
     return {

@@ -2,6 +2,7 @@
 
 from app.models.api_token import ApiToken
 from app.models.candle import Candle, CandleSeries
+from app.models.lookahead_verdict import LookaheadVerdict
 from app.models.optimization import OptimizationJob, OptimizationRun, OptimizationSlice
 from app.models.parameter_set import ParameterChange, ProductionParameterSet
 from app.models.pattern import Pattern
@@ -15,6 +16,7 @@ __all__ = [
     "ApiToken",
     "Candle",
     "CandleSeries",
+    "LookaheadVerdict",
     "OptimizationJob",
     "OptimizationRun",
     "OptimizationSlice",

@@ -91,7 +91,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from app.core import engine as engine_module
 from app.core import indicators as indicators_module
@@ -109,6 +108,7 @@ from app.core.engine import (
     resolve_exits,
 )
 from app.core.indicators import last_swing_levels, wilder_atr
+from app.core.jit import njit
 from app.core.patterns import PatternArrays
 from app.core.patterns import base as pattern_base_module
 from app.core.patterns.registry import DETECTOR_CLASSES

@@ -68,9 +68,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from app.core.indicators import ATR_PERIOD, RSI_PERIOD, ema, rsi
+from app.core.jit import njit
 from app.strategies.indicator_base import STOP_VALUE_POSITIVE, Context, IndicatorStrategy, Signals, level_parameters
 from app.strategies.parameters import Constraint, Parameter, ParameterSpace
 from app.strategies.smart_money import LOOKBACK_ONLY_WHEN_ON, SMART_MONEY_KINDS, smart_money_parameters

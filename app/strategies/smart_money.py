@@ -36,9 +36,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from numba import njit
 
 from app.core.engine import MarketArrays
+from app.core.jit import njit
 from app.core.patterns import PatternArrays, active_until, get_detector
 from app.strategies.parameters import Constraint, Parameter
 

@@ -70,3 +70,23 @@ def test_monte_carlo_on_arrays_is_the_simulation_of_the_trades():
         assert monte_carlo_returns(r, r * 0.5, n_simulations=200, method=method, seed=5) == expected
     with pytest.raises(ValueError, match="finite"):
         monte_carlo_returns(np.array([1.0, np.nan]), np.array([1.0, 1.0]))
+
+
+def test_the_lookahead_check_key_changes_with_code_candles_and_nothing_else(candles, monkeypatch):
+    fingerprint = worker.candles_fingerprint(candles)
+    key = worker.lookahead_check_key("order_block", fingerprint)
+    assert worker.lookahead_check_key("order_block", fingerprint) == key  # an identical check
+    assert worker.lookahead_check_key("imbalance", fingerprint) != key
+    assert worker.lookahead_check_key("order_block", worker.candles_fingerprint(candles.iloc[:-1])) != key
+    strategy = type(get_strategy("order_block"))
+    monkeypatch.setattr(strategy, "code_version", lambda self: "0" * 16)
+    assert worker.lookahead_check_key("order_block", fingerprint) != key
+    monkeypatch.undo()
+    monkeypatch.setattr(worker, "LOOKAHEAD_CUTS", 11)  # the guard's settings count too
+    assert worker.lookahead_check_key("order_block", fingerprint) != key
+
+
+def test_the_lookahead_seed_is_a_function_of_the_candles(candles):
+    fingerprint = worker.candles_fingerprint(candles)
+    assert worker.lookahead_seed(fingerprint) == worker.lookahead_seed(fingerprint) >= 0
+    assert worker.lookahead_seed(fingerprint) != worker.lookahead_seed(worker.candles_fingerprint(candles.iloc[:-1]))

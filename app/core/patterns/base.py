@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
 from app.core.indicators import DEFAULT_SWING_LENGTH, as_float_array
+from app.core.jit import njit
 
 BULLISH, BEARISH = 1, -1
 DIRECTION_NAMES = {BULLISH: "bullish", BEARISH: "bearish"}

@@ -23,9 +23,9 @@ O(n) pass pops exactly the levels above ``low[i]``.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from app.core.indicators import swing_highs, swing_lows
+from app.core.jit import njit
 from app.core.patterns.base import PatternArrays, PatternDetector
 
 

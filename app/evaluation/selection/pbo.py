@@ -49,8 +49,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from numba import njit
 from numpy.typing import ArrayLike
+
+from app.core.jit import njit
 
 DEFAULT_BLOCKS = 16
 MAX_BLOCKS = 20  # C(20, 10) = 184,756 splits; C(22, 11) would be 705,432

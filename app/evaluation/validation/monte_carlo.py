@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numba import njit
 
+from app.core.jit import njit
 from app.evaluation.validation.values import integer, json_safe, number
 
 PERCENTILES = (5, 25, 50, 75, 95)

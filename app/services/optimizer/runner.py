@@ -46,7 +46,15 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from app.core.costs import CostModel
 from app.enums import JobStatus, SliceStatus
 from app.errors import ConflictError
-from app.evaluation.slice_eval import SliceKey, SliceResult, SliceTask, candles_fingerprint, grid_rows
+from app.evaluation.slice_eval import (
+    SliceKey,
+    SliceResult,
+    SliceTask,
+    candles_fingerprint,
+    grid_rows,
+    lookahead_check_key,
+    lookahead_seed,
+)
 from app.extensions import db
 from app.models import OptimizationJob, OptimizationRun, OptimizationSlice
 from app.models._time import utcnow
@@ -55,6 +63,7 @@ from app.services.bulk import insert_rows
 from app.services.candles.candle_store import count_candles, load_candles
 from app.services.optimizer.executors import SliceExecutor, make_executor
 from app.services.optimizer.jobs import end_of, get_job
+from app.services.optimizer.lookahead_store import find_verdict, record_verdicts
 from app.services.optimizer.trial_ledger import prior_trials
 from app.strategies import get_strategy
 
@@ -67,8 +76,9 @@ HEARTBEAT_SECONDS = 30  # while slices compute; a job is stale after OPTIMIZER_S
 RUN_METRIC_COLUMNS = (*METRIC_COLUMNS, "stability_score")
 RUN_COLUMNS = ("job_id", "slice_id", "param_key", "params", *RUN_METRIC_COLUMNS, "results_json")
 
-# Lookahead verdicts already reached in this process: (strategy, code version, candles fingerprint) -> verdict.
-_GUARD_CACHE: dict[tuple[str, str, str], dict[str, Any]] = {}
+# Lookahead verdicts this process already reached or read, by their check's key (``lookahead_check_key``), each
+# with where it came from (``reused``); the database (``lookahead_store``) keeps them across processes.
+_GUARD_CACHE: dict[str, dict[str, Any]] = {}
 
 
 class LeaseLostError(ConflictError):
@@ -334,7 +344,9 @@ class JobRunner:
             )
             log.error("job %s: %s", job.id, changes["summary"])
         self._hold(job, **changes)
+        record_verdicts(guard.checked, job_id=job.id)  # in the same transaction: kept only with the job's record
         db.session.commit()
+        guard.remember(job_id=job.id)
         db.session.refresh(job)
         return not guard.failed
 
@@ -434,43 +446,53 @@ class JobRunner:
 
 
 class _Guard:
-    """The lookahead guard of one run: a verdict per strategy, from this process's cache or from the heaviest
-    pending slice of the strategy (which checks it first, see ``PendingSlices``); results wait here until every
-    verdict is in, so a violation stops the job before anything is stored."""
+    """The lookahead guard of one run: a verdict per strategy, reused from an identical earlier check (this
+    process's cache, else the database: ``lookahead_store``) or from the heaviest pending slice of the strategy
+    (which checks it first, see ``PendingSlices``); results wait here until every verdict is in, so a violation
+    stops the job before anything is stored."""
 
-    def __init__(self, *, seed: int, strategies: list[str]):
-        self.seed = seed
+    def __init__(self, *, strategies: list[str]):
         self.verdicts: dict[str, dict[str, Any]] = {}
         self.waiting = set(strategies)  # no verdict yet
-        self.checking: dict[SliceKey, str] = {}  # slice asked to check -> its strategy
+        self.checking: dict[SliceKey, tuple[str, str]] = {}  # slice asked to check -> (its strategy, check key)
+        self.checked: list[tuple[str, str, str, dict[str, Any]]] = []  # (key, strategy, fingerprint, verdict) to store
         self.held: list[SliceResult] = []
         self.recorded = False
 
     def ask(self, key: SliceKey, fingerprint: str) -> int | None:
         """Called as a slice is handed out: the seed it checks its strategy with, or None (known or asked)."""
         strategy = key[2]
-        if strategy not in self.waiting or strategy in self.checking.values():
+        if strategy not in self.waiting or any(name == strategy for name, _ in self.checking.values()):
             return None
-        cache_key = (strategy, get_strategy(strategy).code_version(), fingerprint)
-        if cache_key in _GUARD_CACHE:
-            self._verdict(strategy, _GUARD_CACHE[cache_key])
+        check_key = lookahead_check_key(strategy, fingerprint)
+        known = _GUARD_CACHE.get(check_key) or find_verdict(check_key)
+        if known is not None:
+            _GUARD_CACHE[check_key] = known
+            self._verdict(strategy, known)
             return None
-        self.checking[key] = strategy
-        return self.seed
+        self.checking[key] = (strategy, check_key)
+        return lookahead_seed(fingerprint)
 
     def admit(self, result: SliceResult) -> list[SliceResult]:
         """Take a result; return those that may now be stored (none while a verdict is missing)."""
-        strategy = self.checking.pop(result.key, None)
-        if strategy is not None:
+        asked = self.checking.pop(result.key, None)
+        if asked is not None:
+            strategy, check_key = asked
             verdict = result.lookahead or {"status": "not checked", "error": result.error or "no verdict returned"}
-            if verdict["status"] != "not checked":
-                _GUARD_CACHE[(strategy, verdict["code_version"], result.fingerprint)] = verdict
+            if verdict["status"] != "not checked":  # a crashed check is not a verdict: the next run checks again
+                self.checked.append((check_key, strategy, result.fingerprint, verdict))
             self._verdict(strategy, verdict)
         self.held.append(result)
         if self.waiting:
             return []
         ready, self.held = self.held, []
         return ready
+
+    def remember(self, *, job_id: int) -> None:
+        """Put the verdicts this run checked into this process's cache (after they were stored with the job)."""
+        checked_at = utcnow().isoformat(timespec="seconds")
+        for check_key, _, _, verdict in self.checked:
+            _GUARD_CACHE[check_key] = {**verdict, "reused": {"job_id": job_id, "checked_at": checked_at}}
 
     @property
     def failed(self) -> list[str]:
@@ -505,7 +527,7 @@ class PendingSlices:
         self.costs = CostModel(**job.costs)
         firsts = list({key[2]: key for key in reversed(keys)}.values())[::-1]  # each strategy's heaviest slice
         self.keys = firsts + [key for key in keys if key not in firsts]
-        self.guard = _Guard(seed=job.id, strategies=[key[2] for key in firsts])
+        self.guard = _Guard(strategies=[key[2] for key in firsts])
 
     def __len__(self) -> int:
         return len(self.keys)
