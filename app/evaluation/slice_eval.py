@@ -180,7 +180,7 @@ def lookahead_check_key(strategy: str, fingerprint: str) -> str:
 
     The strategy's name and code (``code_version``: its module and its
     ``code_modules``), the guard's code (``GUARD_MODULES``), its settings
-    (window, cuts, seed, the default parameters it checks) and the
+    (window, cuts, seed, the parameter sets it checks: ``guard_params``) and the
     fingerprint of the slice's candles (the window is cut from them). Equal
     keys mean an identical check: its verdict may be reused; any change gives
     a new key, so the check runs again.
@@ -192,7 +192,7 @@ def lookahead_check_key(strategy: str, fingerprint: str) -> str:
     settings = {
         "strategy": strategy,
         "code_version": chosen.code_version(),
-        "params": chosen.space.validate(None),
+        "params": [chosen.space.validate(p) for p in chosen.guard_params],
         "candles": LOOKAHEAD_CANDLES,
         "cuts": LOOKAHEAD_CUTS,
         "seed": lookahead_seed(fingerprint),
@@ -204,7 +204,7 @@ def lookahead_check_key(strategy: str, fingerprint: str) -> str:
 
 def lookahead_verdict(task: SliceTask, *, seed: int) -> dict[str, Any]:
     """Check the task's strategy for prefix invariance on its newest ``LOOKAHEAD_CANDLES`` candles
-    (``check_prefix_invariance``, ``LOOKAHEAD_CUTS`` random cuts from ``seed``).
+    (``check_prefix_invariance`` of each of its ``guard_params``, ``LOOKAHEAD_CUTS`` random cuts from ``seed``).
 
     Returns ``{"status": "ok" | "violated", "checked_on", "code_version",
     "violations"}``, or ``"not checked"`` with the error when the check
@@ -213,7 +213,12 @@ def lookahead_verdict(task: SliceTask, *, seed: int) -> dict[str, Any]:
     strategy = get_strategy(task.strategy)
     candles = task.candles.iloc[-LOOKAHEAD_CANDLES:]
     try:
-        violations = check_prefix_invariance(candles, strategy=task.strategy, n_cuts=LOOKAHEAD_CUTS, seed=seed)
+        violations = []
+        for params in strategy.guard_params:  # the defaults first, then each path they leave off
+            found = check_prefix_invariance(
+                candles, strategy=task.strategy, params=params, n_cuts=LOOKAHEAD_CUTS, seed=seed
+            )
+            violations += [f"with {params}: {v}" if params else v for v in found]
     except Exception as exc:  # noqa: BLE001 - the slice fails on its own and records it
         return {"status": "not checked", "error": f"{type(exc).__name__}: {exc}"}
     return {

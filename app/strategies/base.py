@@ -139,6 +139,9 @@ class Strategy(ABC):
     entry_order: ClassVar[str]
     description: ClassVar[str]
     space: ClassVar[ParameterSpace]
+    # The parameter sets the optimizer's lookahead guard checks (overrides of the defaults): the defaults, plus
+    # one set for each code path a parameter switches on that the defaults leave off.
+    guard_params: ClassVar[tuple[dict[str, Any], ...]] = ({},)
 
     @abstractmethod
     def grid_metrics(

@@ -409,6 +409,7 @@ class IndicatorStrategy(Strategy):
 
     kind = INDICATOR
     entry_order = TAKER
+    guard_params = ({}, {"smart_money": "any", "smart_money_lookback": 50})  # confirmation reads the detectors
 
     # ------------------------------------------------------------------ what subclasses provide
 

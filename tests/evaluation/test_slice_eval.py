@@ -7,10 +7,11 @@ import pytest
 
 from app.core.candles import read_candles_csv
 from app.core.costs import CostModel
+from app.core.patterns import PatternArrays
 from app.evaluation import slice_eval as worker
 from app.evaluation.backtest import run_backtest
 from app.evaluation.validation import monte_carlo_returns, monte_carlo_simulation
-from app.strategies import get_strategy
+from app.strategies import get_strategy, smart_money
 
 
 @pytest.fixture
@@ -90,3 +91,19 @@ def test_the_lookahead_seed_is_a_function_of_the_candles(candles):
     fingerprint = worker.candles_fingerprint(candles)
     assert worker.lookahead_seed(fingerprint) == worker.lookahead_seed(fingerprint) >= 0
     assert worker.lookahead_seed(fingerprint) != worker.lookahead_seed(worker.candles_fingerprint(candles.iloc[:-1]))
+
+
+def test_the_guard_checks_smart_money_confirmation_too(candles, monkeypatch):
+    honest = smart_money.production_zones
+
+    def peeking(market, pattern_type):  # dates every zone 3 bars earlier than it was known: a lookahead
+        zones, end = honest(market, pattern_type)
+        early = PatternArrays(np.maximum(zones.index - 3, 0), zones.direction, zones.zone_low, zones.zone_high)
+        return early, end
+
+    task = worker.SliceTask(**{**vars(_task(candles)), "strategy": "macd", "combinations": [{}]})
+    assert worker.lookahead_verdict(task, seed=1)["status"] == "ok"
+    monkeypatch.setattr(smart_money, "production_zones", peeking)
+    verdict = worker.lookahead_verdict(task, seed=1)
+    assert verdict["status"] == "violated"
+    assert all(v.startswith("with {'smart_money': 'any'") for v in verdict["violations"])
