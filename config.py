@@ -43,6 +43,10 @@ class Config:
     PARAMS_CACHE_TTL_SECONDS = int(os.environ.get("PARAMS_CACHE_TTL_SECONDS", "1800"))
     PARAMS_CACHE_SIZE = int(os.environ.get("PARAMS_CACHE_SIZE", "10000"))
     PARAMS_STALE_DAYS = int(os.environ.get("PARAMS_STALE_DAYS", "30"))
+    # The auto-tuner's gate (docs/parameter-loop.md#the-gate): promote only what beats the luck of its trials.
+    AUTOTUNE_MIN_DSR = float(os.environ.get("AUTOTUNE_MIN_DSR", "0.95"))
+    AUTOTUNE_MAX_PBO = float(os.environ.get("AUTOTUNE_MAX_PBO", "0.2"))
+    AUTOTUNE_REQUIRE_WALK_FORWARD = os.environ.get("AUTOTUNE_REQUIRE_WALK_FORWARD", "1") != "0"
     # Where slices are evaluated: "local" (process pool on this machine) or "dask" (the scheduler at
     # DASK_SCHEDULER_ADDRESS, e.g. tcp://10.0.0.5:8786; unset: a LocalCluster of OPTIMIZER_WORKERS processes).
     OPTIMIZER_EXECUTOR = os.environ.get("OPTIMIZER_EXECUTOR", "local")

@@ -7,11 +7,19 @@ first failure is the reason a slice is skipped:
 1. too few trades: no run reached the job's ``min_trades`` (or the named run did not);
 2. negative expectancy: the candidate's expectancy after costs (net R per
    trade) is not positive; a set that lost money is never promoted;
-3. failed walk-forward: the job ran walk-forward and the stitched
-   out-of-sample expectancy is not positive (or the result is missing);
-4. already active: production trades these parameters now;
-5. cannot re-evaluate: the job's candles are no longer stored;
-6. below threshold: on the job's ranking metric, re-evaluated for the active
+3. failed walk-forward: the stitched out-of-sample expectancy is not
+   positive, or the job ran no walk-forward (``AUTOTUNE_REQUIRE_WALK_FORWARD``,
+   on by default: in-sample results alone are no evidence);
+4. luck: the slice's selection statistics (``app.evaluation.selection``) say
+   the candidate is no better than the best of its trials by chance: its
+   Deflated Sharpe Ratio is below ``AUTOTUNE_MIN_DSR`` (0.95) over the
+   slice's cumulative effective trials, or the slice's PBO is above
+   ``AUTOTUNE_MAX_PBO`` (0.2); a candidate the statistics did not measure
+   (a named run that is neither the best nor the robust best, a job from
+   before they existed) is refused too;
+5. already active: production trades these parameters now;
+6. cannot re-evaluate: the job's candles are no longer stored;
+7. below threshold: on the job's ranking metric, re-evaluated for the active
    set on the same candles and costs (its stored run when the grid held it, a
    backtest otherwise), the candidate does not beat it by ``min_improvement_pct``.
 
@@ -25,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import pandas as pd
+from flask import current_app
 from sqlalchemy import func, select
 
 from app.core.costs import CostModel
@@ -33,6 +42,7 @@ from app.enums import JobStatus, ParamAction, ParamSource, SliceStatus, Validati
 from app.errors import AppError, NotFoundError, ValidationError
 from app.evaluation.backtest import run_backtest
 from app.evaluation.scoring import RANKING_METRICS, composite_score
+from app.evaluation.selection.gate import luck_refusal
 from app.evaluation.slice_eval import candles_fingerprint
 from app.extensions import db
 from app.models import OptimizationJob, OptimizationRun, OptimizationSlice
@@ -178,7 +188,7 @@ def judge(
         "active_source": active.source if active else ParamSource.DEFAULT.value,
         "promotable_runs": promotable_runs(slice_, needed=needed),
     }
-    reason = _refusal(job, run, oos, needed=needed, before=before, strategy=slice_.strategy)
+    reason = _refusal(slice_, job, run, oos, needed=needed, before=before, strategy=slice_.strategy)
     if reason:
         decision.reason = reason + _others_note(reason, decision.metrics["promotable_runs"])
         return decision
@@ -209,8 +219,19 @@ def out_of_sample(slice_: OptimizationSlice) -> dict[str, Any] | None:
     return walk["summary"]["out_of_sample"] if walk else None
 
 
-def _refusal(job, run, oos, *, needed: int, before: dict[str, Any], strategy: str) -> str | None:
-    """The reason the candidate may not be promoted (checks 1-4), or None."""
+def _luck(slice_: OptimizationSlice, run: OptimizationRun) -> str | None:
+    """Check 4: the gate's luck check (``selection.gate``) on the slice's statistics for this run."""
+    chosen = {slice_.robust_run_id: "robust", slice_.best_run_id: "best"}.get(run.id)
+    return luck_refusal(
+        (slice_.checks_json or {}).get("selection"),
+        chosen=chosen,
+        min_dsr=current_app.config["AUTOTUNE_MIN_DSR"],
+        max_pbo=current_app.config["AUTOTUNE_MAX_PBO"],
+    )
+
+
+def _refusal(slice_, job, run, oos, *, needed: int, before: dict[str, Any], strategy: str) -> str | None:
+    """The reason the candidate may not be promoted (checks 1-5), or None."""
     if run is None:
         return f"too few trades: no run of job {job.id} reached {needed} trades"
     if run.total_trades < needed:
@@ -222,13 +243,18 @@ def _refusal(job, run, oos, *, needed: int, before: dict[str, Any], strategy: st
             return "failed walk-forward: the job ran walk-forward but stored no result for this slice"
         if oos["expectancy_r"] <= 0:
             return f"failed walk-forward: out-of-sample expectancy {oos['expectancy_r']:+.3f} R per trade"
+    elif current_app.config["AUTOTUNE_REQUIRE_WALK_FORWARD"]:
+        return f"no walk-forward: job {job.id} ran none, and in-sample results alone are no evidence"
+    luck = _luck(slice_, run)
+    if luck:
+        return luck
     if get_strategy(strategy).space.validate(run.params) == before:
         return "already active: production trades these parameters"
     return None
 
 
 def _compare(decision: TuneDecision, candidate: Candidate, *, min_improvement_pct: float) -> TuneDecision:
-    """Re-evaluate the active set on the job's candles, judge the gain on the ranking metric (checks 5, 6)."""
+    """Re-evaluate the active set on the job's candles, judge the gain on the ranking metric (checks 6, 7)."""
     slice_, job, run = candidate
     metric = job.ranking_metric
     try:

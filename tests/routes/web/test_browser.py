@@ -186,6 +186,13 @@ def test_admin_journey_and_free_user_in_a_real_browser(served):
             assert "defaults" in page.inner_text(f"{row_id} .production")
             page.wait_for_selector("#proposals")
             page.click(f"{row_id} button.apply")
+            # One in-sample sweep proves nothing: the gate refuses and says which check failed.
+            assert "The auto-tuner refuses: no walk-forward" in page.inner_text("#apply-refused")
+            _shot(page, "07-apply-refused")
+            # With the gate's evidence checks off (what promotion does, not whether), Apply confirms and applies.
+            served["app"].config.update(AUTOTUNE_MIN_DSR=0.0, AUTOTUNE_MAX_PBO=1.0, AUTOTUNE_REQUIRE_WALK_FORWARD=False)
+            page.goto(f"{base}/admin/optimization/best")
+            page.click(f"{row_id} button.apply")
             page.wait_for_selector("#confirm-apply")
             after = page.inner_text("#apply-after")
             _shot(page, "07-apply-confirm")

@@ -1,7 +1,7 @@
 """The auto-tuner: every skip reason, a dry run writes nothing but log entries, apply promotes and is logged."""
 
 import pytest
-from params_helpers import BETTER, DEFAULTS, SLICE, good, stored_job
+from params_helpers import BETTER, DEFAULTS, SLICE, good, selection, stored_job
 from sqlalchemy import func, select
 
 from app.errors import NotFoundError, ValidationError
@@ -27,8 +27,16 @@ def _one(**kwargs):
         ([(BETTER, good(total_trades=4))], {"min_trades": 2}, "too few trades: 4 < 10"),
         ([(BETTER, good(expectancy_r=-0.05))], {}, "negative expectancy after costs: -0.050 R"),
         ([(BETTER, good(expectancy_r=0.0))], {}, "negative expectancy after costs"),
-        ([(BETTER, good())], {"validation": "walk_forward", "walk_forward_oos": -0.1}, "failed walk-forward: out"),
-        ([(BETTER, good())], {"validation": "walk_forward"}, "failed walk-forward: the job ran"),
+        ([(BETTER, good())], {"walk_forward_oos": -0.1}, "failed walk-forward: out"),
+        ([(BETTER, good())], {"walk_forward_oos": None}, "failed walk-forward: the job ran"),
+        ([(BETTER, good())], {"validation": "none", "walk_forward_oos": None}, "no walk-forward: job"),
+        ([(BETTER, good())], {"selection": None}, "no selection statistics: only a slice's best"),
+        (
+            [(BETTER, good())],
+            {"selection": selection(dsr=0.41)},
+            "luck: DSR 0.41 < 0.95 over 1,010 trials, effective 84",
+        ),
+        ([(BETTER, good())], {"selection": selection(pbo=0.46)}, "luck: PBO 0.46 > 0.20 over 12,870 splits of 1,010"),
         ([(DEFAULTS, good())], {}, "already active"),
         (
             [(BETTER, good(composite_score=1.01, total_profit_pct=41.0)), (DEFAULTS, good())],
@@ -87,7 +95,9 @@ def test_apply_promotes_with_its_evidence_and_a_second_run_keeps_it(db):
 
 
 def test_a_named_run_is_judged_and_applied_as_source_run(db):
-    _, _, runs = stored_job([(DEFAULTS, good(total_profit_pct=5.0, sharpe_ratio=0.2)), (BETTER, good())])
+    _, _, runs = stored_job([(DEFAULTS, good(total_profit_pct=5.0, sharpe_ratio=0.2)), (BETTER, good())], best=1)
+    decision = _one(run_id=runs[0].id, dry_run=False)  # not the best: its luck was never measured
+    assert decision.decision == "skipped" and decision.reason.startswith("no selection statistics"), decision.reason
     decision = _one(run_id=runs[1].id, dry_run=False)
     assert decision.decision == "applied" and parameter_sets.active_set(**SLICE)["source"] == "run"
     with pytest.raises(NotFoundError):
