@@ -140,6 +140,7 @@ def new_command(run_now: bool, workers: int | None, **options) -> None:
     """Create a job (by default over every active symbol, configured timeframe and strategy)."""
     job = create_from_options(**options)
     click.echo(f"created job {job.id} '{job.name}': {job.total_runs} runs")
+    click.echo(f"luck: {jobs.job_luck(job)['warning']}")
     if run_now and run_with_progress(job.id, workers):
         raise SystemExit(1)
 

@@ -40,7 +40,8 @@ def create():
         except ValidationError as exc:
             form.form_errors.append(exc.message)
         else:
-            flash(f"job {job.id} created ({job.total_runs} runs): the optimization runner picks it up")
+            luck = jobs.job_luck(job)["warning"]
+            flash(f"job {job.id} created ({job.total_runs} runs): the optimization runner picks it up. Luck: {luck}")
             return redirect(url_for("optimization.jobs_page"))
     page = job_list.jobs_page()
     return render_template("admin/optimization.html", page=page, status=None, strategy=None, form=form), 400

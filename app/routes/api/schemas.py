@@ -137,6 +137,17 @@ class ProgressOut(Out):
     eta_seconds: float | None
 
 
+class LuckOut(Out):
+    """What luck alone shows a job's trials (app/evaluation/selection/preflight.py)."""
+
+    trials: int
+    years: float
+    expected_max_sharpe: float
+    target_sharpe: float
+    min_backtest_years: float
+    warning: str
+
+
 class JobOut(Out):
     id: int
     name: str
@@ -153,6 +164,7 @@ class JobOut(Out):
     validation: str
     monte_carlo: bool
     progress: ProgressOut
+    luck: LuckOut
     created_at: str
     started_at: str | None
     completed_at: str | None

@@ -18,6 +18,7 @@ from app.core.costs import CostModel, resolve_costs
 from app.enums import JobStatus, ValidationMode, values
 from app.errors import ConflictError, NotFoundError, ValidationError
 from app.evaluation.scoring import check_metric
+from app.evaluation.selection.preflight import luck_preview
 from app.extensions import db
 from app.models import Candle, OptimizationJob, OptimizationRun, OptimizationSlice, Symbol
 from app.models._time import utcnow
@@ -270,6 +271,13 @@ def job_report(job_id: int) -> dict[str, Any]:
     }
 
 
+def job_luck(job: OptimizationJob) -> dict[str, Any]:
+    """The pre-flight warning: what luck alone shows the job's largest per-slice trial count over its range."""
+    trials = max((_size(name, grid) for name, grid in job.parameter_grids.items()), default=0)
+    days = (pd.Timestamp(job.end_date) - pd.Timestamp(job.start_date)).days + 1
+    return luck_preview(trials=trials, days=days)
+
+
 def describe_job(job: OptimizationJob) -> dict[str, Any]:
     """Return a job's list entry as JSON-safe data: scope, range, ranking, progress and times (no slices)."""
     return {
@@ -288,6 +296,7 @@ def describe_job(job: OptimizationJob) -> dict[str, Any]:
         "validation": job.validation,
         "monte_carlo": bool(job.monte_carlo),
         "progress": job_progress(job),
+        "luck": job_luck(job),
         "created_at": job.created_at.isoformat(),
         "started_at": _iso_or_none(job.started_at),
         "completed_at": _iso_or_none(job.completed_at),

@@ -147,6 +147,8 @@ def test_admin_manages_jobs(client, db, spec, api, stored_job):
         },
     )
     assert created.status_code == 201 and created.get_json()["status"] == "pending"
+    luck = created.get_json()["luck"]  # the pre-flight warning: the quick grid's 6 trials per slice
+    assert luck["trials"] == 6 and luck["warning"].startswith("6 trials over") and luck["expected_max_sharpe"] > 0
     new_id = created.get_json()["id"]
     cancelled = call(client, spec, "POST", "/api/v1/jobs/{job_id}/cancel", headers=admin, job_id=new_id)
     assert cancelled.status_code == 200 and cancelled.get_json()["status"] == JobStatus.CANCELLED

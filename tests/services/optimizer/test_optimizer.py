@@ -332,6 +332,7 @@ def test_optimize_cli_new_run_status_best(daily, runner):
     )
     assert created.exit_code == 0, created.output
     assert "created job 1 'cli': 12 runs" in created.output
+    assert "luck: " in created.output and "annual Sharpe of about" in created.output
     ran = runner.invoke(args=["optimize", "run", "1", "--workers", "1"])
     assert ran.exit_code == 0 and "job 1 completed: 12 of 12 runs completed" in ran.output
     listing = runner.invoke(args=["optimize", "status"])

@@ -1,6 +1,7 @@
 """The worker service: runs jobs as they appear, releases a job when stopped, stops on SIGTERM."""
 
 import os
+import select as io_select
 import signal
 import subprocess
 import sys
@@ -89,8 +90,9 @@ def test_flask_optimize_worker_stops_gracefully_on_sigterm(tmp_path, bundled_dir
     worker = subprocess.Popen(
         [*flask, "optimize", "worker", "--poll", "0.2"], cwd=root, env=env, stdout=subprocess.PIPE, text=True
     )
-    time.sleep(3)  # started and polling
-    assert worker.poll() is None
+    # Its first line (the warm-up's summary) comes after the signal handlers are installed.
+    ready, _, _ = io_select.select([worker.stdout], [], [], 60)
+    assert ready and worker.stdout.readline() and worker.poll() is None
     worker.send_signal(signal.SIGTERM)
     out, _ = worker.communicate(timeout=30)
     assert worker.returncode == 0
