@@ -134,11 +134,14 @@ def section_sweep(data_dir: Path, *, workers: int | None = None, strategies: tup
 
 def _print_breakdown(stats, *, size_mb: float) -> None:
     """Print where the sweep's time went: kernel, per-slice overhead, storage (wall and CPU: the machine is shared)."""
-    overhead = stats.compute_cpu_seconds - stats.kernel_cpu_seconds - stats.lookahead_cpu_seconds
+    overhead = (
+        stats.compute_cpu_seconds - stats.kernel_cpu_seconds - stats.lookahead_cpu_seconds - stats.selection_cpu_seconds
+    )
     print(
         f"sweep: compute {stats.compute_seconds:.1f}s wall / {stats.compute_cpu_seconds:.1f}s CPU summed over workers "
         f"({stats.runs / max(stats.compute_cpu_seconds, 1e-9):,.0f} runs/s per CPU second): "
         f"kernel {stats.kernel_cpu_seconds:.1f}s CPU, lookahead guard {stats.lookahead_cpu_seconds:.1f}s CPU, "
+        f"selection statistics {stats.selection_cpu_seconds:.1f}s CPU, "
         f"per-slice overhead {overhead:.1f}s CPU "
         f"({100 * overhead / max(stats.kernel_cpu_seconds, 1e-9):.0f}% of the kernel)"
     )

@@ -206,14 +206,15 @@ class PatternStrategy(Strategy):
             return chosen
 
         def sum_r_by_block(bar_block: np.ndarray, n_blocks: int) -> np.ndarray:
-            # Setups are independent trades: a row's sums are its filter mask times its level set's R by block.
+            # Setups are independent trades: per filter, one bincount of every level set's R by (level, block).
+            levels = len(level_keys)
+            cell = np.arange(levels)[:, None] * n_blocks + bar_block[np.maximum(table.exit_bar, 0)]
             out = np.zeros((len(combos), n_blocks))
-            for level in range(len(level_keys)):
-                traded = np.flatnonzero(table.traded[level])
-                by_block = np.zeros((len(filters.union), n_blocks))
-                by_block[traded, bar_block[table.exit_bar[level, traded]]] = table.r_multiple[level, traded]
-                rows = np.flatnonzero(combo_level == level)
-                out[rows] = filters.masks[filters.combo_filter[rows]] @ by_block
+            for found, mask in enumerate(filters.masks):
+                counted = table.traded & mask
+                sums = np.bincount(cell[counted], weights=table.r_multiple[counted], minlength=levels * n_blocks)
+                rows = np.flatnonzero(filters.combo_filter == found)
+                out[rows] = sums.reshape(levels, n_blocks)[combo_level[rows]]
             return out
 
         return Grid(metrics=metrics, runs=runs, sum_r_by_block=sum_r_by_block)

@@ -95,6 +95,7 @@ class RunStats:
     compute_cpu_seconds: float = 0.0  # CPU time summed over workers (meaningful on a busy machine)
     kernel_cpu_seconds: float = 0.0  # of which in the strategies' grid kernels
     lookahead_cpu_seconds: float = 0.0  # of which checking strategies for lookahead; the rest is per-slice overhead
+    selection_cpu_seconds: float = 0.0  # of which the selection statistics (trials, PBO, DSR)
     prepare_seconds: float = 0.0  # main process, before the first slice is handed out: claim, plan
     store_seconds: float = 0.0  # main process, database writes (wall)
     store_cpu_seconds: float = 0.0  # main process, database writes (CPU)
@@ -107,6 +108,7 @@ class RunStats:
         self.compute_cpu_seconds += result.cpu_seconds
         self.kernel_cpu_seconds += result.kernel_seconds
         self.lookahead_cpu_seconds += result.lookahead_seconds
+        self.selection_cpu_seconds += result.selection_seconds
         self.store_seconds += store_seconds
         self.store_cpu_seconds += store_cpu_seconds
 
