@@ -60,9 +60,10 @@ The last candle
 Grid evaluation (``grid_metrics``; a grid row equals ``single_run`` bit for bit)
     1. indicators once per distinct period (EMAs, MACD lines, RSI, ATR and
        swings are cached per call), causal;
-    2. signals once per distinct signal parameter set; the union of all
-       (index, direction) pairs is the one setup list, each signal set a
-       boolean mask over it;
+    2. signals once per distinct signal parameter set (the crosses of its
+       period key, then its ``keep`` mask); the union of all (index,
+       direction) pairs is the one setup list (a counting pass over the
+       candles, no sort), each signal set the list of its members in it;
     3. levels per distinct (stop_method, stop_value, rr_target) over the
        union; next-open fills and first stop touches per (stop_method,
        stop_value); exits per level set (``resolve_exits``, taker entry);
@@ -492,7 +493,7 @@ class IndicatorStrategy(Strategy):
         signal_keys, combo_signal = _first_seen(_signal_key(c) for c in combos)
         first_combo = {k: c for c, k in reversed(list(enumerate(combo_signal.tolist())))}
         by_key = [self._signals(ctx, combos[first_combo[k]]) for k in range(len(signal_keys))]
-        union, masks = _union(by_key)
+        union, member_ptr, member_ids = _union(by_key)
         level_keys, combo_level = _first_seen(_level_key(c) for c in combos)
         table = OutcomeTable.allocate(len(level_keys), len(union))
         fills_by_stop: dict[tuple, Any] = {}
@@ -513,16 +514,8 @@ class IndicatorStrategy(Strategy):
                 entry_order=TAKER,
                 out=table.row(k),
             )
-        member_ptr = np.zeros(masks.shape[0] + 1, np.int64)
-        member_ptr[1:] = np.cumsum(masks.sum(axis=1))
         offsets, ids = _walk_kernel(
-            union.index,
-            table.traded,
-            table.exit_bar,
-            member_ptr,
-            np.ascontiguousarray(np.nonzero(masks)[1]).astype(np.int64),
-            combo_level,
-            combo_signal,
+            union.index, table.traded, table.exit_bar, member_ptr, member_ids, combo_level, combo_signal
         )
         return _Evaluation(table=table, union=union, combo_level=combo_level, offsets=offsets, ids=ids)
 
@@ -553,15 +546,48 @@ def _first_seen(keys: Iterable) -> tuple[list, np.ndarray]:
     return list(distinct), np.asarray(ids, dtype=np.int64)
 
 
-def _union(found: list[Signals]) -> tuple[Signals, np.ndarray]:
-    """Return the sorted union of (index, direction) pairs and one membership mask per signal set."""
+def _union(found: list[Signals]) -> tuple[Signals, np.ndarray, np.ndarray]:
+    """Return the sorted union of (index, direction) pairs and each signal set's members in it.
+
+    Signal set ``k`` is ``union[member_ids[member_ptr[k]:member_ptr[k + 1]]]``, in time order (each set is
+    sorted by index then direction, one signal per pair, as ``Signals`` are).
+    """
     index = np.concatenate([s.index for s in found]).astype(np.int64)
     direction = np.concatenate([s.direction for s in found]).astype(np.int8)
-    source = np.repeat(np.arange(len(found)), [len(s) for s in found])
+    member_ptr = np.zeros(len(found) + 1, np.int64)
+    member_ptr[1:] = np.cumsum([len(s) for s in found])
     # Encode (index, direction) as one sortable key: index * 2 + (direction > 0).
     code = index * 2 + (direction > 0)
-    unique, uid = np.unique(code, return_inverse=True)
+    unique, member_ids, ordered = _union_kernel(code, member_ptr, int(code.max()) + 1 if code.size else 0)
+    if not ordered:  # pragma: no cover - an internal invariant of every strategy's crosses
+        raise AssertionError("a signal set is not sorted by (index, direction) without repeats")
     union = Signals(index=np.ascontiguousarray(unique // 2), direction=np.where(unique % 2 == 1, 1, -1).astype(np.int8))
-    masks = np.zeros((len(found), unique.shape[0]), np.bool_)
-    masks[source, uid] = True
-    return union, masks
+    return union, member_ptr, member_ids
+
+
+@njit(cache=True)
+def _union_kernel(code, member_ptr, n_codes):  # pragma: no cover - numba
+    """Return the distinct codes (ascending), each input's position among them and whether every set is ordered.
+
+    A counting pass over the code range (at most twice the candles), not a sort of all the sets' signals.
+    """
+    position = np.zeros(n_codes, np.int64)  # 1 + position in the union of each code present, else 0
+    for q in range(code.shape[0]):
+        position[code[q]] = 1
+    u = 0
+    for c in range(n_codes):
+        if position[c]:
+            u += 1
+            position[c] = u
+    unique = np.empty(u, np.int64)
+    for c in range(n_codes):
+        if position[c]:
+            unique[position[c] - 1] = c
+    member_ids = np.empty(code.shape[0], np.int64)
+    ordered = True
+    for k in range(member_ptr.shape[0] - 1):
+        for q in range(member_ptr[k], member_ptr[k + 1]):
+            member_ids[q] = position[code[q]] - 1
+            if q > member_ptr[k] and code[q] <= code[q - 1]:
+                ordered = False
+    return unique, member_ids, ordered
