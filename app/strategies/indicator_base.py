@@ -58,8 +58,10 @@ The last candle
     (``pending_levels`` gives a scanner indicative levels for it at a price).
 
 Grid evaluation (``grid_metrics``; a grid row equals ``single_run`` bit for bit)
-    1. indicators once per distinct period (EMAs, MACD lines, RSI, ATR and
-       swings are cached per call), causal;
+    1. indicators once per distinct period (EMAs, RSI, ATR and swings are
+       cached per call), causal; the raw crosses of every distinct period key
+       in one ``crosses_of`` call (``macd``: one pass per MACD line advances
+       all its signal lines together);
     2. signals once per distinct signal parameter set (the crosses of its
        period key, then its ``keep`` mask); the union of all (index,
        direction) pairs is the one setup list (a counting pass over the
@@ -184,6 +186,10 @@ class Context:
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
+
+    def has(self, key: Hashable) -> bool:
+        """Return whether ``key`` is cached."""
+        return key in self._cache
 
     @property
     def atr(self) -> np.ndarray:
@@ -391,6 +397,8 @@ class IndicatorStrategy(Strategy):
     implement ``period_key`` (what decides the indicators), ``crosses`` (the
     raw signals of one period key, with per-signal features in ``extra``) and
     ``keep`` (the filters of one parameter set as a mask over the crosses).
+    ``crosses_of`` (many keys at once) may be overridden to share work
+    between keys; it must return exactly what ``crosses`` does for each.
     """
 
     kind = INDICATOR
@@ -409,6 +417,10 @@ class IndicatorStrategy(Strategy):
     @abstractmethod
     def keep(self, crosses: Signals, params: dict[str, Any]) -> np.ndarray:
         """Return the boolean mask of ``crosses`` that this parameter set's filters keep."""
+
+    def crosses_of(self, ctx: Context, keys: list[tuple]) -> list[Signals]:
+        """Return ``crosses`` of each key (a strategy may override it to compute many keys in one pass)."""
+        return [self.crosses(ctx, key) for key in keys]
 
     def code_modules(self) -> tuple[ModuleType, ...]:
         return (sys.modules[__name__], indicators_module, levels_module, engine_module)
@@ -477,6 +489,12 @@ class IndicatorStrategy(Strategy):
     def _crosses(self, ctx: Context, key: tuple) -> Signals:
         return ctx.get(("crosses", key), lambda: self.crosses(ctx, key))
 
+    def _prepare_crosses(self, ctx: Context, keys: list[tuple]) -> None:
+        """Compute the crosses of every period key not cached yet, all in one ``crosses_of`` call."""
+        missing = [key for key in dict.fromkeys(keys) if not ctx.has(("crosses", key))]
+        for key, found in zip(missing, self.crosses_of(ctx, missing) if missing else [], strict=True):
+            ctx.get(("crosses", key), lambda found=found: found)
+
     def _levels(
         self, ctx: Context, index: np.ndarray, direction: np.ndarray, level_key: tuple
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -492,6 +510,7 @@ class IndicatorStrategy(Strategy):
         """Return the outcomes over the union of the combinations' signals and each combination's taken setups."""
         signal_keys, combo_signal = _first_seen(_signal_key(c) for c in combos)
         first_combo = {k: c for c, k in reversed(list(enumerate(combo_signal.tolist())))}
+        self._prepare_crosses(ctx, [self.period_key(combos[first_combo[k]]) for k in range(len(signal_keys))])
         by_key = [self._signals(ctx, combos[first_combo[k]]) for k in range(len(signal_keys))]
         union, member_ptr, member_ids = _union(by_key)
         level_keys, combo_level = _first_seen(_level_key(c) for c in combos)
