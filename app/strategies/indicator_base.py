@@ -72,9 +72,11 @@ Grid evaluation (``grid_metrics``; a grid row equals ``single_run`` bit for bit)
     4. the one-position walk per combination (a numba kernel over that
        combination's signals only: it reads the shared outcomes, since a taken
        trade's exit does not depend on which trades came before it);
-    5. each combination's taken trades gathered into a compact row (chunks
-       of combinations with similar trade counts) and ``aggregate_metrics``
-       over those rows: the engine's metric arithmetic, per combination.
+    5. ``engine.aggregate_sequences`` over each combination's taken trades:
+       the engine's metric kernel, one combination at a time. The walk lists
+       them in exit order already (a trade is taken only at or after the
+       previous exit candle and exits after its own signal), so nothing is
+       sorted or copied.
 """
 
 from __future__ import annotations
@@ -94,13 +96,12 @@ from app.core import indicators as indicators_module
 from app.core import levels as levels_module
 from app.core.costs import TAKER, CostModel
 from app.core.engine import (
-    METRIC_NAMES,
     STATUS_FILLED,
     STATUS_INVALID,
     MarketArrays,
     Outcomes,
     OutcomeTable,
-    aggregate_metrics,
+    aggregate_sequences,
     fill_at_next_open,
     resolve_exits,
 )
@@ -287,91 +288,6 @@ def _walk_kernel(index, traded, exit_bar, member_ptr, member_ids, combo_level, c
     return offsets, ids[:k]
 
 
-@njit(cache=True)
-def _gather(exit_bar, r_mult, planned, hours, exit_day, combo_level, offsets, ids, chosen, width):  # pragma: no cover
-    """Return exit bar, R, planned R, hours and exit day of each ``chosen`` combination's taken setups."""
-    rows = chosen.shape[0]
-    out_bar = np.zeros((rows, width), np.int64)
-    out_r = np.zeros((rows, width))
-    out_rr = np.zeros((rows, width))
-    out_hours = np.zeros((rows, width))
-    out_day = np.zeros((rows, width), np.int64)
-    out_traded = np.zeros((rows, width), np.bool_)
-    for row in range(rows):
-        c = chosen[row]
-        lv = combo_level[c]
-        for q in range(offsets[c], offsets[c + 1]):
-            i = ids[q]
-            j = q - offsets[c]
-            out_bar[row, j] = exit_bar[lv, i]
-            out_r[row, j] = r_mult[lv, i]
-            out_rr[row, j] = planned[lv, i]
-            out_hours[row, j] = hours[lv, i]
-            out_day[row, j] = exit_day[lv, i]
-            out_traded[row, j] = True
-    return out_traded, out_bar, out_r, out_rr, out_hours, out_day
-
-
-COMBOS_PER_CHUNK = 64  # small compact tables stay in cache; combinations are chunked by trade count (little padding)
-
-
-def taken_metrics(
-    market: MarketArrays,
-    table: OutcomeTable,
-    *,
-    combo_level: np.ndarray,
-    offsets: np.ndarray,
-    ids: np.ndarray,
-    risk_per_trade_pct: float,
-) -> np.ndarray:
-    """Return the metrics of every combination from its taken setups (``aggregate_metrics``, one row each).
-
-    Each combination's trades are gathered into a row of their own (the rest
-    of the row untraded), so the engine's kernel walks only trades that count;
-    its per-combination arithmetic is that of a single run, bit for bit.
-    """
-    n_combos = combo_level.shape[0]
-    out = np.empty((n_combos, len(METRIC_NAMES)))
-    counts = np.diff(offsets)
-    by_count = np.argsort(counts, kind="stable")
-    for c0 in range(0, n_combos, COMBOS_PER_CHUNK):
-        chosen = np.ascontiguousarray(by_count[c0 : c0 + COMBOS_PER_CHUNK])
-        width = max(1, int(counts[chosen].max()))
-        traded, exit_bar, r_mult, planned, hours, exit_day = _gather(
-            table.exit_bar,
-            table.r_multiple,
-            table.planned_rr,
-            table.hours,
-            table.exit_day,
-            combo_level,
-            offsets,
-            ids,
-            chosen,
-            width,
-        )
-        unused = {name: np.broadcast_to(np.zeros(1, dtype), traded.shape) for name, dtype in _UNUSED.items()}
-        compact = OutcomeTable(
-            traded=traded,
-            exit_bar=exit_bar,
-            r_multiple=r_mult,
-            planned_rr=planned,
-            hours=hours,
-            exit_day=exit_day,
-            **unused,
-        )
-        rows = chosen.shape[0]
-        out[chosen] = aggregate_metrics(
-            market,
-            compact,
-            masks=np.ones((1, width), np.bool_),
-            combo_level=np.arange(rows, dtype=np.int64),
-            combo_filter=np.zeros(rows, np.int64),
-            risk_per_trade_pct=risk_per_trade_pct,
-        )
-    return out
-
-
-_UNUSED = {"status": np.int8, "fill_bar": np.int64, "exit_reason": np.int8, "exit_price": np.float64}
 # What a signal skipped by the one-position rule reports (no trade).
 _SKIPPED = {
     "status": STATUS_INVALID,
@@ -444,7 +360,7 @@ class IndicatorStrategy(Strategy):
         self, market: MarketArrays, combos: list[dict[str, Any]], *, costs: CostModel, max_wait_bars: int
     ) -> np.ndarray:
         ev = self._evaluate(Context(market), combos, costs=costs)
-        return taken_metrics(
+        return aggregate_sequences(
             market,
             ev.table,
             combo_level=ev.combo_level,
@@ -458,7 +374,7 @@ class IndicatorStrategy(Strategy):
     ) -> SingleRun:
         ctx = Context(market)
         ev = self._evaluate(ctx, [params], costs=costs)
-        metrics = taken_metrics(
+        metrics = aggregate_sequences(
             market,
             ev.table,
             combo_level=ev.combo_level,
