@@ -813,6 +813,78 @@ def aggregate_metrics(
     )
 
 
+def aggregate_sequences(
+    market: MarketArrays,
+    outcomes: OutcomeTable,
+    *,
+    combo_level: np.ndarray,
+    offsets: np.ndarray,
+    ids: np.ndarray,
+    risk_per_trade_pct: float,
+) -> np.ndarray:
+    """Return the metrics of combinations that each list their own setups, in exit order.
+
+    Combination ``c`` trades setups ``ids[offsets[c]:offsets[c + 1]]`` of
+    level set ``combo_level[c]`` (a row of ``outcomes``), every one traded,
+    listed in exit order (ties in detection order), as a one-position walk
+    takes them. Row ``c`` is what ``aggregate_metrics`` returns for that
+    combination alone: the same kernel, one combination at a time, over its
+    own trades only.
+    """
+    if risk_per_trade_pct <= 0:
+        raise ValueError(f"risk_per_trade_pct must be > 0, got {risk_per_trade_pct}")
+    return _sequences_kernel(
+        np.ascontiguousarray(np.asarray(offsets, dtype=np.int64)),
+        np.ascontiguousarray(np.asarray(ids, dtype=np.int64)),
+        np.ascontiguousarray(np.asarray(combo_level, dtype=np.int64)),
+        np.ascontiguousarray(outcomes.r_multiple),
+        np.ascontiguousarray(outcomes.planned_rr),
+        np.ascontiguousarray(outcomes.hours),
+        np.ascontiguousarray(outcomes.exit_day),
+        market.n_days,
+        float(risk_per_trade_pct),
+        METRIC_CAP,
+        float(DAYS_PER_YEAR),
+    )
+
+
+@njit(cache=True)
+def _sequences_kernel(
+    offsets, ids, combo_level, r_mult, planned, hours, exit_day, n_days, risk_pct, cap, days_per_year
+):  # pragma: no cover - numba
+    n_combos = combo_level.shape[0]
+    out = np.zeros((n_combos, 14))
+    width = 1
+    for c in range(n_combos):
+        width = max(width, offsets[c + 1] - offsets[c])
+    pos = np.empty((1, width), np.int64)
+    counts = np.empty(1, np.int64)
+    every = np.ones((r_mult.shape[1], 1), np.bool_)  # one filter holding every setup
+    first = np.zeros(1, np.int64)
+    for c in range(n_combos):
+        lv = combo_level[c]
+        counts[0] = offsets[c + 1] - offsets[c]
+        for q in range(counts[0]):
+            pos[0, q] = ids[offsets[c] + q]
+        row = _aggregate_kernel(
+            pos,
+            counts,
+            r_mult[lv : lv + 1],
+            planned[lv : lv + 1],
+            hours[lv : lv + 1],
+            exit_day[lv : lv + 1],
+            every,
+            first,
+            first,
+            n_days,
+            risk_pct,
+            cap,
+            days_per_year,
+        )
+        out[c] = row[0]
+    return out
+
+
 @njit(cache=True)
 def _covers(cached, current):  # pragma: no cover - numba
     if cached.shape[0] != current.shape[0]:

@@ -64,21 +64,26 @@ Smart-money confirmation (``smart_money``, ``smart_money_lookback``)
     detectors); ``off`` keeps every signal.
 
 Grid evaluation (``grid_metrics``; a grid row equals ``single_run`` bit for bit)
-    1. indicators once per distinct period (EMAs, MACD lines, RSI, ATR and
-       swings are cached per call), causal;
-    2. signals once per distinct signal parameter set (zones once per detector,
-       shared by every confirmation setting); the union of all
-       (index, direction) pairs is the one setup list, each signal set a
-       boolean mask over it;
+    1. indicators once per distinct period (EMAs, RSI, ATR and swings are
+       cached per call), causal; the raw crosses of every distinct period key
+       in one ``crosses_of`` call (``macd``: one pass per MACD line advances
+       all its signal lines together);
+    2. signals once per distinct signal parameter set (the crosses of its
+       period key, its ``keep`` mask, then smart-money confirmation: zones once
+       per detector, shared by every confirmation setting); the union of all
+       (index, direction) pairs is the one setup list (a counting pass over the
+       candles, no sort), each signal set the list of its members in it;
     3. levels per distinct (stop_method, stop_value, rr_target) over the
        union; next-open fills and first stop touches per (stop_method,
        stop_value); exits per level set (``resolve_exits``, taker entry);
     4. the one-position walk per combination (a numba kernel over that
        combination's signals only: it reads the shared outcomes, since a taken
        trade's exit does not depend on which trades came before it);
-    5. each combination's taken trades gathered into a compact row (chunks
-       of combinations with similar trade counts) and ``aggregate_metrics``
-       over those rows: the engine's metric arithmetic, per combination.
+    5. ``engine.aggregate_sequences`` over each combination's taken trades:
+       the engine's metric kernel, one combination at a time. The walk lists
+       them in exit order already (a trade is taken only at or after the
+       previous exit candle and exits after its own signal), so nothing is
+       sorted or copied.
 """
 
 from __future__ import annotations
@@ -97,13 +102,12 @@ from app.core import indicators as indicators_module
 from app.core import levels as levels_module
 from app.core.costs import TAKER, CostModel
 from app.core.engine import (
-    METRIC_NAMES,
     STATUS_FILLED,
     STATUS_INVALID,
     MarketArrays,
     Outcomes,
     OutcomeTable,
-    aggregate_metrics,
+    aggregate_sequences,
     fill_at_next_open,
     resolve_exits,
 )
@@ -194,6 +198,10 @@ class Context:
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
+
+    def has(self, key: Hashable) -> bool:
+        """Return whether ``key`` is cached."""
+        return key in self._cache
 
     @property
     def atr(self) -> np.ndarray:
@@ -295,91 +303,6 @@ def _walk_kernel(index, traded, exit_bar, member_ptr, member_ids, combo_level, c
     return offsets, ids[:k]
 
 
-@njit(cache=True)
-def _gather(exit_bar, r_mult, planned, hours, exit_day, combo_level, offsets, ids, chosen, width):  # pragma: no cover
-    """Return exit bar, R, planned R, hours and exit day of each ``chosen`` combination's taken setups."""
-    rows = chosen.shape[0]
-    out_bar = np.zeros((rows, width), np.int64)
-    out_r = np.zeros((rows, width))
-    out_rr = np.zeros((rows, width))
-    out_hours = np.zeros((rows, width))
-    out_day = np.zeros((rows, width), np.int64)
-    out_traded = np.zeros((rows, width), np.bool_)
-    for row in range(rows):
-        c = chosen[row]
-        lv = combo_level[c]
-        for q in range(offsets[c], offsets[c + 1]):
-            i = ids[q]
-            j = q - offsets[c]
-            out_bar[row, j] = exit_bar[lv, i]
-            out_r[row, j] = r_mult[lv, i]
-            out_rr[row, j] = planned[lv, i]
-            out_hours[row, j] = hours[lv, i]
-            out_day[row, j] = exit_day[lv, i]
-            out_traded[row, j] = True
-    return out_traded, out_bar, out_r, out_rr, out_hours, out_day
-
-
-COMBOS_PER_CHUNK = 64  # small compact tables stay in cache; combinations are chunked by trade count (little padding)
-
-
-def taken_metrics(
-    market: MarketArrays,
-    table: OutcomeTable,
-    *,
-    combo_level: np.ndarray,
-    offsets: np.ndarray,
-    ids: np.ndarray,
-    risk_per_trade_pct: float,
-) -> np.ndarray:
-    """Return the metrics of every combination from its taken setups (``aggregate_metrics``, one row each).
-
-    Each combination's trades are gathered into a row of their own (the rest
-    of the row untraded), so the engine's kernel walks only trades that count;
-    its per-combination arithmetic is that of a single run, bit for bit.
-    """
-    n_combos = combo_level.shape[0]
-    out = np.empty((n_combos, len(METRIC_NAMES)))
-    counts = np.diff(offsets)
-    by_count = np.argsort(counts, kind="stable")
-    for c0 in range(0, n_combos, COMBOS_PER_CHUNK):
-        chosen = np.ascontiguousarray(by_count[c0 : c0 + COMBOS_PER_CHUNK])
-        width = max(1, int(counts[chosen].max()))
-        traded, exit_bar, r_mult, planned, hours, exit_day = _gather(
-            table.exit_bar,
-            table.r_multiple,
-            table.planned_rr,
-            table.hours,
-            table.exit_day,
-            combo_level,
-            offsets,
-            ids,
-            chosen,
-            width,
-        )
-        unused = {name: np.broadcast_to(np.zeros(1, dtype), traded.shape) for name, dtype in _UNUSED.items()}
-        compact = OutcomeTable(
-            traded=traded,
-            exit_bar=exit_bar,
-            r_multiple=r_mult,
-            planned_rr=planned,
-            hours=hours,
-            exit_day=exit_day,
-            **unused,
-        )
-        rows = chosen.shape[0]
-        out[chosen] = aggregate_metrics(
-            market,
-            compact,
-            masks=np.ones((1, width), np.bool_),
-            combo_level=np.arange(rows, dtype=np.int64),
-            combo_filter=np.zeros(rows, np.int64),
-            risk_per_trade_pct=risk_per_trade_pct,
-        )
-    return out
-
-
-_UNUSED = {"status": np.int8, "fill_bar": np.int64, "exit_reason": np.int8, "exit_price": np.float64}
 # What a signal skipped by the one-position rule reports (no trade).
 _SKIPPED = {
     "status": STATUS_INVALID,
@@ -405,6 +328,8 @@ class IndicatorStrategy(Strategy):
     implement ``period_key`` (what decides the indicators), ``crosses`` (the
     raw signals of one period key, with per-signal features in ``extra``) and
     ``keep`` (the filters of one parameter set as a mask over the crosses).
+    ``crosses_of`` (many keys at once) may be overridden to share work
+    between keys; it must return exactly what ``crosses`` does for each.
     """
 
     kind = INDICATOR
@@ -424,6 +349,10 @@ class IndicatorStrategy(Strategy):
     @abstractmethod
     def keep(self, crosses: Signals, params: dict[str, Any]) -> np.ndarray:
         """Return the boolean mask of ``crosses`` that this parameter set's filters keep."""
+
+    def crosses_of(self, ctx: Context, keys: list[tuple]) -> list[Signals]:
+        """Return ``crosses`` of each key (a strategy may override it to compute many keys in one pass)."""
+        return [self.crosses(ctx, key) for key in keys]
 
     def code_modules(self) -> tuple[ModuleType, ...]:
         detectors = (sys.modules[cls.__module__] for cls in DETECTOR_CLASSES.values())
@@ -460,7 +389,7 @@ class IndicatorStrategy(Strategy):
     def grid(self, market: MarketArrays, combos: list[dict[str, Any]], *, costs: CostModel, max_wait_bars: int) -> Grid:
         """``grid_metrics`` plus the single runs of chosen rows and every row's R by block from the same walk."""
         ev = self._evaluate(Context(market), combos, costs=costs)
-        metrics = taken_metrics(
+        metrics = aggregate_sequences(
             market,
             ev.table,
             combo_level=ev.combo_level,
@@ -487,7 +416,7 @@ class IndicatorStrategy(Strategy):
     ) -> SingleRun:
         ctx = Context(market)
         ev = self._evaluate(ctx, [params], costs=costs)
-        metrics = taken_metrics(
+        metrics = aggregate_sequences(
             market,
             ev.table,
             combo_level=ev.combo_level,
@@ -526,6 +455,12 @@ class IndicatorStrategy(Strategy):
     def _crosses(self, ctx: Context, key: tuple) -> Signals:
         return ctx.get(("crosses", key), lambda: self.crosses(ctx, key))
 
+    def _prepare_crosses(self, ctx: Context, keys: list[tuple]) -> None:
+        """Compute the crosses of every period key not cached yet, all in one ``crosses_of`` call."""
+        missing = [key for key in dict.fromkeys(keys) if not ctx.has(("crosses", key))]
+        for key, found in zip(missing, self.crosses_of(ctx, missing) if missing else [], strict=True):
+            ctx.get(("crosses", key), lambda found=found: found)
+
     def _levels(
         self, ctx: Context, index: np.ndarray, direction: np.ndarray, level_key: tuple
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -541,8 +476,9 @@ class IndicatorStrategy(Strategy):
         """Return the outcomes over the union of the combinations' signals and each combination's taken setups."""
         signal_keys, combo_signal = _first_seen(_signal_key(c) for c in combos)
         first_combo = {k: c for c, k in reversed(list(enumerate(combo_signal.tolist())))}
+        self._prepare_crosses(ctx, [self.period_key(combos[first_combo[k]]) for k in range(len(signal_keys))])
         by_key = [self._signals(ctx, combos[first_combo[k]]) for k in range(len(signal_keys))]
-        union, masks = _union(by_key)
+        union, member_ptr, member_ids = _union(by_key)
         level_keys, combo_level = _first_seen(_level_key(c) for c in combos)
         table = OutcomeTable.allocate(len(level_keys), len(union))
         fills_by_stop: dict[tuple, Any] = {}
@@ -563,16 +499,8 @@ class IndicatorStrategy(Strategy):
                 entry_order=TAKER,
                 out=table.row(k),
             )
-        member_ptr = np.zeros(masks.shape[0] + 1, np.int64)
-        member_ptr[1:] = np.cumsum(masks.sum(axis=1))
         offsets, ids = _walk_kernel(
-            union.index,
-            table.traded,
-            table.exit_bar,
-            member_ptr,
-            np.ascontiguousarray(np.nonzero(masks)[1]).astype(np.int64),
-            combo_level,
-            combo_signal,
+            union.index, table.traded, table.exit_bar, member_ptr, member_ids, combo_level, combo_signal
         )
         return _Evaluation(table=table, union=union, combo_level=combo_level, offsets=offsets, ids=ids)
 
@@ -603,15 +531,48 @@ def _first_seen(keys: Iterable) -> tuple[list, np.ndarray]:
     return list(distinct), np.asarray(ids, dtype=np.int64)
 
 
-def _union(found: list[Signals]) -> tuple[Signals, np.ndarray]:
-    """Return the sorted union of (index, direction) pairs and one membership mask per signal set."""
+def _union(found: list[Signals]) -> tuple[Signals, np.ndarray, np.ndarray]:
+    """Return the sorted union of (index, direction) pairs and each signal set's members in it.
+
+    Signal set ``k`` is ``union[member_ids[member_ptr[k]:member_ptr[k + 1]]]``, in time order (each set is
+    sorted by index then direction, one signal per pair, as ``Signals`` are).
+    """
     index = np.concatenate([s.index for s in found]).astype(np.int64)
     direction = np.concatenate([s.direction for s in found]).astype(np.int8)
-    source = np.repeat(np.arange(len(found)), [len(s) for s in found])
+    member_ptr = np.zeros(len(found) + 1, np.int64)
+    member_ptr[1:] = np.cumsum([len(s) for s in found])
     # Encode (index, direction) as one sortable key: index * 2 + (direction > 0).
     code = index * 2 + (direction > 0)
-    unique, uid = np.unique(code, return_inverse=True)
+    unique, member_ids, ordered = _union_kernel(code, member_ptr, int(code.max()) + 1 if code.size else 0)
+    if not ordered:  # pragma: no cover - an internal invariant of every strategy's crosses
+        raise AssertionError("a signal set is not sorted by (index, direction) without repeats")
     union = Signals(index=np.ascontiguousarray(unique // 2), direction=np.where(unique % 2 == 1, 1, -1).astype(np.int8))
-    masks = np.zeros((len(found), unique.shape[0]), np.bool_)
-    masks[source, uid] = True
-    return union, masks
+    return union, member_ptr, member_ids
+
+
+@njit(cache=True)
+def _union_kernel(code, member_ptr, n_codes):  # pragma: no cover - numba
+    """Return the distinct codes (ascending), each input's position among them and whether every set is ordered.
+
+    A counting pass over the code range (at most twice the candles), not a sort of all the sets' signals.
+    """
+    position = np.zeros(n_codes, np.int64)  # 1 + position in the union of each code present, else 0
+    for q in range(code.shape[0]):
+        position[code[q]] = 1
+    u = 0
+    for c in range(n_codes):
+        if position[c]:
+            u += 1
+            position[c] = u
+    unique = np.empty(u, np.int64)
+    for c in range(n_codes):
+        if position[c]:
+            unique[position[c] - 1] = c
+    member_ids = np.empty(code.shape[0], np.int64)
+    ordered = True
+    for k in range(member_ptr.shape[0] - 1):
+        for q in range(member_ptr[k], member_ptr[k + 1]):
+            member_ids[q] = position[code[q]] - 1
+            if q > member_ptr[k] and code[q] <= code[q - 1]:
+                ordered = False
+    return unique, member_ids, ordered

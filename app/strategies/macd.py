@@ -144,28 +144,64 @@ MACD_SPACE = ParameterSpace(
 
 
 @njit(cache=True)
-def _macd_crosses(hist, line, atr, rsi_values, start):  # pragma: no cover - numba
-    n = hist.shape[0]
-    index = np.empty(n, np.int64)
-    direction = np.empty(n, np.int8)
-    strength = np.empty(n, np.float64)
-    line_at = np.empty(n, np.float64)
-    rsi_at = np.empty(n, np.float64)
-    k = 0
-    for t in range(max(start, 1), n):
-        d = 0
-        if hist[t - 1] <= 0.0 and hist[t] > 0.0:
-            d = 1
-        elif hist[t - 1] >= 0.0 and hist[t] < 0.0:
-            d = -1
-        if d != 0:
-            index[k] = t
-            direction[k] = d
-            strength[k] = abs(hist[t]) / atr[t]
-            line_at[k] = line[t]
-            rsi_at[k] = rsi_values[t]
-            k += 1
-    return index[:k].copy(), direction[:k].copy(), strength[:k].copy(), line_at[:k].copy(), rsi_at[:k].copy()
+def _macd_crosses(fast_ema, slow_ema, atr, rsi_values, slow, signals, starts):  # pragma: no cover - numba
+    """Return the crosses of one MACD line with each of its signal periods, grouped by signal (CSR: ``ptr``).
+
+    The line is ``fast_ema - slow_ema``; signal line ``j`` is its EMA of period ``signals[j]`` seeded at
+    candle ``slow - 1`` (``indicators.ema``'s recursion: same operations in the same order, bit for bit)
+    and crosses count from candle ``starts[j]``. The signal EMAs advance together, candle by candle, so
+    their recursions overlap in the CPU instead of running one after the other.
+    """
+    n = fast_ema.shape[0]
+    m = signals.shape[0]
+    alpha = 2.0 / (signals + 1.0)
+    keep = 1.0 - alpha
+    signal = np.zeros(m)
+    hist = np.zeros(m)
+    count = np.zeros(m, np.int64)
+    at = np.empty((m, n), np.int64)
+    direction = np.empty((m, n), np.int8)
+    hist_at = np.empty((m, n))
+    line_at = np.empty((m, n))
+    for t in range(max(slow - 1, 0), n):
+        v = fast_ema[t] - slow_ema[t]
+        for j in range(m):
+            s = v if t == slow - 1 else alpha[j] * v + keep[j] * signal[j]
+            signal[j] = s
+            h = v - s
+            previous = hist[j]
+            hist[j] = h
+            if t >= starts[j]:
+                d = 0
+                if previous <= 0.0 and h > 0.0:
+                    d = 1
+                elif previous >= 0.0 and h < 0.0:
+                    d = -1
+                if d != 0:
+                    c = count[j]
+                    at[j, c] = t
+                    direction[j, c] = d
+                    hist_at[j, c] = h
+                    line_at[j, c] = v
+                    count[j] = c + 1
+    ptr = np.zeros(m + 1, np.int64)
+    for j in range(m):
+        ptr[j + 1] = ptr[j] + count[j]
+    index = np.empty(ptr[m], np.int64)
+    out_direction = np.empty(ptr[m], np.int8)
+    strength = np.empty(ptr[m])
+    out_line = np.empty(ptr[m])
+    out_rsi = np.empty(ptr[m])
+    for j in range(m):
+        for c in range(count[j]):
+            r = ptr[j] + c
+            t = at[j, c]
+            index[r] = t
+            out_direction[r] = direction[j, c]
+            strength[r] = abs(hist_at[j, c]) / atr[t]
+            out_line[r] = line_at[j, c]
+            out_rsi[r] = rsi_values[t]
+    return ptr, index, out_direction, strength, out_line, out_rsi
 
 
 class MacdStrategy(IndicatorStrategy):
@@ -179,24 +215,32 @@ class MacdStrategy(IndicatorStrategy):
         return (params["fast"], params["slow"], params["signal"])
 
     def crosses(self, ctx: Context, key: tuple) -> Signals:
-        fast, slow, signal = key
+        return self.crosses_of(ctx, [key])[0]
+
+    def crosses_of(self, ctx: Context, keys: list[tuple]) -> list[Signals]:
+        """Return the crosses of every (fast, slow, signal) key: one pass per MACD line for all its signals."""
         close = ctx.market.close
-        line = ctx.get(
-            ("macd_line", fast, slow),
-            lambda: ctx.get(("ema", fast), lambda: ema(close, fast)) - ctx.get(("ema", slow), lambda: ema(close, slow)),
-        )
-        signal_line = ctx.get(("macd_signal", fast, slow, signal), lambda: ema(line, signal, start=slow - 1))
         rsi_values = ctx.get(("rsi", RSI_PERIOD), lambda: rsi(close, RSI_PERIOD))
-        start = max(slow + signal - 1, ATR_PERIOD, RSI_PERIOD)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            index, direction, strength, line_at, rsi_at = _macd_crosses(
-                line - signal_line, line, ctx.atr, rsi_values, start
+        by_line: dict[tuple[int, int], list[int]] = {}
+        for fast, slow, signal in keys:
+            by_line.setdefault((fast, slow), []).append(signal)
+        found: dict[tuple, Signals] = {}
+        for (fast, slow), signals in by_line.items():
+            signals = list(dict.fromkeys(signals))
+            ptr, index, direction, strength, line_at, rsi_at = _macd_crosses(
+                ctx.get(("ema", fast), lambda fast=fast: ema(close, fast)),
+                ctx.get(("ema", slow), lambda slow=slow: ema(close, slow)),
+                ctx.atr,
+                rsi_values,
+                slow,
+                np.asarray(signals, np.int64),
+                np.asarray([max(slow + signal - 1, ATR_PERIOD, RSI_PERIOD) for signal in signals], np.int64),
             )
-        return Signals(
-            index=index,
-            direction=direction,
-            extra={"histogram_atr": strength, "macd_line": line_at, "rsi": rsi_at},
-        )
+            for j, signal in enumerate(signals):
+                part = slice(ptr[j], ptr[j + 1])
+                extra = {"histogram_atr": strength[part], "macd_line": line_at[part], "rsi": rsi_at[part]}
+                found[(fast, slow, signal)] = Signals(index=index[part], direction=direction[part], extra=extra)
+        return [found[key] for key in keys]
 
     def keep(self, crosses: Signals, params: dict[str, Any]) -> np.ndarray:
         keep = np.ones(len(crosses), np.bool_)

@@ -7,8 +7,10 @@ import pytest
 
 from app.core.costs import TAKER, resolve_costs
 from app.core.engine import METRIC_NAMES
+from app.core.indicators import macd, rsi, wilder_atr
 from app.evaluation.backtest import market_arrays, run_backtest, run_backtest_grid
 from app.strategies import ParameterError, get_strategy
+from app.strategies.indicator_base import Context
 from tests.reference_engine import reference_backtest, reference_metrics
 
 GRIDS = {
@@ -161,3 +163,55 @@ def test_one_position_rule_matches_a_plain_python_walk(btc_4h, name, params):
     entries = [t["entry_time"] for t in trades]
     exits = [t["exit_time"] for t in trades]
     assert all(entry > previous_exit for entry, previous_exit in zip(entries[1:], exits[:-1], strict=True))
+
+
+# The work of the vectorbt comparison (tools/benchmark_vectorbt.py), thinned: every fast/slow pair, two signals.
+VECTORBT_LIKE_GRID = {
+    "fast": [6, 8, 10, 12, 14, 16],
+    "slow": [20, 22, 24, 26, 28, 30, 32],
+    "signal": [5, 9],
+    "stop_method": ["atr"],
+    "stop_value": [1.5],
+    "rr_target": [1.5, 3.0],
+}
+
+
+def test_a_many_period_grid_equals_single_runs_bit_for_bit(btc_4h):
+    """Every row of a grid of 84 period sets (their crosses computed together) equals its own single run."""
+    strategy = get_strategy("macd")
+    combos = strategy.space.expand(strategy.space.validate_grid(VECTORBT_LIKE_GRID))
+    market = market_arrays(btc_4h)
+    costs = resolve_costs("binance_spot")
+    grid = strategy.grid_metrics(market, combos, costs=costs, max_wait_bars=1)
+    assert grid.shape == (168, len(METRIC_NAMES))
+    for k, params in enumerate(combos):
+        single = strategy.single_run(market, params, costs=costs, max_wait_bars=1)
+        np.testing.assert_array_equal(grid[k].view(np.int64), single.metrics.view(np.int64), err_msg=str(params))
+    assert len(np.unique(grid[:, 0])) > 50
+
+
+def test_macd_crosses_of_many_keys_equal_the_rule_on_indicators_macd(btc_4h):
+    """Crosses of many (fast, slow, signal) keys computed together equal the module docstring's rule, bit for bit."""
+    strategy = get_strategy("macd")
+    market = market_arrays(btc_4h)
+    ctx = Context(market)
+    keys = [(f, s, g) for f in (1, 6, 12) for s in (2, 20, 26, 400) for g in (1, 5, 9) if f < s]
+    together = strategy.crosses_of(ctx, keys)
+    atr = wilder_atr(market.high, market.low, market.close)
+    relative = rsi(market.close)
+    for key, found in zip(keys, together, strict=True):
+        fast, slow, signal = key
+        line, _, hist = macd(market.close, fast=fast, slow=slow, signal=signal)
+        t = np.arange(max(slow + signal - 1, 14), len(market))
+        up = (hist[t - 1] <= 0) & (hist[t] > 0)
+        down = (hist[t - 1] >= 0) & (hist[t] < 0)
+        at = t[up | down]
+        np.testing.assert_array_equal(found.index, at, err_msg=str(key))
+        np.testing.assert_array_equal(found.direction, np.where(up, 1, -1)[up | down], err_msg=str(key))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.testing.assert_array_equal(found.extra["histogram_atr"], np.abs(hist[at]) / atr[at])
+        np.testing.assert_array_equal(found.extra["macd_line"], line[at])
+        np.testing.assert_array_equal(found.extra["rsi"], relative[at])
+        alone = strategy.crosses(Context(market), key)
+        np.testing.assert_array_equal(alone.index, found.index)
+    assert sum(len(found) for found in together) > 10_000
