@@ -34,6 +34,7 @@ from app.strategies import PATTERN, get_strategy, strategy_names  # noqa: E402
 from tools.benchmark_cold import section_cold_job  # noqa: E402
 from tools.benchmark_coverage import section_coverage  # noqa: E402
 from tools.benchmark_params import section_params  # noqa: E402
+from tools.benchmark_peer import section_vectorbt_macd  # noqa: E402
 from tools.benchmark_runs import section_runs  # noqa: E402
 from tools.benchmark_scale import section_scale, section_storage  # noqa: E402
 from tools.benchmark_scripts import section_scripts  # noqa: E402
@@ -280,6 +281,7 @@ SECTIONS: dict[str, Callable[[Path], None]] = {
     "sweep_dask": section_sweep_dask,
     "coverage": section_coverage,
     "indicators": section_indicators,
+    "vectorbt_macd": section_vectorbt_macd,
     "scripts": section_scripts,
     "runs": section_runs,
     "web": section_web,
