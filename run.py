@@ -7,7 +7,7 @@ module is what ``flask`` imports before it runs any command.
 
 import sys
 
-from app import create_app, freeze_startup_objects
+from app import create_app, finish_startup
 from config import ConfigError
 
 try:
@@ -15,4 +15,4 @@ try:
 except ConfigError as exc:
     print(f"Error: {exc}", file=sys.stderr)
     raise SystemExit(2) from None
-freeze_startup_objects()
+finish_startup()

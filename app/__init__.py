@@ -63,16 +63,23 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     return app
 
 
-def freeze_startup_objects() -> None:
-    """Leave everything allocated so far (modules, the app) out of the garbage collector's later passes.
+def finish_startup() -> None:
+    """Pay a process's one-off costs now, at start-up, instead of inside the first thing it does.
 
-    A process holds some 330,000 objects once the app is built; without this, its first full
-    collection (~0.15 s) lands in whatever it does first, e.g. a cron run's job. The entry points
-    (``run.py``, the cron scripts) call it once the app exists; ``create_app`` does not (the tests
-    build hundreds of apps, whose garbage must stay collectable).
+    - numba's compiler contexts (``prepare_compiler``): the first kernel loaded from the on-disk
+      cache would otherwise import numba's typing and lowering library (~0.2 s) inside a cron
+      run's or a fresh worker's first job;
+    - the garbage collector: a process holds some 330,000 objects once the app is built; frozen,
+      they stay out of later passes, whose first full one (~0.15 s) would land in that job too.
+
+    The entry points (``run.py``, the cron scripts) call it once the app exists; ``create_app``
+    does not (the tests build hundreds of apps, whose garbage must stay collectable).
     """
     import gc
 
+    from app.core.jit import prepare_compiler
+
+    prepare_compiler()
     gc.freeze()
 
 

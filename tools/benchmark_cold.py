@@ -39,9 +39,9 @@ _COLD_JOB_SNIPPET = """
 import json, sys, time
 started = time.perf_counter()
 sys.path.insert(0, {root!r})
-from app import create_app, freeze_startup_objects
+from app import create_app, finish_startup
 app = create_app()
-freeze_startup_objects()  # as run.py does for every flask command
+finish_startup()  # as run.py does for every flask command
 startup = time.perf_counter() - started
 args = ["optimize", "new", "--symbols", "BTC/USDT", "--timeframes", "1h", "--strategies", "imbalance",
         "--grid", {grid!r}, "--run", "--workers", "1"]

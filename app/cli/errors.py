@@ -131,12 +131,12 @@ class CliCommand(click.Command):
 
 def run_script(command: click.Command, argv: Sequence[str] | None, *, prog_name: str) -> int:
     """Run a click ``command`` as a script (cron): build the app, run it in an app context, return the exit code."""
-    from app import create_app, freeze_startup_objects
+    from app import create_app, finish_startup
 
     try:
         with cli_errors():
             app = create_app()
-            freeze_startup_objects()
+            finish_startup()
             with app.app_context():
                 # Without standalone mode click returns an ``Exit``'s code instead of raising it.
                 code = command.main(

@@ -23,10 +23,10 @@ def test_every_kernel_is_declared_through_app_core_jit_with_the_on_disk_cache():
 def test_without_a_writable_cache_location_a_kernel_compiles_in_memory(monkeypatch):
     real = jit.numba.njit
 
-    def no_cache(**options):
+    def no_cache(*function, **options):  # numba's own first compile calls njit(fn) too
         if options.get("cache"):
             raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
-        return real(**options)
+        return real(*function, **options)
 
     monkeypatch.setattr(jit.numba, "njit", no_cache)
     monkeypatch.setattr(jit, "_warned", False)
@@ -46,3 +46,11 @@ def test_other_errors_are_not_swallowed(monkeypatch):
     monkeypatch.setattr(jit.numba, "njit", broken)
     with pytest.raises(RuntimeError, match="something else"):
         jit.njit(cache=True)(lambda x: x)
+
+
+def test_prepare_compiler_registers_numbas_library_before_any_kernel_loads():
+    from numba.core.registry import cpu_target
+
+    jit.prepare_compiler()
+    # What the first cached kernel would otherwise register inside a job (numba keeps them per registry).
+    assert cpu_target.typing_context._registries and cpu_target.target_context._registries
