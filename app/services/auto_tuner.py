@@ -14,14 +14,20 @@ first failure is the reason a slice is skipped:
    the candidate is no better than the best of its trials by chance: its
    Deflated Sharpe Ratio is below ``AUTOTUNE_MIN_DSR`` (0.95) over the
    slice's cumulative effective trials, or the slice's PBO is above
-   ``AUTOTUNE_MAX_PBO`` (0.2); a candidate the statistics did not measure
-   (a named run that is neither the best nor the robust best, a job from
-   before they existed) is refused too;
+   ``AUTOTUNE_MAX_PBO`` (0.2); the optimizer measured the best and robust-best
+   runs, any other run is measured on the job's candles the same way; a slice
+   without statistics (a job from before they existed, too few candles) is
+   refused;
 5. already active: production trades these parameters now;
 6. cannot re-evaluate: the job's candles are no longer stored;
 7. below threshold: on the job's ranking metric, re-evaluated for the active
    set on the same candles and costs (its stored run when the grid held it, a
    backtest otherwise), the candidate does not beat it by ``min_improvement_pct``.
+
+A slice whose own candidate is refused gets a second chance: its job's top
+set pooled across the job's symbols of that timeframe and strategy
+(``selection.pooled``: ranked by its worst slice), judged by the same checks
+on this slice; both reasons are kept when it fails too.
 
 What passes is ``proposed`` (dry run) or ``applied``. Every decision, dry run
 or not, is written to the change log; a dry run writes nothing else.
@@ -29,7 +35,7 @@ or not, is written to the change log; a dry run writes nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -42,12 +48,14 @@ from app.enums import JobStatus, ParamAction, ParamSource, SliceStatus, Validati
 from app.errors import AppError, NotFoundError, ValidationError
 from app.evaluation.backtest import run_backtest
 from app.evaluation.scoring import RANKING_METRICS, composite_score
-from app.evaluation.selection.gate import luck_refusal
+from app.evaluation.selection.gate import luck_check_on, luck_refusal
+from app.evaluation.selection.slice_report import measure_run
 from app.evaluation.slice_eval import candles_fingerprint
 from app.extensions import db
 from app.models import OptimizationJob, OptimizationRun, OptimizationSlice
 from app.services.candles.candle_store import load_candles
 from app.services.optimizer.jobs import end_of
+from app.services.optimizer.pooled import pooled_run
 from app.services.params import parameter_sets
 from app.strategies import get_strategy
 
@@ -119,6 +127,10 @@ def apply_best_params(
     found = candidates(symbol=symbol, strategy=strategy, timeframe=timeframe, robust=robust, run_id=run_id)
     for candidate in found:
         decision = judge(candidate, min_improvement_pct=min_improvement_pct, min_trades=min_trades)
+        if run_id is None and decision.decision == ParamAction.SKIPPED:
+            decision, candidate = judge_pooled(
+                decision, candidate, min_improvement_pct=min_improvement_pct, min_trades=min_trades
+            )
         if decision.decision == ParamAction.PROPOSED and not dry_run:
             decision = _apply(decision, candidate, actor=actor, source=ParamSource.RUN if run_id else None)
         else:
@@ -195,6 +207,26 @@ def judge(
     return _compare(decision, candidate, min_improvement_pct=min_improvement_pct)
 
 
+def judge_pooled(
+    refused: TuneDecision, candidate: Candidate, *, min_improvement_pct: float, min_trades: int | None
+) -> tuple[TuneDecision, Candidate]:
+    """The second chance of a slice whose own candidate was refused: its job's top set pooled across symbols,
+    judged by the same checks on this slice. Returns the decision that stands and the candidate it judged."""
+    slice_, job, run = candidate
+    found = pooled_run(slice_, min_trades=job.min_trades if min_trades is None else min_trades)
+    if found is None or (run is not None and found[0].id == run.id):
+        return refused, candidate
+    pooled = Candidate(slice_, job, found[0])
+    second = judge(pooled, min_improvement_pct=min_improvement_pct, min_trades=min_trades)
+    second.metrics["pooled"] = asdict(found[1])
+    standing = f"the set {found[1].describe()}"
+    if second.decision == ParamAction.SKIPPED:
+        refused.reason += f"; {standing}: {second.reason}"
+        return refused, candidate
+    second.reason = f"{standing}; {second.reason}"
+    return second, pooled
+
+
 def promotable_runs(slice_: OptimizationSlice, *, needed: int) -> int:
     """How many runs of the slice have enough trades and a positive expectancy after costs (could be promoted)."""
     return db.session.scalar(
@@ -219,14 +251,39 @@ def out_of_sample(slice_: OptimizationSlice) -> dict[str, Any] | None:
     return walk["summary"]["out_of_sample"] if walk else None
 
 
-def _luck(slice_: OptimizationSlice, run: OptimizationRun) -> str | None:
-    """Check 4: the gate's luck check (``selection.gate``) on the slice's statistics for this run."""
+def _luck(slice_: OptimizationSlice, job: OptimizationJob, run: OptimizationRun) -> str | None:
+    """Check 4: the gate's luck check (``selection.gate``) on the slice's statistics for this run.
+
+    The optimizer measured the best and robust-best runs; any other run of a
+    measured slice (a pooled set, the dashboard's Apply) is measured here the
+    same way, on the job's candles, deflated by the same trials.
+    """
+    bars = {"min_dsr": current_app.config["AUTOTUNE_MIN_DSR"], "max_pbo": current_app.config["AUTOTUNE_MAX_PBO"]}
+    selection = (slice_.checks_json or {}).get("selection")
     chosen = {slice_.robust_run_id: "robust", slice_.best_run_id: "best"}.get(run.id)
-    return luck_refusal(
-        (slice_.checks_json or {}).get("selection"),
-        chosen=chosen,
-        min_dsr=current_app.config["AUTOTUNE_MIN_DSR"],
-        max_pbo=current_app.config["AUTOTUNE_MAX_PBO"],
+    if chosen is None and luck_check_on(**bars) and (selection or {}).get("status") == "measured":
+        measured = _measure(slice_, job, run, selection)
+        if isinstance(measured, str):
+            return f"no selection statistics: {measured}"
+        selection, chosen = {**selection, "candidate": measured}, "candidate"
+    return luck_refusal(selection, chosen=chosen, **bars)
+
+
+def _measure(slice_, job, run, selection: dict[str, Any]) -> dict[str, Any] | str:
+    """The run's deflation (``measure_run``) on the job's candles, or why it cannot be measured."""
+    gone = "the job's candles changed or are gone, so this run cannot be measured"
+    try:
+        candles = load_candles(slice_.symbol, slice_.timeframe, start=job.start_date, end=end_of(job.end_date))
+    except AppError:
+        return gone
+    if candles.empty or candles_fingerprint(candles) != slice_.candles_fingerprint:
+        return gone
+    return measure_run(
+        candles,
+        strategy=slice_.strategy,
+        params=run.params,
+        costs=CostModel(**job.costs),
+        selection=selection,
     )
 
 
@@ -245,7 +302,7 @@ def _refusal(slice_, job, run, oos, *, needed: int, before: dict[str, Any], stra
             return f"failed walk-forward: out-of-sample expectancy {oos['expectancy_r']:+.3f} R per trade"
     elif current_app.config["AUTOTUNE_REQUIRE_WALK_FORWARD"]:
         return f"no walk-forward: job {job.id} ran none, and in-sample results alone are no evidence"
-    luck = _luck(slice_, run)
+    luck = _luck(slice_, job, run)
     if luck:
         return luck
     if get_strategy(strategy).space.validate(run.params) == before:

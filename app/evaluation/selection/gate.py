@@ -18,9 +18,15 @@ from __future__ import annotations
 from typing import Any
 
 
+def luck_check_on(*, min_dsr: float, max_pbo: float) -> bool:
+    """Whether the luck check judges anything at these settings (module docstring)."""
+    return min_dsr > 0 or max_pbo < 1
+
+
 def luck_refusal(selection: dict[str, Any] | None, *, chosen: str | None, min_dsr: float, max_pbo: float) -> str | None:
-    """Return why the ``chosen`` run ('best' or 'robust') is no better than luck, or None when it passes."""
-    if min_dsr <= 0 and max_pbo >= 1:
+    """Return why the ``chosen`` run (a key of ``selection``: 'best', 'robust', ...) is no better than luck,
+    or None when it passes."""
+    if not luck_check_on(min_dsr=min_dsr, max_pbo=max_pbo):
         return None
     selection = selection or {}
     if selection.get("status") != "measured" or chosen not in selection:

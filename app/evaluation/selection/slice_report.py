@@ -40,8 +40,11 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from app.core.costs import CostModel
 from app.core.engine import MarketArrays
+from app.evaluation.backtest import DEFAULT_MAX_WAIT_BARS, market_arrays
 from app.evaluation.selection.deflated_sharpe import (
     expected_max_sharpe,
     minimum_track_record_length,
@@ -50,6 +53,7 @@ from app.evaluation.selection.deflated_sharpe import (
 )
 from app.evaluation.selection.effective_trials import cluster_sharpe_variance, trial_counts
 from app.evaluation.selection.pbo import probability_of_backtest_overfitting
+from app.strategies import get_strategy
 from app.strategies.base import Grid, SingleRun
 
 PBO_BLOCKS = 16
@@ -120,6 +124,29 @@ def selection_report(
         returns = daily_returns(run, market=market, risk_per_trade_pct=risk_per_trade_pct)
         report[name] = deflation(returns, benchmark=benchmark)
     return report
+
+
+def measure_run(
+    candles: pd.DataFrame,
+    *,
+    strategy: str,
+    params: dict[str, Any],
+    costs: CostModel,
+    selection: dict[str, Any],
+) -> dict[str, Any]:
+    """Return ``deflation`` of any parameter set of a measured slice, as the slice measured its best run.
+
+    ``candles`` and ``costs``: the slice's own (the caller checks the candles'
+    fingerprint), the optimizer's order expiry; ``selection``: the slice's measured report, whose benchmark
+    (the expected maximum Sharpe of its cumulative effective trials) it is
+    deflated by. A set chosen some other way from the same trials (pooled
+    across symbols, picked by hand) gets the same deflation, never a milder one.
+    """
+    market = market_arrays(candles)
+    chosen = get_strategy(strategy)
+    run = chosen.single_run(market, chosen.space.validate(params), costs=costs, max_wait_bars=DEFAULT_MAX_WAIT_BARS)
+    returns = daily_returns(run, market=market, risk_per_trade_pct=costs.risk_per_trade_pct)
+    return deflation(returns, benchmark=selection["expected_max_sharpe"] / math.sqrt(DAYS_PER_YEAR))
 
 
 def deflation(returns: np.ndarray, *, benchmark: float) -> dict[str, Any]:

@@ -9,9 +9,9 @@ import pytest
 
 from app.core.costs import resolve_costs
 from app.core.metrics import METRIC_NAMES
-from app.evaluation.backtest import market_arrays
+from app.evaluation.backtest import DEFAULT_MAX_WAIT_BARS, market_arrays
 from app.evaluation.selection import return_moments
-from app.evaluation.selection.slice_report import bar_blocks, daily_returns, selection_report
+from app.evaluation.selection.slice_report import bar_blocks, daily_returns, measure_run, selection_report
 from app.strategies import get_strategy
 
 SHARPE = METRIC_NAMES.index("sharpe_ratio")
@@ -68,3 +68,22 @@ def test_a_single_trial_or_a_short_slice_is_not_measured(macd_grid, btc_4h):
     short = market_arrays(btc_4h.iloc[:40])
     few = selection_report(grid, short, sharpe_ratios=np.zeros(6), chosen={}, prior_trials=0, risk_per_trade_pct=1.0)
     assert few["status"] == "not measured" and "64 candles" in few["reason"]
+
+
+def test_any_set_is_measured_as_the_slice_measured_its_best(btc_4h):
+    """A set chosen another way (pooled, by hand) gets exactly the deflation the optimizer gives its best run."""
+    strategy, costs = get_strategy("macd"), resolve_costs()
+    combos = strategy.space.expand(strategy.space.preset("quick"))
+    market = market_arrays(btc_4h)
+    grid = strategy.grid(market, combos, costs=costs, max_wait_bars=DEFAULT_MAX_WAIT_BARS)
+    best = int(np.argmax(grid.metrics[:, SHARPE]))
+    report = selection_report(
+        grid,
+        market,
+        sharpe_ratios=grid.metrics[:, SHARPE],
+        chosen={"best": grid.runs([best])[0]},
+        prior_trials=0,
+        risk_per_trade_pct=costs.risk_per_trade_pct,
+    )
+    measured = measure_run(btc_4h, strategy="macd", params=combos[best], costs=costs, selection=report)
+    assert measured == report["best"]  # a grid row equals its single run bit for bit

@@ -48,32 +48,17 @@ def stored_job(
     symbol: str = "BTC/USDT",
     timeframe: str = "1d",
     strategy: str = "imbalance",
+    job: OptimizationJob | None = None,
 ) -> tuple[OptimizationJob, OptimizationSlice, list[OptimizationRun]]:
     """Store a completed job with one slice and ``runs`` (params, metrics); ``best`` is the best and robust run.
 
     By default the job ran walk-forward with a positive out-of-sample result and the slice's selection
     statistics pass the gate: the evidence a promotion needs, so each test changes only what it is about.
+    ``job``: add the slice to that job instead (another symbol of the same sweep).
     """
-    job = OptimizationJob(
-        name="hand-made",
-        status="completed",
-        symbols=[symbol],
-        timeframes=[timeframe],
-        strategies=[strategy],
-        start_date="2021-01-01",
-        end_date="2024-12-31",
-        parameter_grids={strategy: {}},
-        maker_fee_pct=0.1,
-        taker_fee_pct=0.1,
-        slippage_pct=0.05,
-        risk_per_trade_pct=1.0,
-        min_trades=min_trades,
-        validation=validation,
-        total_runs=len(runs),
-        completed_runs=len(runs),
+    job = job or _job(
+        runs, validation=validation, min_trades=min_trades, symbol=symbol, timeframe=timeframe, strategy=strategy
     )
-    db.session.add(job)
-    db.session.flush()
     checks: dict[str, Any] = {"selection": selection} if selection else {}
     if walk_forward_oos is not None:
         checks["walk_forward"] = {"summary": {"out_of_sample": metrics(expectancy_r=walk_forward_oos, total_trades=40)}}
@@ -101,6 +86,30 @@ def stored_job(
         slice_.best_run_id = slice_.robust_run_id = rows[best].id
     db.session.commit()
     return job, slice_, rows
+
+
+def _job(runs, *, validation: str, min_trades: int, symbol: str, timeframe: str, strategy: str) -> OptimizationJob:
+    job = OptimizationJob(
+        name="hand-made",
+        status="completed",
+        symbols=[symbol],
+        timeframes=[timeframe],
+        strategies=[strategy],
+        start_date="2021-01-01",
+        end_date="2024-12-31",
+        parameter_grids={strategy: {}},
+        maker_fee_pct=0.1,
+        taker_fee_pct=0.1,
+        slippage_pct=0.05,
+        risk_per_trade_pct=1.0,
+        min_trades=min_trades,
+        validation=validation,
+        total_runs=len(runs),
+        completed_runs=len(runs),
+    )
+    db.session.add(job)
+    db.session.flush()
+    return job
 
 
 def good(**values: Any) -> dict[str, Any]:

@@ -96,7 +96,7 @@ def test_apply_promotes_with_its_evidence_and_a_second_run_keeps_it(db):
 
 def test_a_named_run_is_judged_and_applied_as_source_run(db):
     _, _, runs = stored_job([(DEFAULTS, good(total_profit_pct=5.0, sharpe_ratio=0.2)), (BETTER, good())], best=1)
-    decision = _one(run_id=runs[0].id, dry_run=False)  # not the best: its luck was never measured
+    decision = _one(run_id=runs[0].id, dry_run=False)  # not the best: measured on candles this job has none of
     assert decision.decision == "skipped" and decision.reason.startswith("no selection statistics"), decision.reason
     decision = _one(run_id=runs[1].id, dry_run=False)
     assert decision.decision == "applied" and parameter_sets.active_set(**SLICE)["source"] == "run"
@@ -127,3 +127,42 @@ def test_improvement_pct():
     assert improvement_pct(-0.5, 0.2, higher_is_better=True) == pytest.approx(140.0)
     assert improvement_pct(10.0, 8.0, higher_is_better=False) == pytest.approx(20.0)
     assert improvement_pct(0.0, 1.0, higher_is_better=True) is None
+
+
+POOLED = {**DEFAULTS, "rr_target": 2.5}  # fair on both symbols, the best on neither
+
+
+def _two_symbol_job(btc_selection):
+    """One sweep on BTC and ETH: BTC's own best (BETTER) fails on ETH; POOLED holds on both."""
+    job, btc, _ = stored_job(
+        [(BETTER, good(sharpe_ratio=2.0)), (POOLED, good(sharpe_ratio=1.0)), (DEFAULTS, good(sharpe_ratio=0.5))],
+        selection=btc_selection,
+    )
+    stored_job(
+        [(BETTER, good(expectancy_r=-0.1)), (POOLED, good(sharpe_ratio=0.9)), (DEFAULTS, good())],
+        symbol="ETH/USDT",
+        job=job,
+    )
+    return btc
+
+
+def test_a_refused_slice_gets_its_jobs_pooled_set_judged_by_the_same_gate(db):
+    _two_symbol_job(selection(dsr=0.41))
+    decision = apply_best_params(symbol="BTC/USDT")[0]
+    assert decision.decision == "skipped"
+    own, pooled = decision.reason.split("; the set ")
+    assert own.startswith("luck: DSR 0.41 < 0.95")
+    # POOLED is neither BTC's best nor its robust best: measured on the job's candles, which this test has none of.
+    assert pooled.startswith("pooled across 2 symbols: worst Sharpe 0.90, median 0.95"), pooled
+    assert "no selection statistics: the job's candles changed or are gone" in pooled
+
+
+def test_a_pooled_set_that_passes_is_promoted_with_its_standing(db, app):
+    app.config.update(AUTOTUNE_MIN_DSR=0.0, AUTOTUNE_MAX_PBO=1.0)  # the luck check off: this is about the wiring
+    btc = _two_symbol_job(selection())
+    btc.best_run_id = btc.robust_run_id = None  # BTC's own candidate: none qualified
+    decision = apply_best_params(symbol="BTC/USDT", dry_run=False)[0]
+    assert decision.decision == "applied", decision.reason
+    assert decision.after == POOLED and decision.metrics["pooled"]["slices"] == 2
+    assert decision.reason.startswith("the set pooled across 2 symbols")
+    assert parameter_sets.active_set(**SLICE)["params"] == POOLED
