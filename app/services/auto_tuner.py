@@ -57,6 +57,7 @@ from app.services.candles.candle_store import load_candles
 from app.services.optimizer.jobs import end_of
 from app.services.optimizer.pooled import pooled_run
 from app.services.params import parameter_sets
+from app.services.params.provenance import run_card
 from app.strategies import get_strategy
 
 DEFAULT_MIN_IMPROVEMENT_PCT = 5.0
@@ -200,7 +201,9 @@ def judge(
         "active_source": active.source if active else ParamSource.DEFAULT.value,
         "promotable_runs": promotable_runs(slice_, needed=needed),
     }
-    reason = _refusal(slice_, job, run, oos, needed=needed, before=before, strategy=slice_.strategy)
+    reason = _refusal(
+        slice_, job, run, oos, needed=needed, before=before, strategy=slice_.strategy, evidence=decision.metrics
+    )
     if reason:
         decision.reason = reason + _others_note(reason, decision.metrics["promotable_runs"])
         return decision
@@ -251,7 +254,7 @@ def out_of_sample(slice_: OptimizationSlice) -> dict[str, Any] | None:
     return walk["summary"]["out_of_sample"] if walk else None
 
 
-def _luck(slice_: OptimizationSlice, job: OptimizationJob, run: OptimizationRun) -> str | None:
+def _luck(slice_: OptimizationSlice, job: OptimizationJob, run: OptimizationRun, *, evidence: dict) -> str | None:
     """Check 4: the gate's luck check (``selection.gate``) on the slice's statistics for this run.
 
     The optimizer measured the best and robust-best runs; any other run of a
@@ -265,6 +268,7 @@ def _luck(slice_: OptimizationSlice, job: OptimizationJob, run: OptimizationRun)
         measured = _measure(slice_, job, run, selection)
         if isinstance(measured, str):
             return f"no selection statistics: {measured}"
+        evidence["measured"] = measured
         selection, chosen = {**selection, "candidate": measured}, "candidate"
     return luck_refusal(selection, chosen=chosen, **bars)
 
@@ -287,8 +291,11 @@ def _measure(slice_, job, run, selection: dict[str, Any]) -> dict[str, Any] | st
     )
 
 
-def _refusal(slice_, job, run, oos, *, needed: int, before: dict[str, Any], strategy: str) -> str | None:
-    """The reason the candidate may not be promoted (checks 1-5), or None."""
+def _refusal(
+    slice_, job, run, oos, *, needed: int, before: dict[str, Any], strategy: str, evidence: dict[str, Any]
+) -> str | None:
+    """The reason the candidate may not be promoted (checks 1-5), or None; ``evidence``: the decision's metrics,
+    where the luck check leaves the run's deflation when it had to measure it."""
     if run is None:
         return f"too few trades: no run of job {job.id} reached {needed} trades"
     if run.total_trades < needed:
@@ -302,7 +309,7 @@ def _refusal(slice_, job, run, oos, *, needed: int, before: dict[str, Any], stra
             return f"failed walk-forward: out-of-sample expectancy {oos['expectancy_r']:+.3f} R per trade"
     elif current_app.config["AUTOTUNE_REQUIRE_WALK_FORWARD"]:
         return f"no walk-forward: job {job.id} ran none, and in-sample results alone are no evidence"
-    luck = _luck(slice_, job, run)
+    luck = _luck(slice_, job, run, evidence=evidence)
     if luck:
         return luck
     if get_strategy(strategy).space.validate(run.params) == before:
@@ -426,7 +433,7 @@ def _apply(decision: TuneDecision, candidate: Candidate, *, actor: str, source: 
         reason=decision.reason,
         job_id=job.id,
         run_id=run.id,
-        metrics=set_metrics(candidate),
+        metrics=set_metrics(candidate, measured=decision.metrics.get("measured")),
         regime_sets=regime_sets(slice_, run),
         improvement_pct=decision.improvement_pct,
     )
@@ -444,10 +451,12 @@ def regime_sets(slice_: OptimizationSlice, run: OptimizationRun) -> dict[str, An
     return different or None
 
 
-def set_metrics(candidate: Candidate) -> dict[str, Any]:
-    """What a production set keeps of its evidence: in-sample and out-of-sample metrics and the data they used."""
+def set_metrics(candidate: Candidate, *, measured: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a production set keeps of its evidence: in-sample and out-of-sample metrics, the data they used and
+    its provenance card as it stood when promoted (``measured``: the run's deflation, when the gate measured it)."""
     slice_, job, run = candidate
     return {
+        "provenance": run_card(slice_, job, run, measured=measured),
         "in_sample": run.metrics(),
         "out_of_sample": out_of_sample(slice_),
         "ranking_metric": job.ranking_metric,

@@ -396,6 +396,28 @@ class ParametersQuery(MarketQuery):
     )
 
 
+class TrialsOut(Out):
+    raw: int = Field(description="cumulative trials of the ledger: every set any job tried on the slice")
+    effective: int | None = Field(description="after clustering correlated trials (null: not measured)")
+    job: int = Field(description="the producing job's trials")
+
+
+class ProvenanceOut(Out):
+    """Where a set came from and whether it beat the luck of its trials (docs/parameter-loop.md#provenance)."""
+
+    job_id: int
+    job_name: str
+    run_id: int
+    data_start: str
+    data_end: str
+    trials: TrialsOut
+    dsr: float | None
+    psr: float | None
+    pbo: float | None
+    walk_forward: dict[str, Any] | None
+    luck: str | None = Field(description="the gate's refusal at the current settings; null: it beats luck")
+
+
 class ParametersOut(Out):
     symbol: str
     timeframe: str
@@ -407,6 +429,7 @@ class ParametersOut(Out):
     confidence: dict[str, Any]
     regime: str | None
     set_id: int | None
+    provenance: ProvenanceOut | None
 
 
 class ContextQuery(In):
@@ -424,6 +447,7 @@ class ParameterSetOut(Out):
     job_id: int | None
     run_id: int | None
     metrics: dict[str, Any]
+    provenance: ProvenanceOut | None
     applied_by: str | None
     applied_at: str
     is_active: bool
@@ -491,6 +515,7 @@ class UserSetOut(Out):
     use_custom: bool
     params_source: str | None
     updated_at: str | None
+    provenance: ProvenanceOut | None
 
 
 class UserSetsOut(Out):

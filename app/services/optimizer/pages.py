@@ -26,13 +26,15 @@ from app.models import OptimizationJob, OptimizationSlice
 from app.services import auto_tuner
 from app.services.optimizer import results
 from app.services.params import optimal_parameters, parameter_sets, user_parameters
+from app.services.params.provenance import card_of_run_id
 from app.strategies import get_strategy
 
 BEST_METRIC = "composite_score"
 
 
 def best_page(*, symbol: str | None = None, timeframe: str | None = None, strategy: str | None = None) -> dict:
-    """Return {rows, change_log}: one row per slice with its best run, out-of-sample result, production set, history."""
+    """Return {rows, change_log}: one row per slice with its best run, its provenance card, out-of-sample result,
+    production set, history."""
     best = results.best_params(symbol=symbol, timeframe=timeframe, strategy=strategy, metric=BEST_METRIC)
     oos = _out_of_sample(best)
     rows = []
@@ -43,6 +45,7 @@ def best_page(*, symbol: str | None = None, timeframe: str | None = None, strate
             {
                 **run,
                 "out_of_sample": oos.get((run["job_id"], *key)),
+                "provenance": card_of_run_id(run["run_id"]),
                 "production": parameter_sets.active_set(**market),
                 "history": parameter_sets.set_history(**market),
             }

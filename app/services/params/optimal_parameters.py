@@ -34,6 +34,7 @@ from app.services.accounts.access import can_use_premium
 from app.services.candles.candle_store import check_timeframe, last_stored_timestamp, load_candles
 from app.services.params import parameter_sets
 from app.services.params.parameter_cache import parameter_cache
+from app.services.params.provenance import set_card, source_provenance
 from app.strategies import get_strategy
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class ResolvedParameters:
     confidence: dict[str, Any] = field(default_factory=dict)
     regime: str | None = None
     set_id: int | None = None
+    provenance: dict[str, Any] | None = None  # ``app.services.params.provenance``: None for defaults
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +66,7 @@ class ResolvedParameters:
             "confidence": dict(self.confidence),
             "regime": self.regime,
             "set_id": self.set_id,
+            "provenance": self.provenance,
         }
 
 
@@ -136,6 +139,7 @@ def _user_set(user_id: int, symbol: str, strategy: str) -> ResolvedParameters | 
         source=ParamSource.USER,
         as_of=row.updated_at.isoformat(),
         confidence={"level": "user", "origin": row.params_source},
+        provenance=source_provenance(row.params_source),
     )
 
 
@@ -151,6 +155,7 @@ def _production(row, regime: str | None) -> ResolvedParameters:
             confidence=confidence({"total_trades": chosen["metrics"]["trades"]}, None),
             regime=regime,
             set_id=row.id,
+            provenance=set_card(row),
         )
     return ResolvedParameters(
         params=dict(row.params),
@@ -159,6 +164,7 @@ def _production(row, regime: str | None) -> ResolvedParameters:
         metrics={"in_sample": metrics.get("in_sample"), "out_of_sample": metrics.get("out_of_sample")},
         confidence=confidence(metrics.get("in_sample"), metrics.get("out_of_sample")),
         set_id=row.id,
+        provenance=set_card(row),
     )
 
 

@@ -20,6 +20,7 @@ from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
 from app.models import ParameterChange, ProductionParameterSet
 from app.services.params.parameter_cache import invalidate_parameters
+from app.services.params.provenance import set_card
 from app.strategies import get_strategy
 
 # Sources a production set may have (resolution adds "user" and "default").
@@ -43,7 +44,8 @@ def set_to_dict(row: ProductionParameterSet) -> dict[str, Any]:
         "job_id": row.job_id,
         "run_id": row.run_id,
         "metrics": {"in_sample": metrics.get("in_sample"), "out_of_sample": metrics.get("out_of_sample")},
-        "details": {k: v for k, v in metrics.items() if k not in ("in_sample", "out_of_sample")},
+        "details": {k: v for k, v in metrics.items() if k not in ("in_sample", "out_of_sample", "provenance")},
+        "provenance": set_card(row),
         "regime_sets": row.regime_sets,
         "restored_from": row.restored_from,
         "reason": row.reason,

@@ -21,6 +21,7 @@ from app.services.candles.candle_store import find_symbol
 from app.services.params import parameter_sets
 from app.services.params.optimal_parameters import get_parameters
 from app.services.params.parameter_cache import invalidate_parameters
+from app.services.params.provenance import source_provenance
 
 
 def _to_dict(row: UserParameterSet, symbol: str) -> dict[str, Any]:
@@ -32,6 +33,7 @@ def _to_dict(row: UserParameterSet, symbol: str) -> dict[str, Any]:
         "use_custom": row.use_custom,
         "params_source": row.params_source,
         "updated_at": row.updated_at.isoformat() if row.updated_at else None,
+        "provenance": source_provenance(row.params_source),
     }
 
 

@@ -185,9 +185,9 @@ def test_admin_journey_and_free_user_in_a_real_browser(served):
             row_id = f"#best-{SYMBOL.replace('/', '')}-{TIMEFRAME}-macd"
             assert "defaults" in page.inner_text(f"{row_id} .production")
             page.wait_for_selector("#proposals")
-            page.click(f"{row_id} button.apply")
-            # One in-sample sweep proves nothing: the gate refuses and says which check failed.
-            assert "The auto-tuner refuses: no walk-forward" in page.inner_text("#apply-refused")
+            # One small sweep proves nothing: the card says the run is no better than luck, and offers no Apply.
+            assert "Not better than luck: DSR" in page.inner_text(f"{row_id} .provenance")
+            assert page.locator(f"{row_id} button.apply").count() == 0
             _shot(page, "07-apply-refused")
             # With the gate's evidence checks off (what promotion does, not whether), Apply confirms and applies.
             served["app"].config.update(AUTOTUNE_MIN_DSR=0.0, AUTOTUNE_MAX_PBO=1.0, AUTOTUNE_REQUIRE_WALK_FORWARD=False)
