@@ -456,7 +456,7 @@ def set_metrics(candidate: Candidate, *, measured: dict[str, Any] | None = None)
     its provenance card as it stood when promoted (``measured``: the run's deflation, when the gate measured it)."""
     slice_, job, run = candidate
     return {
-        "provenance": run_card(slice_, job, run, measured=measured),
+        "provenance": run_card(run, slice_=slice_, job=job, measured=measured),
         "in_sample": run.metrics(),
         "out_of_sample": out_of_sample(slice_),
         "ranking_metric": job.ranking_metric,

@@ -15,7 +15,7 @@ The rule (``rank_pooled``):
 
 The gate then judges the pooled set on each slice like any candidate: its
 own trades, walk-forward and Deflated Sharpe Ratio over the slice's trials
-(docs/selection.md#pooled-candidates).
+(docs/selection.md#in-the-optimizer).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from app.models import OptimizationJob, OptimizationRun, OptimizationSlice, Prod
 
 
 def run_card(
-    slice_: OptimizationSlice, job: OptimizationJob, run: OptimizationRun, *, measured: dict[str, Any] | None = None
+    run: OptimizationRun, *, slice_: OptimizationSlice, job: OptimizationJob, measured: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The card of ``run``; ``measured``: its deflation when the caller measured it (a run neither the slice's
     best nor its robust best has none stored)."""
@@ -73,7 +73,7 @@ def card_of_run_id(run_id: int | None) -> dict[str, Any] | None:
     run = db.session.get(OptimizationRun, run_id) if run_id else None
     if run is None:
         return None
-    return run_card(run.slice, db.session.get(OptimizationJob, run.job_id), run)
+    return run_card(run, slice_=run.slice, job=db.session.get(OptimizationJob, run.job_id))
 
 
 def source_provenance(source: str | None) -> dict[str, Any] | None:
