@@ -161,38 +161,103 @@ def _cscv(blocks, rows, copies, sharpe, n_trials):  # pragma: no cover - numba
 
     ``blocks`` is (S, distinct trials), ``rows`` the IS blocks of each split
     (``cscv_splits``: the complement of split ``i`` is split ``C - 1 - i``),
-    ``copies`` how many trials each distinct one stands for.
+    ``copies`` how many trials each distinct one stands for. The splits are
+    walked forward (lexicographic order) and their mirrors backward, each
+    walk keeping the running sums over its split's first ``d`` blocks: from
+    one split to the next only the tail of the row changes (about 2 of 8
+    blocks), so only those levels are re-added. Each level adds the same
+    blocks in the same order as a fresh sum would, so the sums are bitwise
+    those of summing every split from scratch.
     """
-    n_splits, n = rows.shape[0], blocks.shape[1]
+    n_splits, half = rows.shape
+    n = blocks.shape[1]
     logit, is_best, oos_best = np.empty(n_splits), np.empty(n_splits), np.empty(n_splits)
-    first, second, total, squares = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    first, second, scratch = np.empty(n), np.empty(n), np.empty(n)
+    forward_total, forward_squares = np.zeros((half + 1, n)), np.zeros((half + 1, n))
+    backward_total, backward_squares = np.zeros((half + 1, n)), np.zeros((half + 1, n))
     for split in range(n_splits // 2):
         mirror = n_splits - 1 - split
-        _performance(blocks, rows[split], sharpe, first, total, squares)
-        _performance(blocks, rows[mirror], sharpe, second, total, squares)
-        logit[split], is_best[split], oos_best[split] = _select(first, second, copies, n_trials)
-        logit[mirror], is_best[mirror], oos_best[mirror] = _select(second, first, copies, n_trials)
+        _advance(blocks, rows, split, split - 1, forward_total, forward_squares)
+        _advance(blocks, rows, mirror, mirror + 1 if split > 0 else -1, backward_total, backward_squares)
+        _performance(forward_total[half], forward_squares[half], half, sharpe, first, scratch)
+        _performance(backward_total[half], backward_squares[half], half, sharpe, second, scratch)
+        chosen, chosen_mirror = _best_pair(first, second)
+        rank, rank_mirror = _ranks(first, second, chosen_mirror, chosen, copies)
+        logit[split], is_best[split], oos_best[split] = _logit(rank, n_trials), first[chosen], second[chosen]
+        logit[mirror], is_best[mirror], oos_best[mirror] = (
+            _logit(rank_mirror, n_trials),
+            second[chosen_mirror],
+            first[chosen_mirror],
+        )
     return logit, is_best, oos_best
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _performance(blocks, picked, sharpe, out, total, squares):  # pragma: no cover - numba
-    """Write each trial's performance over the ``picked`` blocks into ``out``: the mean sum or its Sharpe ratio.
+def _best_pair(first, second):  # pragma: no cover - numba
+    """Return the IS-best trial of a split (IS ``first``) and of its mirror (IS ``second``), in one pass.
 
-    Sums run over the picked blocks in order (``total`` and ``squares`` are
-    scratch), so identical trials get bitwise equal values. The Sharpe ratio
-    is ``mean / std`` (``ddof=1``, variance ``(sum of squares - sum * mean) /
-    (k - 1)``); a variance within rounding of 0 is a flat trial: 0 without
-    trades (all sums 0), +-inf for a constant gain or loss.
+    The IS-best is, among the trials tied at the best IS performance, the one
+    with the worst OOS performance (the OOS half is the other array).
     """
-    k = picked.shape[0]
-    total[:] = 0.0
-    squares[:] = 0.0
-    for block in picked:
-        row = blocks[block]
+    chosen, mirror = 0, 0
+    for trial in range(1, first.shape[0]):
+        a, b = first[trial], second[trial]
+        if a > first[chosen] or (a == first[chosen] and b < second[chosen]):
+            chosen = trial
+        if b > second[mirror] or (b == second[mirror] and a < first[mirror]):
+            mirror = trial
+    return chosen, mirror
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _ranks(first, second, chosen_mirror, chosen, copies):  # pragma: no cover - numba
+    """Return the OOS ranks, 1 + the trials strictly worse OOS (its own copies are not), of both IS-best trials.
+
+    The split's OOS half is ``second``, its mirror's ``first``; one pass for both.
+    """
+    bar, bar_mirror = second[chosen], first[chosen_mirror]
+    rank, rank_mirror = 1.0, 1.0
+    for trial in range(first.shape[0]):
+        rank += copies[trial] if second[trial] < bar else 0.0
+        rank_mirror += copies[trial] if first[trial] < bar_mirror else 0.0
+    return rank, rank_mirror
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _logit(rank, n_trials):  # pragma: no cover - numba
+    """Return the logit of the relative rank ``omega = rank / (N + 1)``."""
+    omega = rank / (n_trials + 1)
+    return np.log(omega / (1.0 - omega))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _advance(blocks, rows, split, previous, total, squares):  # pragma: no cover - numba
+    """Bring the running sums from split ``previous`` (-1: none) to split ``split``: re-add the changed tail.
+
+    ``total[d]`` and ``squares[d]`` hold each trial's sum and sum of squares
+    over the split's first ``d`` blocks (``total[0]`` is 0).
+    """
+    half = rows.shape[1]
+    start = 0
+    if previous >= 0:
+        while start < half and rows[split, start] == rows[previous, start]:
+            start += 1
+    for level in range(start, half):
+        row = blocks[rows[split, level]]
         for trial in range(row.shape[0]):
-            total[trial] += row[trial]
-            squares[trial] += row[trial] * row[trial]
+            total[level + 1, trial] = total[level, trial] + row[trial]
+            squares[level + 1, trial] = squares[level, trial] + row[trial] * row[trial]
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _performance(total, squares, k, sharpe, out, flat):  # pragma: no cover - numba
+    """Write each trial's performance from its sum and sum of squares over ``k`` blocks: the mean or its Sharpe.
+
+    The Sharpe ratio is ``mean / std`` (``ddof=1``, variance ``(sum of
+    squares - sum * mean) / (k - 1)``); a variance within rounding of 0 is a
+    flat trial: 0 without trades (all sums 0), +-inf for a constant gain or
+    loss. ``flat`` is scratch.
+    """
     if not sharpe:
         for trial in range(out.shape[0]):
             out[trial] = total[trial] / k
@@ -201,31 +266,10 @@ def _performance(blocks, picked, sharpe, out, total, squares):  # pragma: no cov
         mean = total[trial] / k
         variance = max(squares[trial] - total[trial] * mean, 0.0) / (k - 1)
         out[trial] = mean / np.sqrt(variance)
-        squares[trial] = variance - 1e-12 * squares[trial] / k  # <= 0: flat
+        flat[trial] = variance - 1e-12 * squares[trial] / k  # <= 0: flat
     for trial in range(out.shape[0]):
-        if squares[trial] <= 0.0:
+        if flat[trial] <= 0.0:
             out[trial] = np.inf if total[trial] > 0.0 else (-np.inf if total[trial] < 0.0 else 0.0)
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _select(is_perf, oos_perf, copies, n_trials):  # pragma: no cover - numba
-    """Return the logit of the IS-best trial's relative OOS rank, its IS and its OOS performance.
-
-    The IS-best is, among the trials tied at the best IS performance, the one
-    with the worst OOS performance; its rank is 1 + the number of trials
-    strictly worse OOS (its own copies are not), ``omega = rank / (N + 1)``.
-    """
-    chosen = 0
-    for trial in range(1, is_perf.shape[0]):
-        better = is_perf[trial] > is_perf[chosen]
-        if better or (is_perf[trial] == is_perf[chosen] and oos_perf[trial] < oos_perf[chosen]):
-            chosen = trial
-    rank = 1.0
-    for trial in range(oos_perf.shape[0]):
-        if oos_perf[trial] < oos_perf[chosen]:
-            rank += copies[trial]
-    omega = rank / (n_trials + 1)
-    return np.log(omega / (1.0 - omega)), is_perf[chosen], oos_perf[chosen]
 
 
 def _degradation(is_best: np.ndarray, oos_best: np.ndarray) -> tuple[float | None, float | None]:

@@ -3,7 +3,8 @@
 Every job records, per slice, how many parameter sets it evaluated
 (``OptimizationSlice.run_count``). Slices outlive retention (``prune_runs``
 deletes runs, never slices), so the ledger is exact for the life of the
-database. A slice's *prior* trials are those of every earlier job (a lower
+database; deleting a job (``jobs.delete_job``) deletes its slices and so
+removes its trials from the ledger (docs/selection.md). A slice's *prior* trials are those of every earlier job (a lower
 job id) on the same symbol, timeframe and strategy: re-running a sweep every
 week is more trials on mostly the same history, and the selection statistics
 deflate by the cumulative count (``app.evaluation.selection.slice_report``).

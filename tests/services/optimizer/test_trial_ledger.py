@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.models import OptimizationSlice
 from app.services.candles import candle_store
-from app.services.optimizer import jobs
+from app.services.optimizer import jobs, retention
 from app.services.optimizer.runner import JobRunner
 from app.services.optimizer.trial_ledger import prior_trials
 
@@ -46,3 +46,16 @@ def test_each_job_deflates_by_every_earlier_jobs_trials(db, bundled_dir):
     assert (trials["job"], trials["prior"], trials["cumulative"]) == (2, 3, 5)
     assert 1 <= trials["effective"] <= 2 and trials["effective_cumulative"] >= trials["effective"]
     assert _selection(db, first.id)["trials"]["prior"] == 0
+
+
+def test_a_deleted_job_leaves_the_ledger_and_pruned_runs_do_not(db, bundled_dir):
+    candle_store.import_csv(bundled_dir / "BTC_USDT-1d.csv.gz", symbol="BTC/USDT", timeframe="1d")
+    first, second = _job({"rr_target": [1.5, 2.0, 2.5]}), _job({"rr_target": [1.5, 3.0]})
+    JobRunner(workers=1).run(first.id)
+    JobRunner(workers=1).run(second.id)
+    later = second.id + 1
+    retention.prune_runs(keep_last=0)  # runs go, slices (and so their run_count) stay
+    assert prior_trials(job_id=later, keys=[KEY]) == {KEY: 5}
+    jobs.delete_job(first.id)  # its slices go with it: its trials are no longer counted
+    assert prior_trials(job_id=later, keys=[KEY]) == {KEY: 2}
+    assert prior_trials(job_id=second.id, keys=[KEY]) == {KEY: 0}
