@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from flask import Blueprint, jsonify, render_template
 
 from app.forms import ActionForm
@@ -19,21 +17,6 @@ bp = Blueprint("main", __name__)
 def index():
     """Active patterns, the newest signals with their levels and best parameters, for every signed-in user."""
     return render_template("index.html", board=dashboard.dashboard(), form=ActionForm())
-
-
-@bp.app_template_filter("age")
-def age(seconds: float) -> str:
-    """A duration as the pages show ages: 45 s, 12 min, 5 h, 3 d."""
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)} {unit}"
-    return f"{int(seconds)} s"
-
-
-@bp.app_template_filter("urlencode_without")
-def urlencode_without(args, names: list[str]) -> str:
-    """The query string ``args`` without ``names`` (links that change sort or page keep the filters)."""
-    return urlencode([(k, v) for k, v in args.items(multi=True) if k not in names])
 
 
 @bp.get("/healthz")
