@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, render_template, request
 
 from app.forms import ActionForm
 from app.routes.guards import signed_in
-from app.services import dashboard
+from app.services import charts, dashboard
 from app.services.health import check_health
 
 bp = Blueprint("main", __name__)
@@ -17,6 +17,14 @@ bp = Blueprint("main", __name__)
 def index():
     """Active patterns, the newest signals with their levels and best parameters, for every signed-in user."""
     return render_template("index.html", board=dashboard.dashboard(), form=ActionForm())
+
+
+@bp.get("/chart/candles.json")
+@signed_in
+def candles_chart():
+    """One market's candlestick chart data: the newest candles (downsampled), active zones, setup levels."""
+    symbol, timeframe = request.args.get("symbol", ""), request.args.get("timeframe", "")
+    return jsonify(charts.candle_chart(symbol=symbol, timeframe=timeframe))
 
 
 @bp.get("/healthz")

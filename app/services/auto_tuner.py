@@ -195,6 +195,20 @@ def judge(
     return _compare(decision, candidate, min_improvement_pct=min_improvement_pct)
 
 
+def gate_refusal(candidate: Candidate) -> str | None:
+    """Why the gate (checks 1-5, no backtest) refuses the candidate now, or None when it passes them.
+
+    What the pages ask before offering Apply, for every row at once: the same
+    ``_refusal`` as ``judge``, without re-evaluating the active set (checks 6-7
+    are the Apply confirmation's).
+    """
+    slice_, job, run = candidate
+    active = parameter_sets.active_row(symbol=slice_.symbol, timeframe=slice_.timeframe, strategy=slice_.strategy)
+    before = dict(active.params) if active else parameter_sets.default_params(slice_.strategy)
+    oos = out_of_sample(slice_)
+    return _refusal(slice_, job, run, oos, needed=job.min_trades, before=before, strategy=slice_.strategy)
+
+
 def promotable_runs(slice_: OptimizationSlice, *, needed: int) -> int:
     """How many runs of the slice have enough trades and a positive expectancy after costs (could be promoted)."""
     return db.session.scalar(

@@ -162,9 +162,11 @@ def test_admin_journey_and_free_user_in_a_real_browser(served):
             page.click(f"#job-{job_id} a >> nth=0")
             page.wait_for_selector("#runs-table")
             assert f"{SYMBOL} {TIMEFRAME} macd" in page.inner_text("#slices")
-            page.click(".show-trades >> nth=1")
-            page.wait_for_selector("#trades")
             _shot(page, "05-job-detail")
+            # The slice's own page: its best run's equity chart and trade list load by themselves.
+            page.click(f"#slices a:text('{SYMBOL} {TIMEFRAME} macd')")
+            page.wait_for_selector("#trades", state="attached")
+            _shot(page, "05-slice")
 
             # Compare: the marked best cell is the service's best cell.
             market = f"{SYMBOL}|{TIMEFRAME}|macd"
