@@ -32,7 +32,8 @@ BEST_METRIC = "composite_score"
 
 
 def best_page(*, symbol: str | None = None, timeframe: str | None = None, strategy: str | None = None) -> dict:
-    """Return {rows, change_log}: one row per slice with its best run, out-of-sample result, production set, history."""
+    """Return {rows, change_log}: one row per slice with its best run, the gate's refusal (None: Apply is offered),
+    out-of-sample result, production set and history."""
     best = results.best_params(symbol=symbol, timeframe=timeframe, strategy=strategy, metric=BEST_METRIC)
     oos = _out_of_sample(best)
     rows = []
@@ -42,6 +43,10 @@ def best_page(*, symbol: str | None = None, timeframe: str | None = None, strate
         rows.append(
             {
                 **run,
+                # Apply is offered only where the gate passes; elsewhere the page says which check refuses.
+                "refusal": auto_tuner.gate_refusal(
+                    auto_tuner.candidates(**market, robust=False, run_id=run["run_id"])[0]
+                ),
                 "out_of_sample": oos.get((run["job_id"], *key)),
                 "production": parameter_sets.active_set(**market),
                 "history": parameter_sets.set_history(**market),
