@@ -61,3 +61,22 @@ def test_a_run_chart_carries_its_trades(site):
     assert body["trades"] and body["candles"] and body["setups"] == []
     first = body["trades"][0]
     assert body["candles"][0][0] <= first["entry_time"] <= first["exit_time"]
+
+
+def test_best_parameters_offer_apply_only_where_the_gate_passes(site):
+    client = site.client("admin")
+    row = f'id="best-{SYMBOL.replace("/", "")}-{TIMEFRAME}-macd"'
+    refused = client.get("/admin/optimization/best").get_data(as_text=True).split(row)[1].split("</tr>")[0]
+    assert 'class="apply"' not in refused and "no walk-forward" in refused and '{"' not in refused.split("hidden")[0]
+    evidence = {
+        k: site.app.config[k] for k in ("AUTOTUNE_MIN_DSR", "AUTOTUNE_MAX_PBO", "AUTOTUNE_REQUIRE_WALK_FORWARD")
+    }
+    site.app.config.update(AUTOTUNE_MIN_DSR=0.0, AUTOTUNE_MAX_PBO=1.0, AUTOTUNE_REQUIRE_WALK_FORWARD=False)
+    try:
+        offered = client.get("/admin/optimization/best").get_data(as_text=True).split(row)[1].split("</tr>")[0]
+    finally:
+        site.app.config.update(evidence)
+    assert 'class="apply"' in offered and 'class="refusal' not in offered
+    # A losing set is never offered, whatever the evidence settings.
+    loser = client.get("/admin/optimization/best").get_data(as_text=True).split(row.replace("macd", "imbalance"))[1]
+    assert "negative expectancy" in loser.split("</tr>")[0]
