@@ -83,6 +83,7 @@ def _row(slice_: OptimizationSlice, job, runs: dict[int, OptimizationRun]) -> di
         "runs": slice_.run_count,
         "best": {"run_id": best.id, "params": best.params, "metrics": best.metrics()} if best else None,
         "spark": sparkline(_equity(best)) if best else "",
+        "out_of_sample": auto_tuner.out_of_sample(slice_),
         "verdict": verdict,
         "reason": reason or "",
     }
