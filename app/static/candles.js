@@ -50,7 +50,7 @@
   function load(el) {
     var chart = echarts.getInstanceByDom(el) || echarts.init(el);
     fetch(el.dataset.chartUrl, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
-      .then(function (r) { return r.json(); })
+      .then(function (r) { return r.json().then(function (body) { if (!r.ok) { throw new Error(body.error ? body.error.message : r.status); } return body; }); })
       .then(function (data) {
         el.chartData = data;
         chart.setOption(option(data, el.dataset.setup), true);
@@ -65,6 +65,12 @@
           if (el.dataset.setup) { picker.value = el.dataset.setup; }
         }
         el.dataset.loaded = "1";
+      })
+      .catch(function (err) {  // an empty state in the page, never an uncaught error
+        chart.clear();
+        var note = document.getElementById(el.id + "-note");
+        if (note) { note.textContent = "No chart: " + err.message; }
+        el.dataset.loaded = "error";
       });
   }
 

@@ -37,5 +37,7 @@
       "</tbody></table>";
   }
   fetch(panel.dataset.url, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
-    .then(function (r) { return r.json(); }).then(show);
+    .then(function (r) { return r.json().then(function (body) { if (!r.ok) { throw new Error(body.error ? body.error.message : r.status); } return body; }); })
+    .then(show)
+    .catch(function (err) { panel.innerHTML = "<p class='muted' id='no-trades'>No trades to show: " + String(err.message).replace(/</g, "&lt;") + "</p>"; });
 })();

@@ -45,7 +45,7 @@ def non_default(params: dict[str, Any] | None, defaults: dict[str, Any]) -> list
     return [(n, params[n]) for n in order if n not in defaults or params[n] != defaults[n]]
 
 
-def changes(before: dict[str, Any] | None, after: dict[str, Any] | None, defaults: dict[str, Any]) -> list[Change]:
+def changes(before: dict[str, Any] | None, after: dict[str, Any] | None, *, defaults: dict[str, Any]) -> list[Change]:
     """What replacing ``before`` with ``after`` changes; a name missing on one side counts as its default."""
     before, after = {**defaults, **(before or {})}, {**defaults, **(after or {})}
     order = list(defaults) + sorted(n for n in {*before, *after} if n not in defaults)
@@ -63,6 +63,9 @@ def chips(strategy: str, params: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def diff(strategy: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+def diff(strategy: str, before: dict[str, Any] | None, *, after: dict[str, Any] | None) -> list[tuple[str, str, str]]:
     """What the diff macro renders: [(name, before text, after text)] of the changed parameters."""
-    return [(c.name, show_value(c.before), show_value(c.after)) for c in changes(before, after, defaults_of(strategy))]
+    return [
+        (c.name, show_value(c.before), show_value(c.after))
+        for c in changes(before, after, defaults=defaults_of(strategy))
+    ]

@@ -20,18 +20,18 @@ def test_a_set_of_defaults_has_no_chip():
 
 
 def test_a_missing_name_counts_as_its_default_in_a_diff():
-    assert pv.diff("macd", None, {"rr_target": 3.0}) == [("rr_target", "2.0", "3.0")]
-    assert pv.diff("macd", {"rr_target": 3.0, "fast": 8}, {"fast": 10}) == [
+    assert pv.diff("macd", None, after={"rr_target": 3.0}) == [("rr_target", "2.0", "3.0")]
+    assert pv.diff("macd", {"rr_target": 3.0, "fast": 8}, after={"fast": 10}) == [
         ("fast", "8", "10"),
         ("rr_target", "3.0", "2.0"),
     ]
-    assert pv.diff("macd", {"fast": 12}, {}) == []
+    assert pv.diff("macd", {"fast": 12}, after={}) == []
 
 
 def test_names_the_space_does_not_declare_come_last_and_an_unknown_strategy_shows_everything():
     assert pv.non_default({"zz": 1, "fast": 8}, {"fast": 12, "slow": 26}) == [("fast", 8), ("zz", 1)]
     assert pv.chips("no-such-strategy", {"a": 1})["changed"] == [("a", "1")]
-    assert pv.changes({"a": 1}, {"a": 2, "b": True}, {}) == [pv.Change("a", 1, 2), pv.Change("b", None, True)]
+    assert pv.changes({"a": 1}, {"a": 2, "b": True}, defaults={}) == [pv.Change("a", 1, 2), pv.Change("b", None, True)]
 
 
 def test_values_print_without_json_noise():
