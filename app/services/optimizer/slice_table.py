@@ -21,7 +21,7 @@ from app.models import OptimizationRun, OptimizationSlice
 from app.services import auto_tuner
 from app.services.optimizer.jobs import get_job
 
-PER_PAGE = 25
+PER_PAGE = 20
 FILTERS = ("strategy", "symbol", "timeframe", "verdict")
 SORTS = ("slice", "runs", "composite_score", "total_profit_pct", "win_rate", "total_trades", "max_drawdown", "verdict")
 PASSES = "passes"
