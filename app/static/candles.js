@@ -67,7 +67,8 @@
         el.dataset.loaded = "1";
       })
       .catch(function (err) {  // an empty state in the page, never an uncaught error
-        chart.clear();
+        chart.dispose();
+        el.hidden = true;  // no empty frame: the note below says why there is no chart
         var note = document.getElementById(el.id + "-note");
         if (note) { note.textContent = "No chart: " + err.message; }
         el.dataset.loaded = "error";
