@@ -116,12 +116,13 @@ def _register_blueprints(app: Flask) -> None:
     from app.routes.admin import bp as admin_bp
     from app.routes.api import register_api
     from app.routes.auth import bp as auth_bp
+    from app.routes.filters import bp as filters_bp
     from app.routes.main import bp as main_bp
     from app.routes.optimization import bp as optimization_bp
     from app.routes.preferences import bp as preferences_bp
     from app.routes.scripts import bp as scripts_bp
 
-    for blueprint in (main_bp, auth_bp, optimization_bp, admin_bp, preferences_bp):
+    for blueprint in (filters_bp, main_bp, auth_bp, optimization_bp, admin_bp, preferences_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(scripts_bp)
     register_api(app)

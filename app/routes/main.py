@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, render_template, request
 
 from app.forms import ActionForm
 from app.routes.guards import signed_in
-from app.services import dashboard
+from app.services import charts, dashboard
 from app.services.health import check_health
 
 bp = Blueprint("main", __name__)
@@ -21,19 +19,12 @@ def index():
     return render_template("index.html", board=dashboard.dashboard(), form=ActionForm())
 
 
-@bp.app_template_filter("age")
-def age(seconds: float) -> str:
-    """A duration as the pages show ages: 45 s, 12 min, 5 h, 3 d."""
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)} {unit}"
-    return f"{int(seconds)} s"
-
-
-@bp.app_template_filter("urlencode_without")
-def urlencode_without(args, names: list[str]) -> str:
-    """The query string ``args`` without ``names`` (links that change sort or page keep the filters)."""
-    return urlencode([(k, v) for k, v in args.items(multi=True) if k not in names])
+@bp.get("/chart/candles.json")
+@signed_in
+def candles_chart():
+    """One market's candlestick chart data: the newest candles (downsampled), active zones, setup levels."""
+    symbol, timeframe = request.args.get("symbol", ""), request.args.get("timeframe", "")
+    return jsonify(charts.candle_chart(symbol=symbol, timeframe=timeframe))
 
 
 @bp.get("/healthz")

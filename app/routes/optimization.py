@@ -13,7 +13,7 @@ from app.errors import ValidationError
 from app.forms import ActionForm, NewJobForm
 from app.routes import page_args
 from app.routes.guards import admin_required, safe_next
-from app.services import auto_tuner
+from app.services import auto_tuner, charts
 from app.services.optimizer import job_list, jobs, pages, results
 from app.services.params import parameter_sets
 
@@ -57,8 +57,9 @@ def progress(job_id: int):
 @bp.get("/<int:job_id>")
 @admin_required
 def detail(job_id: int):
-    """Scope, costs, lookahead verdict, per-slice results and checks; the runs table loads beside it."""
-    return render_template("admin/optimization_detail.html", job=jobs.job_report(job_id), form=ActionForm())
+    """Scope, costs, lookahead verdict, the slices table (one line each, with verdicts); the runs table loads beside."""
+    page = pages.job_page(job_id, query=page_args.slices_query())
+    return render_template("admin/optimization_detail.html", **page, args=request.args, form=ActionForm())
 
 
 @bp.get("/<int:job_id>/runs")
@@ -85,6 +86,20 @@ def runs_csv(job_id: int):
 def trades(run_id: int):
     """A run's trades, equity curve with drawdown and R histogram (recomputed on demand when not stored)."""
     return jsonify(results.run_trades(run_id))
+
+
+@bp.get("/runs/<int:run_id>/chart.json")
+@admin_required
+def run_chart(run_id: int):
+    """The candlestick chart of a run's market over its trades' range, with the trades as markers."""
+    return jsonify(charts.candle_chart(symbol="", timeframe="", run_id=run_id))
+
+
+@bp.get("/<int:job_id>/slices/<int:slice_id>")
+@admin_required
+def slice_page(job_id: int, slice_id: int):
+    """One slice: its verdict, best and robust runs, charts, Monte Carlo, regimes, walk-forward, selection."""
+    return render_template("admin/optimization_slice.html", s=pages.slice_page(job_id, slice_id))
 
 
 @bp.post("/<int:job_id>/cancel")

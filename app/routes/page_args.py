@@ -10,6 +10,7 @@ from typing import Any
 from flask import request
 
 from app.errors import ValidationError
+from app.services.optimizer.slice_table import FILTERS, SORTS
 
 RUNS_PER_PAGE = 50
 
@@ -146,3 +147,10 @@ def slice_pair(text: str | None) -> tuple[str, str] | None:
     if len(parts) != 2 or not all(parts):
         raise ValidationError(f"market must be SYMBOL|TIMEFRAME, not '{text}'")
     return parts[0], parts[1]
+
+
+def slices_query() -> dict[str, Any]:
+    """The job detail's slices table: filters (strategy, symbol, timeframe, verdict), sort, order, page."""
+    sort = request.args.get("sort") if request.args.get("sort") in SORTS else "slice"
+    filters = {key: request.args.get(key) or None for key in FILTERS}
+    return {**filters, "sort": sort, "descending": request.args.get("order") == "desc", "page": page()}

@@ -230,6 +230,21 @@ def judge_pooled(
     return second, pooled
 
 
+def gate_refusal(candidate: Candidate) -> str | None:
+    """Why the gate (checks 1-5) refuses the candidate now, or None when it passes them.
+
+    What the pages ask before offering Apply, for every row at once: the same
+    ``_refusal`` as ``judge``, without re-evaluating the active set (checks 6-7
+    are the Apply confirmation's); only a run that is neither the slice's best
+    nor its robust best costs a backtest (its luck is measured).
+    """
+    slice_, job, run = candidate
+    active = parameter_sets.active_row(symbol=slice_.symbol, timeframe=slice_.timeframe, strategy=slice_.strategy)
+    before = dict(active.params) if active else parameter_sets.default_params(slice_.strategy)
+    oos = out_of_sample(slice_)
+    return _refusal(slice_, job, run, oos, needed=job.min_trades, before=before, strategy=slice_.strategy, evidence={})
+
+
 def promotable_runs(slice_: OptimizationSlice, *, needed: int) -> int:
     """How many runs of the slice have enough trades and a positive expectancy after costs (could be promoted)."""
     return db.session.scalar(

@@ -24,7 +24,7 @@ from app.evaluation.scoring import RANKING_METRICS
 from app.extensions import db
 from app.models import OptimizationJob, OptimizationSlice
 from app.services import auto_tuner
-from app.services.optimizer import results
+from app.services.optimizer import jobs, results, slice_table
 from app.services.params import optimal_parameters, parameter_sets, user_parameters
 from app.services.params.provenance import card_of_run_id
 from app.strategies import get_strategy
@@ -33,8 +33,8 @@ BEST_METRIC = "composite_score"
 
 
 def best_page(*, symbol: str | None = None, timeframe: str | None = None, strategy: str | None = None) -> dict:
-    """Return {rows, change_log}: one row per slice with its best run, its provenance card, out-of-sample result,
-    production set, history."""
+    """Return {rows, change_log}: one row per slice with its best run, the gate's refusal (None: Apply is offered),
+    its provenance card, out-of-sample result, production set and history."""
     best = results.best_params(symbol=symbol, timeframe=timeframe, strategy=strategy, metric=BEST_METRIC)
     oos = _out_of_sample(best)
     rows = []
@@ -44,6 +44,10 @@ def best_page(*, symbol: str | None = None, timeframe: str | None = None, strate
         rows.append(
             {
                 **run,
+                # Apply is offered only where the gate passes; elsewhere the page says which check refuses.
+                "refusal": auto_tuner.gate_refusal(
+                    auto_tuner.candidates(**market, robust=False, run_id=run["run_id"])[0]
+                ),
                 "out_of_sample": oos.get((run["job_id"], *key)),
                 "provenance": card_of_run_id(run["run_id"]),
                 "production": parameter_sets.active_set(**market),
@@ -52,6 +56,16 @@ def best_page(*, symbol: str | None = None, timeframe: str | None = None, strate
         )
     log = parameter_sets.change_log(symbol=symbol, timeframe=timeframe, strategy=strategy, limit=50)
     return {"rows": rows, "change_log": log}
+
+
+def job_page(job_id: int, *, query: dict[str, Any]) -> dict[str, Any]:
+    """The job detail: {job: the job's report, slices: one page of its slices table (``slice_table``)}."""
+    return {"job": jobs.job_report(job_id), "slices": slice_table.slice_table(job_id, query=query)}
+
+
+def slice_page(job_id: int, slice_id: int) -> dict[str, Any]:
+    """One slice's own page (``slice_table.slice_detail``); NotFoundError for a slice of another job."""
+    return slice_table.slice_detail(job_id, slice_id)
 
 
 def proposals(*, symbol: str | None = None, timeframe: str | None = None, strategy: str | None = None) -> list[dict]:

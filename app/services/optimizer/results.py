@@ -326,6 +326,9 @@ def run_trades(run_id: int) -> dict[str, Any]:
     else:
         job = db.session.get(OptimizationJob, run.job_id)
         candles = load_candles(slice_.symbol, slice_.timeframe, start=job.start_date, end=end_of(job.end_date))
+        if candles.empty:
+            # Nothing to backtest again: say so (404) rather than fail inside the engine (500).
+            raise NotFoundError(f"run {run.id}: the candles of {slice_.symbol} {slice_.timeframe} are no longer stored")
         full = run_backtest(candles, strategy=slice_.strategy, params=run.params, costs=CostModel(**job.costs))
         details = stored_details(full)
         details["recomputed"] = True

@@ -30,7 +30,7 @@ from app.services.params import parameter_sets
 from config import TestingConfig
 from tests.conftest import REPO_ROOT
 from tests.routes.web.helpers import PASSWORD, make_users
-from tests.routes.web.site import END, START, SYMBOL, TIMEFRAME, load_market
+from tests.routes.web.site import END, START, SYMBOL, TIMEFRAME, build_site, load_market
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -48,9 +48,8 @@ class BrowserConfig(TestingConfig):
     LOGIN_RATE_LIMIT = "1000 per minute"
 
 
-@pytest.fixture
-def served(tmp_path, monkeypatch):
-    """The app on a SQLite file with BNB/USDT 1d candles and users, served on 127.0.0.1 in a thread."""
+def _serve(tmp_path, monkeypatch, build):
+    """The app on a SQLite file with what ``build`` stores, served on 127.0.0.1 in a thread."""
     from werkzeug.serving import make_server
 
     url = f"sqlite:///{tmp_path / 'browser.db'}"
@@ -58,16 +57,32 @@ def served(tmp_path, monkeypatch):
     app = create_app(BrowserConfig)
     with app.app_context():
         _db.create_all()
-        load_market()
-        users = make_users()
+        built = build()
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
-        yield {"base": f"http://127.0.0.1:{server.server_port}", "database_url": url, "users": users, "app": app}
+        yield {"base": f"http://127.0.0.1:{server.server_port}", "database_url": url, "app": app, **built}
         server.shutdown()
         thread.join(timeout=10)
         _db.session.remove()
         _db.drop_all()
+
+
+def _market_and_users() -> dict:
+    load_market()
+    return {"users": make_users()}
+
+
+@pytest.fixture
+def served(tmp_path, monkeypatch):
+    """The app with BNB/USDT 1d candles and users (the journey creates its job through the form)."""
+    yield from _serve(tmp_path, monkeypatch, _market_and_users)
+
+
+@pytest.fixture
+def served_site(tmp_path, monkeypatch):
+    """The app with the finished site of the page tests (``site.build_site``: candles, patterns, a QUICK job)."""
+    yield from _serve(tmp_path, monkeypatch, build_site)
 
 
 def _start_cron_runner(database_url: str) -> subprocess.Popen:
@@ -162,9 +177,11 @@ def test_admin_journey_and_free_user_in_a_real_browser(served):
             page.click(f"#job-{job_id} a >> nth=0")
             page.wait_for_selector("#runs-table")
             assert f"{SYMBOL} {TIMEFRAME} macd" in page.inner_text("#slices")
-            page.click(".show-trades >> nth=1")
-            page.wait_for_selector("#trades")
             _shot(page, "05-job-detail")
+            # The slice's own page: its best run's equity chart and trade list load by themselves.
+            page.click(f"#slices a:text('{SYMBOL} {TIMEFRAME} macd')")
+            page.wait_for_selector("#trades", state="attached")
+            _shot(page, "05-slice")
 
             # Compare: the marked best cell is the service's best cell.
             market = f"{SYMBOL}|{TIMEFRAME}|macd"
@@ -185,9 +202,12 @@ def test_admin_journey_and_free_user_in_a_real_browser(served):
             row_id = f"#best-{SYMBOL.replace('/', '')}-{TIMEFRAME}-macd"
             assert "defaults" in page.inner_text(f"{row_id} .production")
             page.wait_for_selector("#proposals")
-            # One small sweep proves nothing: the card says the run is no better than luck, and offers no Apply.
-            assert "Not better than luck: DSR" in page.inner_text(f"{row_id} .provenance")
+            # One in-sample sweep proves nothing: no Apply, the row says which check of the gate refuses, and the
+            # run's provenance line (DSR, PBO, trials) is marked as no better than luck.
             assert page.locator(f"{row_id} button.apply").count() == 0
+            assert page.inner_text(f"{row_id} .refusal").startswith("no walk-forward")
+            assert page.inner_text(f"{row_id} .provenance-line").startswith("DSR")
+            assert page.locator(f"{row_id} .provenance-line.luck").count() == 1
             _shot(page, "07-apply-refused")
             # With the gate's evidence checks off (what promotion does, not whether), Apply confirms and applies.
             served["app"].config.update(AUTOTUNE_MIN_DSR=0.0, AUTOTUNE_MAX_PBO=1.0, AUTOTUNE_REQUIRE_WALK_FORWARD=False)
@@ -226,3 +246,74 @@ def test_admin_journey_and_free_user_in_a_real_browser(served):
     assert requested and not refused, f"requests left 127.0.0.1: {refused}"
     assert all(urlsplit(url).hostname == "127.0.0.1" for url in requested)
     assert any("/static/vendor/echarts-6.1.0/echarts.min.js" in url for url in requested)
+
+
+# Every page of the tour at 1440x900: name, path ({job} and {slice} filled in), whether it answers 404 on purpose.
+TOUR = (
+    ("dashboard", "/", False),
+    ("jobs", "/admin/optimization", False),
+    ("job-detail", "/admin/optimization/{job}", False),
+    ("slice", "/admin/optimization/{job}/slices/{slice}", False),
+    ("compare", "/admin/optimization/compare?job_id={job}", False),
+    ("best", "/admin/optimization/best", False),
+    ("preferences", "/preferences", False),
+    ("duplicates", "/admin/patterns/duplicates", False),
+    ("data", "/admin/data", False),
+    ("scripts", "/scripts", False),
+    ("profile", "/profile", False),
+    ("job-404", "/admin/optimization/999999", True),
+)
+VIEWPORT = {"width": 1440, "height": 900}
+MAX_DETAIL_HEIGHT = 3 * VIEWPORT["height"]
+CHART_JS = """() => {
+  const chart = echarts.getInstanceByDom(document.getElementById('price-chart'));
+  const series = chart.getOption().series[0];
+  return {candles: series.data.length, zones: series.markArea.data.length, levels: series.markLine.data.length};
+}"""
+
+
+def test_every_page_fits_the_screen_and_the_dashboard_chart_draws_the_zones(served_site):
+    """No page scrolls sideways at 1440x900, the job detail is at most 3 screens, no console error, loopback only."""
+    base, job_id = served_site["base"], served_site["job_id"]
+    requested, refused, errors = [], [], []
+
+    def only_loopback(route):
+        requested.append(route.request.url)
+        if urlsplit(route.request.url).hostname != "127.0.0.1":
+            refused.append(route.request.url)
+            return route.abort()
+        return route.continue_()
+
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--no-first-run"])
+        context = browser.new_context(viewport=VIEWPORT)
+        context.route("**/*", only_loopback)
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            _sign_in(page, base, served_site["users"]["admin"])
+            page.goto(f"{base}/admin/optimization/{job_id}")
+            slice_id = page.get_attribute("#slices tbody tr", "id").removeprefix("slice-")
+            sizes = {}
+            for name, path, missing in TOUR:
+                errors.clear()
+                response = page.goto(base + path.format(job=job_id, slice=slice_id))
+                page.wait_for_load_state("networkidle")
+                assert (response.status == 404) is missing, name
+                sizes[name] = page.evaluate(
+                    "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+                )
+                _shot(page, f"tour-{name}")
+                assert sizes[name][0] <= VIEWPORT["width"], f"{name} scrolls sideways: {sizes[name]}"
+                assert missing or not errors, f"{name}: console errors {errors}"
+                if name == "dashboard":
+                    page.wait_for_function("document.getElementById('price-chart').dataset.loaded === '1'")
+                    drawn = page.evaluate(CHART_JS)
+                    zones = page.evaluate("document.getElementById('price-chart').chartData.zones.length")
+                    assert drawn["candles"] > 0 and drawn["zones"] == zones > 0 and drawn["levels"] >= 2
+            assert sizes["job-detail"][1] <= MAX_DETAIL_HEIGHT, sizes["job-detail"]
+        finally:
+            context.close()
+            browser.close()
+    assert requested and not refused, f"requests left 127.0.0.1: {refused}"

@@ -91,11 +91,13 @@ def test_progress_json(site):
 
 def test_detail_page_shows_scope_costs_lookahead_and_slices(site):
     page = site.client("admin").get(f"/admin/optimization/{site.job_id}").get_data(as_text=True)
-    assert "Scope and cost model" in page and "maker 0.1%" in page
+    assert 'id="scope"' in page and "maker 0.10%" in page
     assert "Lookahead guard" in page and 'id="lookahead"' in page
     assert f"{SYMBOL} {TIMEFRAME} macd" in page and f"{SYMBOL} {TIMEFRAME} imbalance" in page
     assert 'hx-get="/admin/optimization/' in page  # the runs table loads through htmx
-    assert "Best run per regime" in page and " R</div>" in page.split('class="regimes"')[1]
+    # One line per slice: a verdict badge, a sparkline, a link to the slice's own page; no raw JSON parameters.
+    assert page.count('class="badge verdict') == 2 and "<polyline" in page and "/slices/" in page
+    assert '{"' not in page.split('id="slices"')[1]
 
 
 def test_runs_table_sorts_filters_pages_and_exports(site):

@@ -1,5 +1,7 @@
 """The optimizer's overfitting defences: stability, robust best, Monte Carlo, walk-forward, lookahead guard."""
 
+import re
+
 import numpy as np
 import pytest
 from sqlalchemy import select
@@ -128,4 +130,8 @@ def test_job_report_is_json_ready_and_the_jobs_page_lists_it(btc_4h, db, client)
     page = client.get("/admin/optimization").get_data(as_text=True)
     assert "Optimization jobs" in page and "defences" in page and "completed" in page
     detail = client.get(f"/admin/optimization/{job.id}").get_data(as_text=True)
-    assert "% OOS, efficiency" in detail and "windows</summary>" in detail
+    # One line per slice with its out-of-sample result; the walk-forward windows are on the slice's own page.
+    oos = report["slices"][0]["checks"]["walk_forward"]["summary"]["out_of_sample"]["total_profit_pct"]
+    assert f"{oos:+,.2f}%" in detail
+    slice_url = re.search(r'href="(/admin/optimization/\d+/slices/\d+)"', detail).group(1)
+    assert 'id="walk-forward"' in client.get(slice_url).get_data(as_text=True)
