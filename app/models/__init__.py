@@ -7,6 +7,7 @@ from app.models.optimization import OptimizationJob, OptimizationRun, Optimizati
 from app.models.parameter_set import ParameterChange, ProductionParameterSet
 from app.models.pattern import Pattern
 from app.models.preference import UserParameterSet, UserSymbolPreference
+from app.models.setup_outcome import SetupOutcome
 from app.models.signal import Signal
 from app.models.symbol import Symbol
 from app.models.trading_script import TradingScript
@@ -23,6 +24,7 @@ __all__ = [
     "ParameterChange",
     "Pattern",
     "ProductionParameterSet",
+    "SetupOutcome",
     "Signal",
     "Symbol",
     "TradingScript",

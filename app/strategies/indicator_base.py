@@ -318,6 +318,33 @@ _SKIPPED = {
 }
 
 
+def one_position_walk(index: np.ndarray, outcomes: Outcomes) -> np.ndarray:
+    """Return the positions of the setups one position at a time takes (signals in time order, module docstring).
+
+    The same kernel the grid walks with, for one signal list: the outcome tracker follows live signals with it.
+    """
+    m = int(np.asarray(index).shape[0])
+    _, ids = _walk_kernel(
+        np.ascontiguousarray(index, dtype=np.int64),
+        outcomes.traded.reshape(1, m),
+        outcomes.exit_bar.reshape(1, m),
+        np.array([0, m], np.int64),
+        np.arange(m, dtype=np.int64),
+        np.zeros(1, np.int64),
+        np.zeros(1, np.int64),
+    )
+    return ids
+
+
+def mark_skipped(outcomes: Outcomes, taken: np.ndarray) -> None:
+    """Turn every filled setup not in ``taken`` into a skipped one (no trade, status ``invalid``), in place."""
+    chosen = np.zeros(outcomes.status.shape[0], np.bool_)
+    chosen[taken] = True
+    skipped = (outcomes.status == STATUS_FILLED) & ~chosen
+    for name, fill in _SKIPPED.items():
+        getattr(outcomes, name)[skipped] = fill
+
+
 # --------------------------------------------------------------------------- the strategy
 
 
@@ -429,11 +456,7 @@ class IndicatorStrategy(Strategy):
         setups = Setups(signals.index, signals.direction, entry, stop, target, extra=signals.extra)
         # The union of one parameter set is its own signal list: outcomes line up with the setups.
         outcomes = Outcomes(**{name: values.copy() for name, values in vars(ev.table.row(0)).items()})
-        taken = np.zeros(len(setups), np.bool_)
-        taken[ev.ids] = True
-        skipped = (outcomes.status == STATUS_FILLED) & ~taken
-        for name, fill in _SKIPPED.items():
-            getattr(outcomes, name)[skipped] = fill
+        mark_skipped(outcomes, ev.ids)
         if not np.array_equal(setups.index, ev.union.index):  # pragma: no cover - an internal invariant
             raise AssertionError("single run setups differ from the evaluated signals")
         return SingleRun(metrics=metrics, setups=setups, outcomes=outcomes)

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.services.params.optimal_parameters import get_parameters
+from app.services.params.optimal_parameters import ResolvedParameters, get_parameters
 
 
 def production_params(
     *, symbol: str, timeframe: str, strategy: str, market: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Return the parameters production uses for (symbol, timeframe, strategy), validated by its space."""
-    return get_parameters(symbol=symbol, timeframe=timeframe, strategy=strategy, market=market).params
+    return resolve_production(symbol=symbol, timeframe=timeframe, strategy=strategy, market=market).params
+
+
+def resolve_production(
+    *, symbol: str, timeframe: str, strategy: str, market: dict[str, Any] | None = None
+) -> ResolvedParameters:
+    """Return what ``production_params`` resolves with its provenance (source, set id): what outcomes record."""
+    return get_parameters(symbol=symbol, timeframe=timeframe, strategy=strategy, market=market)

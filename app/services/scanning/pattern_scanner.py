@@ -35,7 +35,8 @@ from app.core.regimes import current_regime
 from app.extensions import db
 from app.models import Pattern, Symbol
 from app.services.candles.candle_store import check_timeframe, find_symbol, load_candles
-from app.services.params.production_params import production_params
+from app.services.outcomes import tracker
+from app.services.params.production_params import resolve_production
 from app.strategies import PATTERN, strategy_names
 
 FINAL_STATUSES = ("invalidated", "expired")
@@ -54,6 +55,7 @@ class SliceScan:
     new_by_direction: Counter = field(default_factory=Counter)
     status_changes: Counter = field(default_factory=Counter)
     skipped_overlap: int = 0
+    outcomes_changed: int = 0
 
 
 def _naive_utc(stamps: pd.DatetimeIndex) -> list:
@@ -73,9 +75,10 @@ def _scan(detector: PatternDetector, symbol: str, timeframe: str) -> tuple[list[
     report.candles = len(candles)
     if candles.empty:
         return [], report
-    params = production_params(
+    resolved = resolve_production(
         symbol=symbol, timeframe=timeframe, strategy=detector.pattern_type, market=current_regime(candles)
     )
+    params = resolved.params
     o, h, lo, c = (candles[col].to_numpy() for col in ("open", "high", "low", "close"))
     found = detector.find(o, h, lo, c, min_zone_pct=params["min_zone_pct"], use_overlap=params["use_overlap"])
     slice_filter = (
@@ -89,6 +92,9 @@ def _scan(detector: PatternDetector, symbol: str, timeframe: str) -> tuple[list[
     try:
         new = _store_new(detector, symbol_row, timeframe, candles, found, known, open_stored, params, report)
         _update_statuses(detector, candles, [*open_stored, *new], report)
+        slice_key = {"symbol": symbol, "timeframe": timeframe, "strategy": detector.pattern_type}
+        tracker.register(new, resolved=resolved, **slice_key)
+        report.outcomes_changed = tracker.follow_slice(**slice_key, candles=candles)
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -28,7 +28,8 @@ from app.evaluation.backtest import market_arrays
 from app.extensions import db
 from app.models import Signal
 from app.services.candles.candle_store import find_symbol, load_candles
-from app.services.params.production_params import production_params
+from app.services.outcomes import tracker
+from app.services.params.production_params import resolve_production
 from app.strategies import INDICATOR, get_strategy, strategy_names
 from app.strategies.indicator_base import pending_levels
 
@@ -46,6 +47,7 @@ class SignalScan:
     candles: int = 0
     new_by_direction: Counter = field(default_factory=Counter)
     entered: int = 0
+    outcomes_changed: int = 0
 
 
 def scan_signals(*, symbol: str, timeframe: str, strategy: str) -> SignalScan:
@@ -56,12 +58,14 @@ def scan_signals(*, symbol: str, timeframe: str, strategy: str) -> SignalScan:
     report.candles = len(candles)
     if candles.empty:
         return report
-    params = production_params(symbol=symbol, timeframe=timeframe, strategy=strategy, market=current_regime(candles))
+    resolved = resolve_production(symbol=symbol, timeframe=timeframe, strategy=strategy, market=current_regime(candles))
+    params = resolved.params
     market = market_arrays(candles)
     levels = _levels(market, get_strategy(strategy).setups(market, params), params)
     slice_filter = (Signal.symbol_id == symbol_row.id, Signal.timeframe == timeframe, Signal.strategy == strategy)
     stored = {(s.direction, s.signal_at): s for s in db.session.scalars(select(Signal).where(*slice_filter))}
     signal_at = list(candles.index[levels["index"]].tz_convert("UTC").tz_localize(None).to_pydatetime())
+    published = []
     try:
         for k, when in enumerate(signal_at):
             direction = DIRECTIONS[int(levels["direction"][k])]
@@ -69,23 +73,27 @@ def scan_signals(*, symbol: str, timeframe: str, strategy: str) -> SignalScan:
             status = "pending" if levels["pending"][k] else "entered"
             known = stored.get((direction, when))
             if known is None:
-                db.session.add(
-                    Signal(
-                        symbol_id=symbol_row.id,
-                        timeframe=timeframe,
-                        strategy=strategy,
-                        direction=direction,
-                        signal_at=when,
-                        status=status,
-                        **values,
-                    )
+                signal = Signal(
+                    symbol_id=symbol_row.id,
+                    timeframe=timeframe,
+                    strategy=strategy,
+                    direction=direction,
+                    signal_at=when,
+                    status=status,
+                    **values,
                 )
+                db.session.add(signal)
+                published.append(signal)
                 report.new_by_direction[direction] += 1
             elif known.status == "pending" and status == "entered":
                 known.status = status
                 for name, value in values.items():
                     setattr(known, name, value)
                 report.entered += 1
+        db.session.flush()
+        slice_key = {"symbol": symbol, "timeframe": timeframe, "strategy": strategy}
+        tracker.register(published, resolved=resolved, **slice_key)
+        report.outcomes_changed = tracker.follow_slice(**slice_key, candles=candles)
         db.session.commit()
     except Exception:
         db.session.rollback()
