@@ -16,6 +16,7 @@ from app.routes.guards import admin_required, safe_next
 from app.services import auto_tuner, charts
 from app.services.optimizer import job_list, jobs, pages, results
 from app.services.params import parameter_sets
+from app.strategies import param_view
 
 bp = Blueprint("optimization", __name__, url_prefix="/admin/optimization")
 
@@ -185,6 +186,9 @@ def apply():
 def rollback():
     """Make an earlier production set of one slice active again (logged)."""
     target = page_args.slice_form()
+    before = (parameter_sets.active_set(**target) or {}).get("params")
     restored = parameter_sets.rollback(**target, to_set_id=page_args.int_field("to_set_id"), actor=current_user.email)
-    flash(f"rolled back {target['symbol']} {target['timeframe']} {target['strategy']} to {restored['params']}")
+    change = param_view.diff_text(target["strategy"], before, after=restored["params"])
+    slice_label = f"{target['symbol']} {target['timeframe']} {target['strategy']}"
+    flash(f"rolled back {slice_label} to set {restored['id']}: {change}")
     return redirect(url_for("optimization.best"))

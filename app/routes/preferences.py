@@ -10,6 +10,7 @@ from app.routes import page_args
 from app.routes.guards import premium_required, safe_next
 from app.services.optimizer.pages import preferences_page
 from app.services.params import user_parameters
+from app.strategies import param_view
 
 bp = Blueprint("preferences", __name__, url_prefix="/preferences")
 
@@ -26,7 +27,8 @@ def index():
 def copy():
     """Copy a best-parameter run (``run_id``) into the user's preferences."""
     saved = user_parameters.copy_run(current_user, run_id=page_args.int_field("run_id"))
-    flash(f"copied into your preferences for {saved['symbol']} {saved['strategy']}")
+    versus = param_view.diff_text(saved["strategy"], param_view.defaults_of(saved["strategy"]), after=saved["params"])
+    flash(f"copied into your preferences for {saved['symbol']} {saved['strategy']} (against the defaults: {versus})")
     return redirect(safe_next(request.form.get("next")) or url_for("preferences.index"))
 
 

@@ -69,3 +69,9 @@ def diff(strategy: str, before: dict[str, Any] | None, *, after: dict[str, Any] 
         (c.name, show_value(c.before), show_value(c.after))
         for c in changes(before, after, defaults=defaults_of(strategy))
     ]
+
+
+def diff_text(strategy: str, before: dict[str, Any] | None, *, after: dict[str, Any] | None) -> str:
+    """``diff`` as one line for a message: ``rr_target 2.0 -> 3.0, sl_buffer_pct 10 -> 15`` (or ``no change``)."""
+    changed = diff(strategy, before, after=after)
+    return ", ".join(f"{name} {old} -> {new}" for name, old, new in changed) or "no change"

@@ -44,3 +44,9 @@ def test_values_print_without_json_noise():
         "zone_edge",
         "5",
     ]
+
+
+def test_a_diff_as_one_line_for_messages():
+    defaults = pv.defaults_of("imbalance")
+    assert pv.diff_text("imbalance", defaults, after={**defaults, "rr_target": 3.0}) == "rr_target 2.0 -> 3.0"
+    assert pv.diff_text("imbalance", defaults, after=defaults) == "no change"

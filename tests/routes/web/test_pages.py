@@ -292,6 +292,7 @@ def test_rollback_to_an_earlier_set(site):
     response = client.post("/admin/optimization/best/rollback", data={**market, "to_set_id": first["id"]})
     assert response.status_code == 302
     assert parameter_sets.active_set(**market)["params"]["rr_target"] == 2.0
+    assert "rr_target 3.0 -&gt; 2.0" in client.get("/admin/optimization/best").get_data(as_text=True)  # the flash
     missing = client.post("/admin/optimization/best/rollback", data={**market, "to_set_id": 999999})
     assert missing.status_code == 404
 
