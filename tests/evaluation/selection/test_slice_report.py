@@ -22,7 +22,21 @@ def macd_grid(btc_4h):
     strategy = get_strategy("macd")
     combos = strategy.space.expand(strategy.space.preset("quick"))
     market = market_arrays(btc_4h)
-    return market, strategy.grid(market, combos, costs=resolve_costs(), max_wait_bars=1)
+    return market, strategy.grid(market, combos, costs=resolve_costs(), max_wait_bars=DEFAULT_MAX_WAIT_BARS)
+
+
+def _best_report(market, grid, *, prior_trials: int) -> tuple[int, dict]:
+    """The grid's best row by Sharpe ratio and the slice report that measures it."""
+    best = int(np.argmax(grid.metrics[:, SHARPE]))
+    report = selection_report(
+        grid,
+        market,
+        sharpe_ratios=grid.metrics[:, SHARPE],
+        chosen={"best": grid.runs([best])[0]},
+        prior_trials=prior_trials,
+        risk_per_trade_pct=resolve_costs().risk_per_trade_pct,
+    )
+    return best, report
 
 
 def test_daily_returns_are_the_engines_daily_curve(macd_grid):
@@ -42,15 +56,7 @@ def test_bar_blocks_are_equal_and_in_time_order():
 
 def test_the_report_of_a_real_grid(macd_grid):
     market, grid = macd_grid
-    best = int(np.argmax(grid.metrics[:, SHARPE]))
-    report = selection_report(
-        grid,
-        market,
-        sharpe_ratios=grid.metrics[:, SHARPE],
-        chosen={"best": grid.runs([best])[0]},
-        prior_trials=94,
-        risk_per_trade_pct=1.0,
-    )
+    best, report = _best_report(market, grid, prior_trials=94)
     assert report["status"] == "measured"
     assert report["trials"]["job"] == 6 and report["trials"]["cumulative"] == 100
     assert 1 <= report["trials"]["effective"] <= 6
@@ -70,20 +76,11 @@ def test_a_single_trial_or_a_short_slice_is_not_measured(macd_grid, btc_4h):
     assert few["status"] == "not measured" and "64 candles" in few["reason"]
 
 
-def test_any_set_is_measured_as_the_slice_measured_its_best(btc_4h):
+def test_any_set_is_measured_as_the_slice_measured_its_best(macd_grid, btc_4h):
     """A set chosen another way (pooled, by hand) gets exactly the deflation the optimizer gives its best run."""
-    strategy, costs = get_strategy("macd"), resolve_costs()
-    combos = strategy.space.expand(strategy.space.preset("quick"))
-    market = market_arrays(btc_4h)
-    grid = strategy.grid(market, combos, costs=costs, max_wait_bars=DEFAULT_MAX_WAIT_BARS)
-    best = int(np.argmax(grid.metrics[:, SHARPE]))
-    report = selection_report(
-        grid,
-        market,
-        sharpe_ratios=grid.metrics[:, SHARPE],
-        chosen={"best": grid.runs([best])[0]},
-        prior_trials=0,
-        risk_per_trade_pct=costs.risk_per_trade_pct,
-    )
-    measured = measure_run(btc_4h, strategy="macd", params=combos[best], costs=costs, selection=report)
+    market, grid = macd_grid
+    best, report = _best_report(market, grid, prior_trials=0)
+    strategy = get_strategy("macd")
+    params = strategy.space.expand(strategy.space.preset("quick"))[best]
+    measured = measure_run(btc_4h, strategy="macd", params=params, costs=resolve_costs(), selection=report)
     assert measured == report["best"]  # a grid row equals its single run bit for bit
