@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import schemathesis
+from sqlalchemy import select
 
+from app.models import OptimizationRun, OptimizationSlice, ProductionParameterSet
 from app.services.outcomes import monitor
 from tests.services.outcomes.test_monitor import SAMPLE, _outcomes, _set
 
@@ -59,3 +61,18 @@ def test_monitor_lists_sets_in_alarm_first_with_the_suggestion(client, spec, api
 def test_reads_need_a_signed_in_caller(client, api):
     assert client.get("/api/v1/monitor").status_code == 401
     assert client.get("/api/v1/outcomes").status_code == 401
+
+
+def test_the_expectation_comes_from_the_sets_backtest_stored_or_re_run(db, stored_job):
+    slice_ = db.session.scalar(select(OptimizationSlice).where(OptimizationSlice.strategy == "imbalance"))
+    runs = list(db.session.scalars(select(OptimizationRun).where(OptimizationRun.slice_id == slice_.id)))
+    best = next(r for r in runs if r.id == slice_.best_run_id)
+    other = next(r for r in runs if r.id != slice_.best_run_id and not r.results_json and r.total_trades > 0)
+    for run, origin in ((best, "stored trades of run"), (other, "backtest re-run on the candles of job")):
+        made = _set("imbalance", dict(run.params))
+        row = db.session.get(ProductionParameterSet, made["id"])
+        row.run_id, row.job_id = run.id, stored_job.id
+        db.session.commit()
+        sample, note = monitor.backtest_sample(row)
+        assert note.startswith(origin)
+        assert len(sample) == run.total_trades  # the same backtest the optimizer stored
