@@ -47,6 +47,9 @@ class Config:
     AUTOTUNE_MIN_DSR = float(os.environ.get("AUTOTUNE_MIN_DSR", "0.95"))
     AUTOTUNE_MAX_PBO = float(os.environ.get("AUTOTUNE_MAX_PBO", "0.2"))
     AUTOTUNE_REQUIRE_WALK_FORWARD = os.environ.get("AUTOTUNE_REQUIRE_WALK_FORWARD", "1") != "0"
+    # The decay monitor (docs/outcomes.md#actions): `flask outcomes monitor` rolls an alarmed set back to the
+    # previous set (logged) only when this is on; off, it only suggests.
+    PARAMS_AUTO_ROLLBACK = os.environ.get("PARAMS_AUTO_ROLLBACK", "0") == "1"
     # Where slices are evaluated: "local" (process pool on this machine) or "dask" (the scheduler at
     # DASK_SCHEDULER_ADDRESS, e.g. tcp://10.0.0.5:8786; unset: a LocalCluster of OPTIMIZER_WORKERS processes).
     OPTIMIZER_EXECUTOR = os.environ.get("OPTIMIZER_EXECUTOR", "local")

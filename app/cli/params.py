@@ -13,8 +13,10 @@ from typing import Any
 import click
 
 from app.cli.errors import CliGroup
+from app.cli.outcomes import echo_states
 from app.services import auto_tuner
 from app.services.accounts.users import find_user
+from app.services.outcomes import monitor
 from app.services.params import parameter_sets, user_parameters
 from app.services.params.optimal_parameters import get_parameters, status_report, suggest_parameter_updates
 
@@ -91,8 +93,9 @@ def autotune_command(
 def status_command(as_json: bool) -> None:
     """How many slices are optimized, their sources and ages, performance, pending proposals, cache statistics."""
     report = status_report()
+    states = monitor.monitor_states()
     if as_json:
-        _json(report)
+        _json({**report, "monitor": states})
         return
     cache = report["cache"]
     click.echo(
@@ -116,6 +119,8 @@ def status_command(as_json: bool) -> None:
             f"set {row['set_id'] or '-'}  trades {row['trades'] if row['trades'] is not None else '-'}  "
             f"last {row['last_action'] or '-'}{'  STALE' if row['stale'] else ''}"
         )
+    click.echo("decay monitor (live outcomes vs backtest, alarms first; `flask outcomes status`):")
+    echo_states(states)
 
 
 @params_cli.command("history")

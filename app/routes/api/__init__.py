@@ -13,9 +13,9 @@ from flask import Flask
 def register_api(app: Flask) -> None:
     """Register every API v1 blueprint and the spec's shared parts (security, the error responses)."""
     from app.routes import api_scripts
-    from app.routes.api import catalogue, jobs, parameters, runs, tokens
+    from app.routes.api import catalogue, jobs, outcomes, parameters, runs, tokens
     from app.routes.api.spec import register_spec
 
-    for module in (catalogue, jobs, runs, parameters, tokens, api_scripts):
+    for module in (catalogue, jobs, runs, parameters, outcomes, tokens, api_scripts):
         app.register_blueprint(module.bp)
     register_spec(app)

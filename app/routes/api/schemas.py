@@ -541,3 +541,77 @@ class CopyProductionIn(In):
 class PreferenceKeyQuery(In):
     symbol: Symbol
     strategy: Name
+
+
+# ---------------------------------------------------------------------- outcomes and the decay monitor
+
+
+class OutcomesQuery(In):
+    symbol: Symbol | None = None
+    timeframe: Timeframe | None = None
+    strategy: Name | None = None
+    state: Literal["waiting", "open", "closed", "cancelled", "invalid", "skipped"] | None = None
+    limit: int = Field(100, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=10**9)
+
+
+class OutcomeRow(Out):
+    id: int
+    setup_kind: str
+    symbol: str
+    timeframe: str
+    strategy: str
+    direction: int
+    detected_at: str
+    params_source: str
+    parameter_set_id: int | None
+    state: str
+    r_multiple: float | None
+    exit_reason: str | None
+
+
+class OutcomesOut(Out):
+    total: int
+    rows: list[OutcomeRow]
+
+
+class MonitorQuery(In):
+    symbol: Symbol | None = None
+    timeframe: Timeframe | None = None
+    strategy: Name | None = None
+
+
+class MonitorSuggestion(Out):
+    action: Literal["rollback", "default", "reoptimize"]
+    to_set_id: int | None
+    params: dict[str, Any] | None
+    evidence: list[str]
+
+
+class MonitorState(Out):
+    set_id: int
+    symbol: str
+    timeframe: str
+    strategy: str
+    params: dict[str, Any]
+    expectation_basis: str
+    trades: int
+    win_rate: float
+    live_mean_r: float
+    cumulative_r: float
+    expectation: dict[str, Any]
+    band: dict[str, float] | None
+    cusum: float
+    cusum_alarm_at: int | None
+    sprt: Literal["holds", "decay", "continue"]
+    sprt_decided_at: int | None
+    min_track_record: int | None
+    trades_for_verdict: int | None
+    p_value: float
+    verdict: Literal["ok", "watch", "alarm", "too_early", "no_expectation"]
+    evidence: list[str]
+    suggestion: MonitorSuggestion | None
+
+
+class MonitorOut(Out):
+    sets: list[MonitorState]

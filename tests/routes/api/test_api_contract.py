@@ -62,6 +62,8 @@ def test_spec_lists_every_endpoint_and_the_error_shape(client):
         "/api/v1/matrix",
         "/api/v1/importance",
         "/api/v1/best-parameters",
+        "/api/v1/outcomes",
+        "/api/v1/monitor",
         "/api/v1/tokens",
         "/api/v1/tokens/{token_id}",
         "/api/v1/scripts/search",
