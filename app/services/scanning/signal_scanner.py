@@ -18,8 +18,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import select
 
 from app.core.levels import TP3_EXTENSION
@@ -50,15 +52,21 @@ class SignalScan:
     outcomes_changed: int = 0
 
 
-def scan_signals(*, symbol: str, timeframe: str, strategy: str) -> SignalScan:
-    """Publish the signals of one slice with the production parameters; return what changed."""
+def scan_signals(*, symbol: str, timeframe: str, strategy: str, until: datetime | None = None) -> SignalScan:
+    """Publish the signals of one slice with the production parameters; return what changed.
+
+    ``until`` (naive UTC, the history replay): see only the candles opened up
+    to then and trade the set active then; None (live): every stored candle, the active set.
+    """
     report = SignalScan(symbol=symbol, timeframe=timeframe, strategy=strategy)
     symbol_row = find_symbol(symbol)
-    candles = load_candles(symbol, timeframe)
+    candles = load_candles(symbol, timeframe, end=None if until is None else pd.Timestamp(until, tz="UTC"))
     report.candles = len(candles)
     if candles.empty:
         return report
-    resolved = resolve_production(symbol=symbol, timeframe=timeframe, strategy=strategy, market=current_regime(candles))
+    resolved = resolve_production(
+        symbol=symbol, timeframe=timeframe, strategy=strategy, market=current_regime(candles), as_of=until
+    )
     params = resolved.params
     market = market_arrays(candles)
     levels = _levels(market, get_strategy(strategy).setups(market, params), params)
