@@ -104,7 +104,8 @@ def replay(
     hi = _date(end, "to")
     if hi is not None and hi < lo:
         raise ValidationError(f"to ({hi.date()}) is before from ({lo.date()})")
-    stamps = load_candles(symbol, timeframe).index
+    history = load_candles(symbol, timeframe)  # once: each step sees its prefix
+    stamps = history.index
     if stamps.empty:
         raise ValidationError(f"no stored candles for {symbol} {timeframe}")
     ends = step_ends(stamps, start=lo, end=hi if hi is not None else stamps[-1], step=step)
@@ -125,12 +126,14 @@ def replay(
         for name in names:
             if name in detectors:
                 new, scanned = pattern_scanner.scan_slice(
-                    detectors[name], symbol=symbol, timeframe=timeframe, until=until
+                    detectors[name], symbol=symbol, timeframe=timeframe, until=until, history=history
                 )
                 report.new_setups[name] += len(new)
                 report.outcomes_changed[name] += scanned.outcomes_changed
             else:
-                scanned = signal_scanner.scan_signals(symbol=symbol, timeframe=timeframe, strategy=name, until=until)
+                scanned = signal_scanner.scan_signals(
+                    symbol=symbol, timeframe=timeframe, strategy=name, until=until, history=history
+                )
                 report.new_setups[name] += sum(scanned.new_by_direction.values())
                 report.outcomes_changed[name] += scanned.outcomes_changed
         report.steps += 1

@@ -35,7 +35,7 @@ from app.core.patterns.base import DIRECTION_CODES, DIRECTION_NAMES, PatternDete
 from app.core.regimes import current_regime
 from app.extensions import db
 from app.models import Pattern, Symbol
-from app.services.candles.candle_store import check_timeframe, find_symbol, load_candles
+from app.services.candles.candle_store import candles_until, check_timeframe, find_symbol
 from app.services.outcomes import tracker
 from app.services.params.production_params import resolve_production
 from app.strategies import PATTERN, strategy_names
@@ -64,30 +64,46 @@ def _naive_utc(stamps: pd.DatetimeIndex) -> list:
 
 
 def scan_detector(
-    detector: PatternDetector, *, symbol: str, timeframe: str, until: datetime | None = None
+    detector: PatternDetector,
+    *,
+    symbol: str,
+    timeframe: str,
+    until: datetime | None = None,
+    history: pd.DataFrame | None = None,
 ) -> list[Pattern]:
     """Detect, persist and update patterns of one slice; return the newly stored ones.
 
     ``until`` (naive UTC, the history replay): see only the candles opened up
     to then and trade the set active then; None (live): every stored candle, the active set.
+    ``history``: the slice's stored candles loaded once by the caller (the replay), else read here.
     """
-    new, _ = _scan(detector, symbol, timeframe, until=until)
+    new, _ = _scan(detector, symbol, timeframe, until=until, history=history)
     return new
 
 
 def scan_slice(
-    detector: PatternDetector, *, symbol: str, timeframe: str, until: datetime | None = None
+    detector: PatternDetector,
+    *,
+    symbol: str,
+    timeframe: str,
+    until: datetime | None = None,
+    history: pd.DataFrame | None = None,
 ) -> tuple[list[Pattern], SliceScan]:
     """``scan_detector`` that also returns what the scan did (the history replay's counts)."""
-    return _scan(detector, symbol, timeframe, until=until)
+    return _scan(detector, symbol, timeframe, until=until, history=history)
 
 
 def _scan(
-    detector: PatternDetector, symbol: str, timeframe: str, *, until: datetime | None = None
+    detector: PatternDetector,
+    symbol: str,
+    timeframe: str,
+    *,
+    until: datetime | None = None,
+    history: pd.DataFrame | None = None,
 ) -> tuple[list[Pattern], SliceScan]:
     report = SliceScan(symbol=symbol, timeframe=timeframe, pattern_type=detector.pattern_type)
     symbol_row = find_symbol(symbol)
-    candles = load_candles(symbol, timeframe, end=None if until is None else pd.Timestamp(until, tz="UTC"))
+    candles = candles_until(symbol, timeframe, until=until, history=history)
     report.candles = len(candles)
     if candles.empty:
         return [], report
