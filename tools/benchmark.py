@@ -33,6 +33,7 @@ from app.core.patterns import get_detector  # noqa: E402
 from app.strategies import PATTERN, get_strategy, strategy_names  # noqa: E402
 from tools.benchmark_cold import section_cold_job  # noqa: E402
 from tools.benchmark_coverage import section_coverage  # noqa: E402
+from tools.benchmark_outcomes import section_outcomes_follow, section_outcomes_replay  # noqa: E402
 from tools.benchmark_params import section_params  # noqa: E402
 from tools.benchmark_peer import section_vectorbt_macd  # noqa: E402
 from tools.benchmark_runs import section_runs  # noqa: E402
@@ -288,6 +289,8 @@ SECTIONS: dict[str, Callable[[Path], None]] = {
     "params": section_params,
     "storage": section_storage,
     "scale": section_scale,
+    "outcomes_follow": section_outcomes_follow,
+    "outcomes_replay": section_outcomes_replay,
 }
 
 

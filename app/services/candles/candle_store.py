@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -327,6 +328,16 @@ def load_candles(
     frame = pd.DataFrame(arr[:, 1:], columns=list(OHLCV_COLUMNS))
     frame.index = pd.DatetimeIndex(pd.to_datetime(arr[:, 0].astype("int64"), unit="ms", utc=True), name="timestamp")
     return validate_candles(frame, source=f"stored candles {symbol} {timeframe}")
+
+
+def candles_until(
+    symbol: str, timeframe: str, *, until: datetime | None = None, history: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Return the stored candles opened up to ``until`` (naive UTC; None: all), from ``history`` when given."""
+    end = None if until is None else pd.Timestamp(until, tz="UTC")
+    if history is None:
+        return load_candles(symbol, timeframe, end=end)
+    return history if end is None else history.loc[:end]
 
 
 def count_candles(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -77,6 +78,7 @@ def get_parameters(
     strategy: str,
     user: User | None = None,
     market: dict[str, Any] | str | None = None,
+    as_of: datetime | None = None,
 ) -> ResolvedParameters:
     """Return the parameters (symbol, timeframe, strategy) trades for ``user`` (None: production).
 
@@ -85,6 +87,10 @@ def get_parameters(
     (one candle query per call, before the cache): when the active set
     carries a set the job evaluated for that regime, that set is returned
     (``regime`` names it); otherwise the base set.
+
+    ``as_of`` (naive UTC, production only, not cached): the set that was
+    active then (``parameter_sets.row_as_of``), else the defaults (the
+    history replay).
     """
     try:
         get_strategy(strategy)
@@ -98,6 +104,10 @@ def get_parameters(
     elif market is not None and not isinstance(market, dict):
         raise ValidationError("market must be a market context dict, 'current' or None")
     regime = (market or {}).get("regime")
+    if as_of is not None and user_id is None:
+        row = parameter_sets.row_as_of(symbol=symbol, timeframe=timeframe, strategy=strategy, at=as_of)
+        resolved = _production(row, regime) if row is not None else _defaults(strategy)
+        return replace(resolved, params=dict(resolved.params))
     key = (symbol, timeframe, strategy, user_id, regime)
     resolved = parameter_cache().get_or_compute(key, lambda: _resolve(symbol, timeframe, strategy, user_id, regime))
     return replace(resolved, params=dict(resolved.params))  # the cached dict is never handed out
@@ -111,6 +121,10 @@ def _resolve(symbol: str, timeframe: str, strategy: str, user_id: int | None, re
     row = parameter_sets.active_row(symbol=symbol, timeframe=timeframe, strategy=strategy)
     if row is not None:
         return _production(row, regime)
+    return _defaults(strategy)
+
+
+def _defaults(strategy: str) -> ResolvedParameters:
     return ResolvedParameters(
         params=parameter_sets.default_params(strategy), source=ParamSource.DEFAULT, confidence=_NO_CONFIDENCE
     )

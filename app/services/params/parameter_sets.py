@@ -85,6 +85,21 @@ def active_row(*, symbol: str, timeframe: str, strategy: str) -> ProductionParam
     )
 
 
+def row_as_of(*, symbol: str, timeframe: str, strategy: str, at) -> ProductionParameterSet | None:
+    """Return the set production used for a slice at ``at`` (naive UTC): the last one applied by then, or None.
+
+    The history keeps every applied set (a rollback adds a copy), so the last
+    one applied at or before ``at`` is the one that was active. Not seen: a
+    slice reset to its defaults without a new set (this returns the last set).
+    """
+    return db.session.scalar(
+        select(ProductionParameterSet)
+        .where(*_market(ProductionParameterSet, symbol, timeframe, strategy), ProductionParameterSet.applied_at <= at)
+        .order_by(ProductionParameterSet.applied_at.desc(), ProductionParameterSet.id.desc())
+        .limit(1)
+    )
+
+
 def active_set(*, symbol: str, timeframe: str, strategy: str) -> dict[str, Any] | None:
     """Return the active set of a slice as a dict, or None when production trades the defaults."""
     row = active_row(symbol=symbol, timeframe=timeframe, strategy=strategy)

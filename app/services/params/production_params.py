@@ -8,6 +8,7 @@ changes the next scan's levels, and every caller follows.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from app.services.params.optimal_parameters import ResolvedParameters, get_parameters
@@ -21,7 +22,10 @@ def production_params(
 
 
 def resolve_production(
-    *, symbol: str, timeframe: str, strategy: str, market: dict[str, Any] | None = None
+    *, symbol: str, timeframe: str, strategy: str, market: dict[str, Any] | None = None, as_of: datetime | None = None
 ) -> ResolvedParameters:
-    """Return what ``production_params`` resolves with its provenance (source, set id): what outcomes record."""
-    return get_parameters(symbol=symbol, timeframe=timeframe, strategy=strategy, market=market)
+    """Return what ``production_params`` resolves with its provenance (source, set id): what outcomes record.
+
+    ``as_of`` (naive UTC): the set active at that time instead of now (the history replay).
+    """
+    return get_parameters(symbol=symbol, timeframe=timeframe, strategy=strategy, market=market, as_of=as_of)

@@ -21,11 +21,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.core.indicators import wilder_atr
 from app.core.levels import production_level_arrays
@@ -34,7 +35,7 @@ from app.core.patterns.base import DIRECTION_CODES, DIRECTION_NAMES, PatternDete
 from app.core.regimes import current_regime
 from app.extensions import db
 from app.models import Pattern, Symbol
-from app.services.candles.candle_store import check_timeframe, find_symbol, load_candles
+from app.services.candles.candle_store import candles_until, check_timeframe, find_symbol
 from app.services.outcomes import tracker
 from app.services.params.production_params import resolve_production
 from app.strategies import PATTERN, strategy_names
@@ -62,21 +63,52 @@ def _naive_utc(stamps: pd.DatetimeIndex) -> list:
     return list(stamps.tz_convert("UTC").tz_localize(None).to_pydatetime())
 
 
-def scan_detector(detector: PatternDetector, *, symbol: str, timeframe: str) -> list[Pattern]:
-    """Detect, persist and update patterns of one slice; return the newly stored ones."""
-    new, _ = _scan(detector, symbol, timeframe)
+def scan_detector(
+    detector: PatternDetector,
+    *,
+    symbol: str,
+    timeframe: str,
+    until: datetime | None = None,
+    history: pd.DataFrame | None = None,
+) -> list[Pattern]:
+    """Detect, persist and update patterns of one slice; return the newly stored ones.
+
+    ``until`` (naive UTC, the history replay): see only the candles opened up
+    to then and trade the set active then; None (live): every stored candle, the active set.
+    ``history``: the slice's stored candles loaded once by the caller (the replay), else read here.
+    """
+    new, _ = _scan(detector, symbol, timeframe, until=until, history=history)
     return new
 
 
-def _scan(detector: PatternDetector, symbol: str, timeframe: str) -> tuple[list[Pattern], SliceScan]:
+def scan_slice(
+    detector: PatternDetector,
+    *,
+    symbol: str,
+    timeframe: str,
+    until: datetime | None = None,
+    history: pd.DataFrame | None = None,
+) -> tuple[list[Pattern], SliceScan]:
+    """``scan_detector`` that also returns what the scan did (the history replay's counts)."""
+    return _scan(detector, symbol, timeframe, until=until, history=history)
+
+
+def _scan(
+    detector: PatternDetector,
+    symbol: str,
+    timeframe: str,
+    *,
+    until: datetime | None = None,
+    history: pd.DataFrame | None = None,
+) -> tuple[list[Pattern], SliceScan]:
     report = SliceScan(symbol=symbol, timeframe=timeframe, pattern_type=detector.pattern_type)
     symbol_row = find_symbol(symbol)
-    candles = load_candles(symbol, timeframe)
+    candles = candles_until(symbol, timeframe, until=until, history=history)
     report.candles = len(candles)
     if candles.empty:
         return [], report
     resolved = resolve_production(
-        symbol=symbol, timeframe=timeframe, strategy=detector.pattern_type, market=current_regime(candles)
+        symbol=symbol, timeframe=timeframe, strategy=detector.pattern_type, market=current_regime(candles), as_of=until
     )
     params = resolved.params
     o, h, lo, c = (candles[col].to_numpy() for col in ("open", "high", "low", "close"))
@@ -88,8 +120,11 @@ def _scan(detector: PatternDetector, symbol: str, timeframe: str) -> tuple[list[
     )
     # Identities of everything stored (light tuples), ORM objects only for patterns still followed.
     known = set(map(tuple, db.session.execute(select(Pattern.direction, Pattern.detected_at).where(*slice_filter))))
-    open_stored = list(db.session.scalars(select(Pattern).where(*slice_filter, Pattern.status.not_in(FINAL_STATUSES))))
+    open_stored = _open_stored(slice_filter, until)
     try:
+        if until is not None:
+            # The replay: the overlap guard sees each zone's status as of ``until``, not as a later step left it.
+            _update_statuses(detector, candles, open_stored, SliceScan(symbol, timeframe, detector.pattern_type))
         new = _store_new(detector, symbol_row, timeframe, candles, found, known, open_stored, params, report)
         _update_statuses(detector, candles, [*open_stored, *new], report)
         slice_key = {"symbol": symbol, "timeframe": timeframe, "strategy": detector.pattern_type}
@@ -100,6 +135,19 @@ def _scan(detector: PatternDetector, symbol: str, timeframe: str) -> tuple[list[
         db.session.rollback()
         raise
     return new, report
+
+
+def _open_stored(slice_filter: tuple, until: datetime | None) -> list[Pattern]:
+    """The stored patterns still followed; with ``until`` (the replay) the ones followed then.
+
+    A replay run again finds rows a later step stored or closed: a pattern
+    detected after ``until`` was not known then, one closed after it was still followed.
+    """
+    still_open = Pattern.status.not_in(FINAL_STATUSES)
+    if until is None:
+        return list(db.session.scalars(select(Pattern).where(*slice_filter, still_open)))
+    followed_then = or_(still_open, Pattern.status_changed_at > until)
+    return list(db.session.scalars(select(Pattern).where(*slice_filter, Pattern.detected_at <= until, followed_then)))
 
 
 def _store_new(detector, symbol_row, timeframe, candles, found, known, open_stored, params, report) -> list[Pattern]:

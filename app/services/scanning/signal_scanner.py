@@ -18,8 +18,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import select
 
 from app.core.levels import TP3_EXTENSION
@@ -27,7 +29,7 @@ from app.core.regimes import current_regime
 from app.evaluation.backtest import market_arrays
 from app.extensions import db
 from app.models import Signal
-from app.services.candles.candle_store import find_symbol, load_candles
+from app.services.candles.candle_store import candles_until, find_symbol
 from app.services.outcomes import tracker
 from app.services.params.production_params import resolve_production
 from app.strategies import INDICATOR, get_strategy, strategy_names
@@ -50,15 +52,24 @@ class SignalScan:
     outcomes_changed: int = 0
 
 
-def scan_signals(*, symbol: str, timeframe: str, strategy: str) -> SignalScan:
-    """Publish the signals of one slice with the production parameters; return what changed."""
+def scan_signals(
+    *, symbol: str, timeframe: str, strategy: str, until: datetime | None = None, history: pd.DataFrame | None = None
+) -> SignalScan:
+    """Publish the signals of one slice with the production parameters; return what changed.
+
+    ``until`` (naive UTC, the history replay): see only the candles opened up
+    to then and trade the set active then; None (live): every stored candle, the active set.
+    ``history``: the slice's stored candles loaded once by the caller (the replay), else read here.
+    """
     report = SignalScan(symbol=symbol, timeframe=timeframe, strategy=strategy)
     symbol_row = find_symbol(symbol)
-    candles = load_candles(symbol, timeframe)
+    candles = candles_until(symbol, timeframe, until=until, history=history)
     report.candles = len(candles)
     if candles.empty:
         return report
-    resolved = resolve_production(symbol=symbol, timeframe=timeframe, strategy=strategy, market=current_regime(candles))
+    resolved = resolve_production(
+        symbol=symbol, timeframe=timeframe, strategy=strategy, market=current_regime(candles), as_of=until
+    )
     params = resolved.params
     market = market_arrays(candles)
     levels = _levels(market, get_strategy(strategy).setups(market, params), params)
