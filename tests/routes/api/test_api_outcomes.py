@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import schemathesis
 from sqlalchemy import select
 
 from app.models import OptimizationRun, OptimizationSlice, ProductionParameterSet
 from app.services.outcomes import monitor
-from tests.services.outcomes.test_monitor import SAMPLE, _outcomes, _set
+from tests.services.outcomes.test_monitor import _set, alarmed_sets
 
 
 @pytest.fixture
@@ -25,14 +24,7 @@ def ok(spec, response, template):
 
 @pytest.fixture
 def alarmed(db, monkeypatch):
-    monkeypatch.setattr(monitor, "backtest_sample", lambda row: (SAMPLE, "test sample"))
-    first = _set("imbalance", {"rr_target": 2.0})
-    bad = _set("imbalance", {"rr_target": 3.0})
-    good = _set("ema_cross", {})
-    rng = np.random.default_rng(5)
-    _outcomes(db, bad["id"], "imbalance", rng.normal(-0.5, 1.0, 60))
-    _outcomes(db, good["id"], "ema_cross", rng.normal(0.5, 1.0, 40))
-    return first, bad, good
+    return alarmed_sets(db, monkeypatch, seed=5, trades=(60, 40))
 
 
 def test_outcomes_filter_and_page(client, spec, api, alarmed):

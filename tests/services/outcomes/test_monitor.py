@@ -38,6 +38,19 @@ def _outcomes(db, set_id: int, strategy: str, r_values) -> None:
     db.session.commit()
 
 
+def alarmed_sets(db, monkeypatch, *, seed: int, trades: tuple[int, int]) -> tuple[dict, dict, dict]:
+    """An earlier imbalance set, the active one far below its +0.5 R expectation (``trades[0]`` outcomes of
+    -0.5 R), and an ema_cross set on track (``trades[1]`` of +0.5 R): what a monitor should alarm on."""
+    monkeypatch.setattr(monitor, "backtest_sample", lambda row: (SAMPLE, "test sample"))
+    first = _set("imbalance", {"rr_target": 2.0})
+    bad = _set("imbalance", {"rr_target": 3.0})
+    good = _set("ema_cross", {})
+    rng = np.random.default_rng(seed)
+    _outcomes(db, bad["id"], "imbalance", rng.normal(-0.5, 1.0, trades[0]))
+    _outcomes(db, good["id"], "ema_cross", rng.normal(0.5, 1.0, trades[1]))
+    return first, bad, good
+
+
 @pytest.fixture
 def sample(monkeypatch):
     monkeypatch.setattr(monitor, "backtest_sample", lambda row: (SAMPLE, "test sample"))

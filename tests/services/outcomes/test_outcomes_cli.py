@@ -2,23 +2,14 @@
 
 import json
 
-import numpy as np
 import pytest
 
-from app.services.outcomes import monitor
-from tests.services.outcomes.test_monitor import SAMPLE, _outcomes, _set
+from tests.services.outcomes.test_monitor import alarmed_sets
 
 
 @pytest.fixture
 def alarmed(db, monkeypatch):
-    monkeypatch.setattr(monitor, "backtest_sample", lambda row: (SAMPLE, "test sample"))
-    first = _set("imbalance", {"rr_target": 2.0})
-    bad = _set("imbalance", {"rr_target": 3.0})
-    good = _set("ema_cross", {})
-    rng = np.random.default_rng(3)
-    _outcomes(db, bad["id"], "imbalance", rng.normal(-0.5, 1.0, 80))
-    _outcomes(db, good["id"], "ema_cross", rng.normal(0.5, 1.0, 80))
-    return first, bad, good
+    return alarmed_sets(db, monkeypatch, seed=3, trades=(80, 80))
 
 
 def test_status_lists_sets_in_alarm_first_with_the_suggestion(runner, alarmed):
