@@ -230,19 +230,23 @@ def judge_pooled(
     return second, pooled
 
 
-def gate_refusal(candidate: Candidate) -> str | None:
+def gate_refusal(candidate: Candidate, *, evidence: dict[str, Any] | None = None) -> str | None:
     """Why the gate (checks 1-5) refuses the candidate now, or None when it passes them.
 
     What the pages ask before offering Apply, for every row at once: the same
     ``_refusal`` as ``judge``, without re-evaluating the active set (checks 6-7
     are the Apply confirmation's); only a run that is neither the slice's best
-    nor its robust best costs a backtest (its luck is measured).
+    nor its robust best costs a backtest (its luck is measured, and left in
+    ``evidence["measured"]`` for the run's provenance card).
     """
     slice_, job, run = candidate
     active = parameter_sets.active_row(symbol=slice_.symbol, timeframe=slice_.timeframe, strategy=slice_.strategy)
     before = dict(active.params) if active else parameter_sets.default_params(slice_.strategy)
     oos = out_of_sample(slice_)
-    return _refusal(slice_, job, run, oos, needed=job.min_trades, before=before, strategy=slice_.strategy, evidence={})
+    evidence = {} if evidence is None else evidence
+    return _refusal(
+        slice_, job, run, oos, needed=job.min_trades, before=before, strategy=slice_.strategy, evidence=evidence
+    )
 
 
 def promotable_runs(slice_: OptimizationSlice, *, needed: int) -> int:

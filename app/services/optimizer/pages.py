@@ -26,7 +26,7 @@ from app.models import OptimizationJob, OptimizationSlice
 from app.services import auto_tuner
 from app.services.optimizer import jobs, results, slice_table
 from app.services.params import optimal_parameters, parameter_sets, user_parameters
-from app.services.params.provenance import card_of_run_id
+from app.services.params.provenance import run_card
 from app.strategies import get_strategy
 
 BEST_METRIC = "composite_score"
@@ -41,15 +41,18 @@ def best_page(*, symbol: str | None = None, timeframe: str | None = None, strate
     for run in best:
         key = (run["symbol"], run["timeframe"], run["strategy"])
         market = {"symbol": key[0], "timeframe": key[1], "strategy": key[2]}
+        candidate = auto_tuner.candidates(**market, robust=False, run_id=run["run_id"])[0]
+        evidence: dict[str, Any] = {}
         rows.append(
             {
                 **run,
                 # Apply is offered only where the gate passes; elsewhere the page says which check refuses.
-                "refusal": auto_tuner.gate_refusal(
-                    auto_tuner.candidates(**market, robust=False, run_id=run["run_id"])[0]
-                ),
+                "refusal": auto_tuner.gate_refusal(candidate, evidence=evidence),
                 "out_of_sample": oos.get((run["job_id"], *key)),
-                "provenance": card_of_run_id(run["run_id"]),
+                # The card shows the luck the gate just judged (measured by it for a run the optimizer did not).
+                "provenance": run_card(
+                    candidate.run, slice_=candidate.slice_, job=candidate.job, measured=evidence.get("measured")
+                ),
                 "production": parameter_sets.active_set(**market),
                 "history": parameter_sets.set_history(**market),
             }

@@ -77,8 +77,7 @@ def scan_detector(
     to then and trade the set active then; None (live): every stored candle, the active set.
     ``history``: the slice's stored candles loaded once by the caller (the replay), else read here.
     """
-    new, _ = _scan(detector, symbol, timeframe, until=until, history=history)
-    return new
+    return scan_slice(detector, symbol=symbol, timeframe=timeframe, until=until, history=history)[0]
 
 
 def scan_slice(
@@ -90,17 +89,6 @@ def scan_slice(
     history: pd.DataFrame | None = None,
 ) -> tuple[list[Pattern], SliceScan]:
     """``scan_detector`` that also returns what the scan did (the history replay's counts)."""
-    return _scan(detector, symbol, timeframe, until=until, history=history)
-
-
-def _scan(
-    detector: PatternDetector,
-    symbol: str,
-    timeframe: str,
-    *,
-    until: datetime | None = None,
-    history: pd.DataFrame | None = None,
-) -> tuple[list[Pattern], SliceScan]:
     report = SliceScan(symbol=symbol, timeframe=timeframe, pattern_type=detector.pattern_type)
     symbol_row = find_symbol(symbol)
     candles = candles_until(symbol, timeframe, until=until, history=history)
@@ -268,7 +256,7 @@ def scan(
             if fetch:
                 _fetch_latest(name, tf, log)
             for pattern_type in strategy_names(PATTERN):
-                _, report = _scan(get_detector(pattern_type), name, tf)
+                _, report = scan_slice(get_detector(pattern_type), symbol=name, timeframe=tf)
                 if report.candles or (symbol and timeframe):
                     reports.append(report)
                 if report.candles:

@@ -140,7 +140,7 @@ def test_new_zone_overlapping_a_stored_active_pattern_is_dropped(db, btc_daily):
         )
     )
     db.session.commit()
-    _, report = pattern_scanner._scan(detector, "BTC/USDT", "1d")
+    _, report = pattern_scanner.scan_slice(detector, symbol="BTC/USDT", timeframe="1d")
     assert report.skipped_overlap >= 1
     assert _pattern_count(db, detected_at=first["detected_at"].tz_localize(None).to_pydatetime()) == 0
 
