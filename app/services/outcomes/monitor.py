@@ -26,11 +26,13 @@ Per active production set (``parameter_sets``):
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
 
+from app.core.candles import timeframe_ms
 from app.evaluation.backtest import run_backtest
 from app.evaluation.monitoring.decay import ALARM, OK, TOO_EARLY, WATCH, Expectation, judge, monitor_set
 from app.evaluation.slice_eval import expand_details
@@ -45,11 +47,23 @@ VERDICT_ORDER = {ALARM: 0, WATCH: 1, TOO_EARLY: 2, OK: 3}  # sets in alarm first
 MONITOR_ACTOR = "monitor"
 
 
-def live_r(set_id: int) -> list[float]:
-    """Return the net R of a set's closed outcomes in exit order."""
+def live_r(row: ProductionParameterSet) -> list[float]:
+    """Return the net R of a set's live closed outcomes in exit order.
+
+    Live = the setup's detection candle closed after the set was applied. A
+    scan after a set change re-detects the whole stored history with the new
+    parameters and tracks those setups too, but they are backfill the set was
+    chosen on (or could have been), not a record it earned: counting them
+    would make a lottery winner look like it delivers.
+    """
+    published_from = row.applied_at - timedelta(milliseconds=timeframe_ms(row.timeframe))
     rows = db.session.scalars(
         select(SetupOutcome.r_multiple)
-        .where(SetupOutcome.parameter_set_id == set_id, SetupOutcome.state == CLOSED)
+        .where(
+            SetupOutcome.parameter_set_id == row.id,
+            SetupOutcome.state == CLOSED,
+            SetupOutcome.detected_at > published_from,
+        )
         .order_by(SetupOutcome.exited_at, SetupOutcome.id)
     )
     return [float(r) for r in rows if r is not None]
@@ -151,7 +165,7 @@ def monitor_states(*, symbol: str | None = None, timeframe: str | None = None, s
     rows = list(db.session.scalars(query.order_by(ProductionParameterSet.id)))
     built = [expectation_for(row) for row in rows]
     empty = Expectation.from_trades([])
-    monitors = [monitor_set(live_r(row.id), exp or empty) for row, (exp, _) in zip(rows, built, strict=True)]
+    monitors = [monitor_set(live_r(row), exp or empty) for row, (exp, _) in zip(rows, built, strict=True)]
     judged = judge(monitors)
     states = [_state(row, mon.to_dict(), note) for row, mon, (_, note) in zip(rows, judged, built, strict=True)]
     return sorted(states, key=lambda s: (VERDICT_ORDER.get(s["verdict"], 9), s["set_id"]))

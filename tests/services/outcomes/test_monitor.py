@@ -1,16 +1,18 @@
 """The monitor service over hand-built outcomes: a set far below its expectation alarms, one on track does not."""
 
+import itertools
 from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
 from sqlalchemy import select
 
-from app.models import ParameterChange, SetupOutcome
+from app.models import ParameterChange, ProductionParameterSet, SetupOutcome
 from app.services.candles.candle_store import get_or_create_symbol
 from app.services.outcomes import monitor
 from app.services.params import parameter_sets
 
+SETUP_IDS = itertools.count(1)
 rng = np.random.default_rng(7)
 SAMPLE = list(rng.normal(0.5, 1.0, 300))  # the "backtest": +0.5 R per trade, sd 1
 OOS = {"in_sample": {"expectancy_r": 0.6}, "out_of_sample": {"expectancy_r": 0.5, "total_trades": 120}}
@@ -23,13 +25,14 @@ def _set(strategy: str, params: dict, *, metrics=OOS) -> dict:
     )  # fmt: skip
 
 
-def _outcomes(db, set_id: int, strategy: str, r_values) -> None:
+def _outcomes(db, set_id: int, strategy: str, r_values, *, start: datetime | None = None) -> None:
+    """Closed outcomes of the set, one a day from ``start`` (default: the day the set was applied: live ones)."""
     symbol = get_or_create_symbol("BTC/USDT")
-    start = datetime(2025, 1, 1)
+    start = start or db.session.get(ProductionParameterSet, set_id).applied_at
     for i, r in enumerate(r_values):
         db.session.add(
             SetupOutcome(
-                setup_kind="signal", setup_id=set_id * 10_000 + i, symbol_id=symbol.id, symbol="BTC/USDT",
+                setup_kind="signal", setup_id=next(SETUP_IDS), symbol_id=symbol.id, symbol="BTC/USDT",
                 timeframe="1d", strategy=strategy, direction=1, detected_at=start + timedelta(days=i),
                 params_source="production", parameter_set_id=set_id, params={}, costs={}, entry_order="market",
                 max_wait_bars=10, state="closed", exited_at=start + timedelta(days=i + 1), r_multiple=float(r),
@@ -110,3 +113,12 @@ def test_a_set_without_backtest_trades_has_no_expectation(db):
     (state,) = monitor.monitor_states()
     assert state["verdict"] == "no_expectation"
     assert state["suggestion"] is None
+
+
+def test_setups_detected_before_the_set_was_applied_are_not_its_live_record(db, sample):
+    chosen = _set("imbalance", {"rr_target": 3.0})
+    applied_at = db.session.get(ProductionParameterSet, chosen["id"]).applied_at
+    _outcomes(db, chosen["id"], "imbalance", [5.0] * 30, start=applied_at - timedelta(days=40))  # backfill
+    _outcomes(db, chosen["id"], "imbalance", [-1.0, 2.0])  # published while active
+    (state,) = monitor.monitor_states()
+    assert state["trades"] == 2 and state["cumulative_r"] == 1.0
