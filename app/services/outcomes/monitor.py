@@ -190,6 +190,7 @@ def apply_rollbacks(states: list[dict[str, Any]], *, actor: str = MONITOR_ACTOR)
                 strategy=state["strategy"],
                 to_set_id=suggestion["to_set_id"],
                 actor=actor,
+                why="decay monitor alarm: " + "; ".join(suggestion["evidence"]),
             )
         )
     return applied

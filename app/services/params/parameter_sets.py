@@ -256,8 +256,10 @@ def apply_set(
     return set_to_dict(row)
 
 
-def rollback(*, symbol: str, timeframe: str, strategy: str, to_set_id: int, actor: str) -> dict[str, Any]:
-    """Make a copy of an earlier set of the slice the active set (logged); return the new active set."""
+def rollback(
+    *, symbol: str, timeframe: str, strategy: str, to_set_id: int, actor: str, why: str | None = None
+) -> dict[str, Any]:
+    """Make a copy of an earlier set of the slice the active set (logged, with ``why`` if given); return it."""
     target = db.session.get(ProductionParameterSet, to_set_id)
     if target is None or (target.symbol, target.timeframe, target.strategy) != (symbol, timeframe, strategy):
         raise NotFoundError(f"parameter set {to_set_id} of {symbol} {timeframe} {strategy} not found")
@@ -270,7 +272,8 @@ def rollback(*, symbol: str, timeframe: str, strategy: str, to_set_id: int, acto
         params=target.params,
         source=target.source,
         actor=actor,
-        reason=f"rollback to set {target.id} (applied {target.applied_at:%Y-%m-%d %H:%M} by {target.applied_by})",
+        reason=f"rollback to set {target.id} (applied {target.applied_at:%Y-%m-%d %H:%M} by {target.applied_by})"
+        + (f": {why}" if why else ""),
         job_id=target.job_id,
         run_id=target.run_id,
         metrics=target.metrics,

@@ -105,6 +105,7 @@ def test_auto_rollback_is_off_by_default_and_rolls_back_through_the_change_log_w
     assert active["params"]["rr_target"] == 2.0
     last = db.session.scalars(select(ParameterChange).order_by(ParameterChange.id.desc())).first()
     assert (last.action, last.actor) == ("rollback", "monitor")
+    assert "decay monitor alarm: " in last.reason and "CUSUM" in last.reason  # the evidence, not just "rollback"
 
 
 def test_a_set_without_backtest_trades_has_no_expectation(db):
