@@ -20,8 +20,8 @@
     xAxis: {type: "value", name: "closed trades", nameLocation: "middle", nameGap: 28, min: 0, max: p.trades[p.trades.length - 1] || 1, minInterval: 1},
     yAxis: {type: "value", name: "cumulative R"},
     series: [
-      {name: "band floor", type: "line", stack: "band", data: pairs(p.low), showSymbol: false, lineStyle: {opacity: 0}, silent: true},
-      {name: "expected 5%–95%", type: "line", stack: "band", data: pairs(width), showSymbol: false, lineStyle: {opacity: 0},
+      {name: "band floor", type: "line", stack: "band", stackStrategy: "all", data: pairs(p.low), showSymbol: false, lineStyle: {opacity: 0}, silent: true},
+      {name: "expected 5%–95%", type: "line", stack: "band", stackStrategy: "all", data: pairs(width), showSymbol: false, lineStyle: {opacity: 0},
        areaStyle: {color: "#3b7ddd", opacity: 0.18}, itemStyle: {color: "#9dbbef"}},
       {name: "expected median", type: "line", data: pairs(p.median), showSymbol: false, lineStyle: {type: "dashed", color: "#3b7ddd"}, itemStyle: {color: "#3b7ddd"}},
       {name: "live", type: "line", data: pairs(p.live), showSymbol: p.trades.length < 60, lineStyle: {width: 2.5, color: "#1d2330"}, itemStyle: {color: "#1d2330"}}

@@ -23,7 +23,7 @@ from app.services.outcomes import monitor, queries
 from app.services.params import parameter_sets
 from app.strategies import get_strategy
 
-OUTCOMES_PER_PAGE = 25
+OUTCOMES_PER_PAGE = 20  # with the chart and the monitor: two screens at 1440x900
 
 
 def slice_page(*, symbol: str, timeframe: str, strategy: str, page: int = 1) -> dict[str, Any]:
