@@ -10,7 +10,7 @@
   var chart = echarts.init(box);
   chart.setOption({
     animation: false,
-    legend: {top: 4, data: ["live", "expected median", "expected 5%–95%"]},
+    legend: {top: 4, data: ["live", "expected median", {name: "expected 5%–95%", icon: "rect"}]},
     grid: {top: 40, left: 55, right: 20, bottom: 45},
     tooltip: {trigger: "axis", formatter: function (items) {
       var i = items[0].dataIndex;
