@@ -1,13 +1,15 @@
-"""Admin pages outside the optimizer: stored candle coverage and the duplicate-pattern analysis."""
+"""Admin pages outside the optimizer: candle coverage, duplicate patterns, outcomes of production sets."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
 from app.core.patterns import OVERLAP_THRESHOLD
+from app.forms import ActionForm
 from app.routes import page_args
 from app.routes.guards import admin_required
 from app.services.candles import candle_store
+from app.services.outcomes import monitor, slice_page
 from app.services.scanning import pattern_duplicates
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -36,3 +38,19 @@ def duplicates():
         market=request.args.get("market"),
         effect=effect,
     )
+
+
+@bp.get("/outcomes")
+@admin_required
+def outcomes():
+    """One slice (``slice=SYMBOL|TIMEFRAME|STRATEGY``): live vs expected cumulative R, monitor state, outcomes."""
+    market = page_args.required_slice()
+    page = slice_page.slice_page(**market, page=page_args.page())
+    return render_template("admin/outcomes.html", p=page, form=ActionForm())
+
+
+@bp.get("/outcomes/monitor")
+@admin_required
+def outcomes_monitor():
+    """The dashboard's "sets in alarm first" (an htmx fragment: the monitor may backtest, so it loads late)."""
+    return render_template("admin/_monitor_board.html", states=monitor.monitor_states())

@@ -191,4 +191,4 @@ def rollback():
     change = param_view.diff_text(target["strategy"], before, after=restored["params"])
     slice_label = f"{target['symbol']} {target['timeframe']} {target['strategy']}"
     flash(f"rolled back {slice_label} to set {restored['id']}: {change}")
-    return redirect(url_for("optimization.best"))
+    return redirect(safe_next(request.form.get("next")) or url_for("optimization.best"))

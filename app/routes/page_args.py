@@ -54,6 +54,14 @@ def slice_of(text: str | None) -> tuple[str, str, str] | None:
     return parts[0], parts[1], parts[2]
 
 
+def required_slice() -> dict[str, str]:
+    """The ``slice`` argument (SYMBOL|TIMEFRAME|STRATEGY) as {symbol, timeframe, strategy}; required."""
+    market = slice_of(request.args.get("slice"))
+    if market is None:
+        raise ValidationError("slice is required (SYMBOL|TIMEFRAME|STRATEGY)")
+    return dict(zip(("symbol", "timeframe", "strategy"), market, strict=True))
+
+
 def runs_query() -> dict[str, Any]:
     """The runs table's filters: slice, parameter values (``params=a=1, b=2``), min trades, best only, sort, page."""
     per_page = int_arg("per_page", RUNS_PER_PAGE, minimum=1)

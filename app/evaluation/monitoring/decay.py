@@ -152,6 +152,20 @@ def monte_carlo_band(expectation: Expectation, trades: int, *, runs: int = MC_RU
     return np.quantile(np.cumsum(draws, axis=0), BAND_QUANTILES, axis=1)
 
 
+def cumulative_r_paths(r: Any, expectation: Expectation) -> dict[str, list[float]]:
+    """Return the live cumulative R after 0..n trades beside the Monte Carlo band for the same trade counts.
+
+    ``{"trades", "live", "low", "median", "high"}``, each starting at trade 0 (cumulative R 0): what the
+    outcomes page draws. The band is ``monte_carlo_band``'s (the same numbers as a state's ``band``).
+    """
+    x = np.asarray(r, dtype=np.float64)
+    band = monte_carlo_band(expectation, int(x.size))
+    paths = {"trades": list(range(x.size + 1)), "live": [0.0, *np.cumsum(x).tolist()]}
+    for name, row in zip(("low", "median", "high"), band, strict=True):
+        paths[name] = [0.0, *row.tolist()]
+    return paths
+
+
 def shortfall_p_value(r: Any, expectation: Expectation) -> float:
     """Return the one-sided p-value of "live mean below the expected mean" (z-test, backtest sd); 1 without trades."""
     x = np.asarray(r, dtype=np.float64)

@@ -93,3 +93,15 @@ def test_too_early_and_no_expectation():
     assert decay.judge([decay.monitor_set([1.0], flat)])[0].verdict == decay.NO_EXPECTATION
     with pytest.raises(ValueError, match="finite"):
         decay.monitor_set([np.nan], EDGE)
+
+
+def test_the_cumulative_r_paths_start_at_zero_and_end_at_the_states_numbers():
+    x = np.random.default_rng(3).normal(0.2, 1.0, 40)
+    paths = decay.cumulative_r_paths(x, EDGE)
+    state = decay.monitor_set(x, EDGE)
+    assert paths["trades"] == list(range(41))
+    assert [paths[k][0] for k in ("live", "low", "median", "high")] == [0.0] * 4
+    assert paths["live"][-1] == pytest.approx(state.cumulative_r)
+    assert (paths["low"][-1], paths["high"][-1]) == (state.band["low"], state.band["high"])
+    empty = decay.cumulative_r_paths([], EDGE)
+    assert empty == {"trades": [0], "live": [0.0], "low": [0.0], "median": [0.0], "high": [0.0]}

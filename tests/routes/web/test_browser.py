@@ -31,6 +31,7 @@ from config import TestingConfig
 from tests.conftest import REPO_ROOT
 from tests.routes.web.helpers import PASSWORD, make_users
 from tests.routes.web.site import END, START, SYMBOL, TIMEFRAME, build_site, load_market
+from tests.services.outcomes.test_monitor import alarmed_sets
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -259,6 +260,7 @@ TOUR = (
     ("preferences", "/preferences", False),
     ("duplicates", "/admin/patterns/duplicates", False),
     ("data", "/admin/data", False),
+    ("outcomes", f"/admin/outcomes?slice={SYMBOL}|{TIMEFRAME}|macd", False),
     ("scripts", "/scripts", False),
     ("profile", "/profile", False),
     ("job-404", "/admin/optimization/999999", True),
@@ -317,3 +319,55 @@ def test_every_page_fits_the_screen_and_the_dashboard_chart_draws_the_zones(serv
             context.close()
             browser.close()
     assert requested and not refused, f"requests left 127.0.0.1: {refused}"
+
+
+@pytest.fixture
+def served_alarm(tmp_path, monkeypatch):
+    """The app with an alarmed and an on-track production set (``alarmed_sets``) and users."""
+
+    def build() -> dict:
+        first, bad, good = alarmed_sets(_db, monkeypatch, seed=5, trades=(60, 40))
+        return {"users": make_users(), "first": first, "bad": bad}
+
+    yield from _serve(tmp_path, monkeypatch, build)
+
+
+OUTCOMES_CHART_JS = """() => {
+  const option = echarts.getInstanceByDom(document.getElementById('outcomes-chart')).getOption();
+  return Object.fromEntries(option.series.map(s => [s.name, s.data.length]));
+}"""
+
+
+def test_the_outcomes_page_draws_live_against_the_band_and_rolls_back(served_alarm):
+    """Dashboard's alarm-first board -> the alarmed slice's page: its chart drawn, two screens, Roll back (CSRF on)."""
+    base, errors = served_alarm["base"], []
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--no-first-run"])
+        page = browser.new_context(viewport=VIEWPORT).new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            _sign_in(page, base, served_alarm["users"]["admin"])
+            errors.clear()  # the sign-in page's favicon.ico 404
+            first_row = page.wait_for_selector("#monitor-board tbody tr")
+            assert "imbalance" in first_row.inner_text() and first_row.query_selector(".badge.monitor.alarm")
+            _shot(page, "outcomes-01-dashboard-board")
+            first_row.query_selector("a").click()
+            page.wait_for_selector("#outcomes-chart[data-loaded='1']")
+            drawn = page.evaluate(OUTCOMES_CHART_JS)
+            assert drawn["live"] == drawn["expected median"] == drawn["expected 5%–95%"] == 61  # trade 0..60
+            width, height = page.evaluate(
+                "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+            )
+            _shot(page, "outcomes-02-alarmed-slice")
+            assert width <= VIEWPORT["width"] and height <= 2 * VIEWPORT["height"], (width, height)
+            page.click("#suggestion button.rollback")
+            page.wait_for_selector(".flash")
+            assert "rolled back BTC/USDT 1d imbalance" in page.inner_text(".flash")
+            assert "/admin/outcomes?slice=" in page.url
+            _shot(page, "outcomes-03-rolled-back")
+            assert not errors, errors
+        finally:
+            browser.close()
+    active = parameter_sets.active_set(symbol="BTC/USDT", timeframe="1d", strategy="imbalance")
+    assert active["restored_from"] == served_alarm["first"]["id"]

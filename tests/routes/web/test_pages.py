@@ -43,6 +43,8 @@ def _routes(site) -> dict[str, str]:
         "/admin/patterns/duplicates": "admin",
         f"/admin/patterns/duplicates?market={SYMBOL}|{TIMEFRAME}": "admin",
         "/admin/data": "admin",
+        f"/admin/outcomes?slice={SYMBOL}|{TIMEFRAME}|macd": "admin",
+        "/admin/outcomes/monitor": "admin",
     }
 
 
@@ -289,6 +291,7 @@ def test_rollback_to_an_earlier_set(site):
     assert parameter_sets.active_set(**market)["params"]["rr_target"] == 3.0
     page = client.get("/admin/optimization/best").get_data(as_text=True)
     assert "Rollback to this" in page
+    assert f'href="/admin/outcomes?slice={SYMBOL}%7C{TIMEFRAME}%7Cimbalance"' in page
     response = client.post("/admin/optimization/best/rollback", data={**market, "to_set_id": first["id"]})
     assert response.status_code == 302
     assert parameter_sets.active_set(**market)["params"]["rr_target"] == 2.0
