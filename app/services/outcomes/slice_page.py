@@ -68,7 +68,7 @@ def _chart(row) -> dict[str, list[float]] | None:
     expectation, _ = monitor.expectation_for(row)
     if expectation is None:
         return None
-    return cumulative_r_paths(monitor.live_r(row.id), expectation)
+    return cumulative_r_paths(monitor.live_r(row), expectation)
 
 
 def _outcomes_page(market: dict[str, str], *, page: int) -> dict[str, Any]:
