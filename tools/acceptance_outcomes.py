@@ -1,6 +1,6 @@
 """Issue 23's acceptance run: sets chosen on earlier data, replayed on the following year, reconciled, monitored.
 
-    .venv/bin/python -m tools.acceptance_outcomes [CANDLE_DIR] [--pairs BTC,ETH] [--timeframes 1h,4h]
+    .venv/bin/python -m tools.acceptance_outcomes [CANDLE_DIR] [--pairs BTC,ETH] [--timeframes 1h,4h] [--keep FILE]
 
 1. A fresh SQLite file gets the shared candles of the pairs x timeframes.
 2. The weekly-style sweep: DEFAULT grids, every strategy, walk-forward, on
@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("candles", nargs="?", type=Path, default=default_data_dir())
     parser.add_argument("--pairs", default=",".join(SWEEP_PAIRS))
     parser.add_argument("--timeframes", default=",".join(TIMEFRAMES))
+    parser.add_argument("--keep", type=Path, default=None, help="Copy the SQLite file here (to look at the pages).")
     return parser.parse_args()
 
 
@@ -169,11 +171,13 @@ def main() -> None:
     timeframes = [t.strip() for t in args.timeframes.split(",") if t.strip()]
     files = [args.candles / f"{pair}_USDT-{tf}.csv.gz" for pair in pairs for tf in timeframes]
     symbols = [f"{pair}/USDT" for pair in pairs]
-    with fresh_app(files) as (app, _):
+    with fresh_app(files) as (app, db_path):
         gate = gate_decisions(symbols, timeframes)
         choose_sets(app, symbols, timeframes)
         replay_all(symbols, timeframes)
         print_table(gate, reconcile_all(symbols, timeframes))
+        if args.keep:
+            shutil.copyfile(db_path, args.keep)
 
 
 if __name__ == "__main__":
