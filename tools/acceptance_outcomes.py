@@ -24,7 +24,7 @@
 from __future__ import annotations
 
 import argparse
-import shutil
+import sqlite3
 import time
 from pathlib import Path
 
@@ -176,8 +176,9 @@ def main() -> None:
         choose_sets(app, symbols, timeframes)
         replay_all(symbols, timeframes)
         print_table(gate, reconcile_all(symbols, timeframes))
-        if args.keep:
-            shutil.copyfile(db_path, args.keep)
+        if args.keep:  # SQLite's backup API: a file copy would miss what is still in the WAL
+            with sqlite3.connect(db_path) as source, sqlite3.connect(args.keep) as target:
+                source.backup(target)
 
 
 if __name__ == "__main__":
