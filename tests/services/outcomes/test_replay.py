@@ -182,3 +182,15 @@ def test_a_set_with_regime_sets_trades_each_setup_with_its_own_candles_regime_in
     for detected_at, params in traded:
         assert params == by_label.get(labels[detected_at], by_label[None])
     assert len({repr(sorted(p.items())) for _, p in traded}) == 3  # the base and both regime sets traded
+    # A setup stored with another regime's parameters is a difference, even where its outcome is the same.
+    row = db.session.scalar(
+        select(SetupOutcome)
+        .where(SetupOutcome.strategy == strategy, SetupOutcome.detected_at >= applied_at)
+        .order_by(SetupOutcome.detected_at)
+        .limit(1)
+    )
+    other = next(p for p in by_label.values() if p != row.params)
+    row.params = dict(other)
+    db.session.commit()
+    check = reconciliation.reconcile(**SLICE, strategy=strategy, start=start.isoformat())
+    assert check["compared"] - check["matched"] == 1 and set(check["first_mismatch"]["fields"]) == {"params"}
