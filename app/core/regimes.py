@@ -19,6 +19,16 @@ A bar's regime label is ``"<volatility>-<trend>"`` (``"high-trending"``), or
 bar (``MarketRegimes.labels()[signal bar]``), so it is judged by what was
 known when it was taken; ``regime_metrics`` sums trades up per label
 (``code_metrics`` per regime code, the same without a string per trade).
+
+Trading by regime (``regime_parameters``): a set with regime sets trades a
+setup with the parameters of the regime at the setup's OWN detection bar
+(its label from the candles up to that bar's close; a regime without its own
+set, and ``unknown``, trade the base parameters). Per distinct parameter set
+P, setups are detected with P over the history and only those whose
+detection-bar regime maps to P are kept (``RegimeParameters.trades_at``):
+causal, and independent of when scans ran. The labels are prefix invariant
+(a bar's label never changes when candles are appended), and
+``current_regime`` is the newest bar's label.
 """
 
 from __future__ import annotations
@@ -177,6 +187,48 @@ def _per_group(names: list[str], group: np.ndarray, r_multiple: Sequence[float])
         for i, name in enumerate(names)
         if trades[i]
     }
+
+
+@dataclass(frozen=True)
+class RegimeParameters:
+    """One distinct parameter set of a set with regime sets, and the regimes it trades (``regime_parameters``)."""
+
+    params: dict[str, Any]
+    labels: tuple[str, ...]  # the regime labels trading ``params`` (the base: also ``unknown``)
+    regime: str | None  # the regime set's label (its first); None for the base parameters
+    _traded: np.ndarray  # bool per regime code + 1 (CODE_LABELS' order)
+
+    def trades_at(self, codes: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """Mask over setups detected at bars ``index``: the ones whose detection bar's regime trades ``params``."""
+        return self._traded[np.asarray(codes, dtype=np.intp)[np.asarray(index, dtype=np.intp)] + 1]
+
+
+def regime_parameters(base: dict[str, Any], regime_sets: dict[str, Any] | None) -> list[RegimeParameters]:
+    """The distinct parameter sets a set trades and the regimes of each (module docstring): the base first.
+
+    ``regime_sets``: label -> ``{"params": ...}`` (a production set's regime sets; None or empty: the base trades
+    every regime, one entry). A regime set equal to the base, or to another regime's, joins it.
+    """
+    entries: list[tuple[dict[str, Any], list[str], str | None]] = [(dict(base), [], None)]
+    for label in sorted(regime_sets or {}):
+        if label not in LABELS:
+            continue  # ``unknown`` (or a label no bar carries) has no own set: the base trades it
+        params = dict(regime_sets[label]["params"])
+        same = next((entry for entry in entries if entry[0] == params), None)
+        if same is None:
+            entries.append((params, [label], label))
+        else:
+            same[1].append(label)
+    own = {label for _, labels, regime in entries if regime is not None for label in labels}
+    entries[0][1].extend(label for label in CODE_LABELS.tolist() if label not in own)
+    result = []
+    for params, labels, regime in entries:
+        if not labels:
+            continue  # the base, when every regime has its own set
+        traded = np.isin(CODE_LABELS, labels)
+        ordered = tuple(label for label in CODE_LABELS.tolist() if label in labels)
+        result.append(RegimeParameters(params=params, labels=ordered, regime=regime, _traded=traded))
+    return result
 
 
 def current_regime(candles: pd.DataFrame, *, window: int = VOLATILITY_WINDOW) -> dict[str, Any]:

@@ -23,7 +23,17 @@ from app.core.engine import MarketArrays
 from app.evaluation.outcomes import INVALID, SKIPPED, Followed, outcome_states
 from app.strategies.base import SingleRun
 
-COMPARED = ("state", "filled_at_ns", "exited_at_ns", "exit_reason", "exit_price", "r_multiple", "bars_held")
+# ``params``: the parameters the setup was traded with, where both sides name them (None on both otherwise).
+COMPARED = (
+    "state",
+    "filled_at_ns",
+    "exited_at_ns",
+    "exit_reason",
+    "exit_price",
+    "r_multiple",
+    "bars_held",
+    "params",
+)
 
 
 @dataclass(frozen=True)

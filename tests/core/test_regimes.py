@@ -13,6 +13,7 @@ from app.core.regimes import (
     current_regime,
     market_regimes,
     regime_metrics,
+    regime_parameters,
     rolling_rank,
 )
 from app.evaluation.regime_evaluation import regime_sets
@@ -89,3 +90,24 @@ def test_rolling_rank_is_pandas_rolling_rank_with_ties_and_gaps(window):
     values[700:703] = np.nan
     expected = pd.Series(values).rolling(window, min_periods=window).rank(pct=True).to_numpy()
     np.testing.assert_allclose(rolling_rank(values, window), expected, rtol=0, atol=1e-12)
+
+
+def test_regime_parameters_map_every_regime_to_one_distinct_set():
+    base = {"rr_target": 2.0}
+    sets = {
+        "high-trending": {"params": {"rr_target": 3.0}},
+        "low-ranging": {"params": {"rr_target": 3.0}},  # the same as high-trending's: one entry
+        "normal-ranging": {"params": {"rr_target": 2.0}},  # the base's own: the base trades it
+    }
+    groups = regime_parameters(base, sets)
+    assert [(g.params, g.regime) for g in groups] == [(base, None), ({"rr_target": 3.0}, "high-trending")]
+    assert set(groups[1].labels) == {"high-trending", "low-ranging"}
+    assert set(groups[0].labels) == {UNKNOWN, *LABELS} - {"high-trending", "low-ranging"}
+    codes = np.array([-1, 0, 5, 1], np.int8)  # unknown, low-ranging, high-trending, low-trending
+    index = np.array([0, 1, 2, 3])
+    assert groups[0].trades_at(codes, index).tolist() == [True, False, False, True]
+    assert groups[1].trades_at(codes, index).tolist() == [False, True, True, False]
+    # Without regime sets (or only ``unknown``): the base trades every bar.
+    for none in (None, {}, {UNKNOWN: {"params": {"rr_target": 9.0}}}):
+        (only,) = regime_parameters(base, none)
+        assert only.params == base and only.trades_at(codes, index).all()

@@ -57,6 +57,7 @@ class ResolvedParameters:
     regime: str | None = None
     set_id: int | None = None
     provenance: dict[str, Any] | None = None  # ``app.services.params.provenance``: None for defaults
+    regime_sets: dict[str, Any] | None = None  # the production set's own sets per regime (base resolution only)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -179,6 +180,7 @@ def _production(row, regime: str | None) -> ResolvedParameters:
         confidence=confidence(metrics.get("in_sample"), metrics.get("out_of_sample")),
         set_id=row.id,
         provenance=set_card(row),
+        regime_sets=row.regime_sets or None,
     )
 
 

@@ -8,9 +8,11 @@ changes the next scan's levels, and every caller follows.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from app.core.regimes import RegimeParameters, regime_parameters
 from app.services.params.optimal_parameters import ResolvedParameters, get_parameters
 
 
@@ -29,3 +31,21 @@ def resolve_production(
     ``as_of`` (naive UTC): the set active at that time instead of now (the history replay).
     """
     return get_parameters(symbol=symbol, timeframe=timeframe, strategy=strategy, market=market, as_of=as_of)
+
+
+def production_by_regime(
+    *, symbol: str, timeframe: str, strategy: str, as_of: datetime | None = None
+) -> list[tuple[ResolvedParameters, RegimeParameters]]:
+    """Every distinct parameter set production trades for the slice, each with the regimes it trades.
+
+    The scanners' rule (``app.core.regimes``, docs/outcomes.md#trading-by-regime): a setup is traded with the
+    parameters of the regime at its own detection bar. The base set (or the defaults) first; one entry when the
+    active set carries no regime sets. Each entry's ``ResolvedParameters`` is what ``get_parameters`` resolves for
+    that regime (the set's id and source, the regime set's parameters).
+    """
+    base = resolve_production(symbol=symbol, timeframe=timeframe, strategy=strategy, as_of=as_of)
+    groups = regime_parameters(base.params, base.regime_sets)
+    return [
+        (base if group.regime is None else replace(base, params=dict(group.params), regime=group.regime), group)
+        for group in groups
+    ]

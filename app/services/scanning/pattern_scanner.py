@@ -13,6 +13,12 @@ exactly the patterns a backtest of the same candles sees. It then
    price reaches them (``zone_statuses`` rules; invalidated and expired are
    final, a mitigated zone can still be invalidated).
 
+Parameters: the production set's, by regime (``production_params.production_by_regime``,
+docs/outcomes.md#trading-by-regime): a pattern is stored with the parameters
+of the regime at its own detection candle (the set's own set for that regime,
+else the base), so what a scan stores does not depend on when scans ran. A
+set without regime sets detects once with its parameters.
+
 Running it twice on the same candles changes nothing.
 """
 
@@ -32,12 +38,12 @@ from app.core.indicators import wilder_atr
 from app.core.levels import production_level_arrays
 from app.core.patterns import STATUS_NAMES, PatternArrays, get_detector, zone_statuses
 from app.core.patterns.base import DIRECTION_CODES, DIRECTION_NAMES, PatternDetector
-from app.core.regimes import current_regime
+from app.core.regimes import candle_regimes
 from app.extensions import db
 from app.models import Pattern, Symbol
 from app.services.candles.candle_store import candles_until, check_timeframe, find_symbol
 from app.services.outcomes import tracker
-from app.services.params.production_params import resolve_production
+from app.services.params.production_params import production_by_regime
 from app.strategies import PATTERN, strategy_names
 
 FINAL_STATUSES = ("invalidated", "expired")
@@ -95,12 +101,16 @@ def scan_slice(
     report.candles = len(candles)
     if candles.empty:
         return [], report
-    resolved = resolve_production(
-        symbol=symbol, timeframe=timeframe, strategy=detector.pattern_type, market=current_regime(candles), as_of=until
-    )
-    params = resolved.params
+    by_regime = production_by_regime(symbol=symbol, timeframe=timeframe, strategy=detector.pattern_type, as_of=until)
+    codes = candle_regimes(candles).codes if len(by_regime) > 1 else None
     o, h, lo, c = (candles[col].to_numpy() for col in ("open", "high", "low", "close"))
-    found = detector.find(o, h, lo, c, min_zone_pct=params["min_zone_pct"], use_overlap=params["use_overlap"])
+    detections = []
+    for resolved, group in by_regime:
+        params = resolved.params
+        found = detector.find(o, h, lo, c, min_zone_pct=params["min_zone_pct"], use_overlap=params["use_overlap"])
+        if codes is not None:  # only the setups whose detection bar's regime trades these parameters
+            found = found.take(group.trades_at(codes, found.index))
+        detections.append((resolved, found))
     slice_filter = (
         Pattern.symbol_id == symbol_row.id,
         Pattern.timeframe == timeframe,
@@ -113,10 +123,15 @@ def scan_slice(
         if until is not None:
             # The replay: the overlap guard sees each zone's status as of ``until``, not as a later step left it.
             _update_statuses(detector, candles, open_stored, SliceScan(symbol, timeframe, detector.pattern_type))
-        new = _store_new(detector, symbol_row, timeframe, candles, found, known, open_stored, params, report)
-        _update_statuses(detector, candles, [*open_stored, *new], report)
         slice_key = {"symbol": symbol, "timeframe": timeframe, "strategy": detector.pattern_type}
-        tracker.register(new, resolved=resolved, **slice_key)
+        new = []
+        for resolved, found in detections:
+            stored = _store_new(
+                detector, symbol_row, timeframe, candles, found, known, open_stored, resolved.params, report
+            )
+            tracker.register(stored, resolved=resolved, **slice_key)
+            new.extend(stored)
+        _update_statuses(detector, candles, [*open_stored, *new], report)
         report.outcomes_changed = tracker.follow_slice(**slice_key, candles=candles)
         db.session.commit()
     except Exception:
@@ -143,7 +158,7 @@ def _store_new(detector, symbol_row, timeframe, candles, found, known, open_stor
     fresh = [i for i in range(len(found)) if (DIRECTION_NAMES[int(found.direction[i])], detected_at[i]) not in known]
     active = [p for p in open_stored if p.status == "active"]
     keep = [i for i in fresh if not _overlaps_active(detector, found, i, detected_at[i], active)]
-    report.skipped_overlap = len(fresh) - len(keep)
+    report.skipped_overlap += len(fresh) - len(keep)
     if not keep:
         return []
     chosen = found.take(np.asarray(keep, dtype=np.int64))

@@ -11,6 +11,13 @@ next open, which nobody knows yet, so its levels are indicative (computed as
 if it filled at the last close, ``indicator_base.pending_levels``). The next
 scan, once that candle opened, makes it ``entered`` with the final levels.
 Running a scan twice on the same candles changes nothing.
+
+Parameters: the production set's, by regime (``production_params.production_by_regime``,
+docs/outcomes.md#trading-by-regime): a signal is published with the parameters
+of the regime at its own signal candle (the set's own set for that regime,
+else the base); the candidates of all of them are followed through the one
+position walk together (``tracker.follow_slice``). A set without regime sets
+detects once with its parameters.
 """
 
 from __future__ import annotations
@@ -25,13 +32,13 @@ import pandas as pd
 from sqlalchemy import select
 
 from app.core.levels import TP3_EXTENSION
-from app.core.regimes import current_regime
+from app.core.regimes import candle_regimes
 from app.evaluation.backtest import market_arrays
 from app.extensions import db
 from app.models import Signal
 from app.services.candles.candle_store import candles_until, find_symbol
 from app.services.outcomes import tracker
-from app.services.params.production_params import resolve_production
+from app.services.params.production_params import production_by_regime
 from app.strategies import INDICATOR, get_strategy, strategy_names
 from app.strategies.indicator_base import pending_levels
 
@@ -67,49 +74,57 @@ def scan_signals(
     report.candles = len(candles)
     if candles.empty:
         return report
-    resolved = resolve_production(
-        symbol=symbol, timeframe=timeframe, strategy=strategy, market=current_regime(candles), as_of=until
-    )
-    params = resolved.params
+    by_regime = production_by_regime(symbol=symbol, timeframe=timeframe, strategy=strategy, as_of=until)
+    codes = candle_regimes(candles).codes if len(by_regime) > 1 else None
     market = market_arrays(candles)
-    levels = _levels(market, get_strategy(strategy).setups(market, params), params)
     slice_filter = (Signal.symbol_id == symbol_row.id, Signal.timeframe == timeframe, Signal.strategy == strategy)
     stored = {(s.direction, s.signal_at): s for s in db.session.scalars(select(Signal).where(*slice_filter))}
-    signal_at = list(candles.index[levels["index"]].tz_convert("UTC").tz_localize(None).to_pydatetime())
-    published = []
     try:
-        for k, when in enumerate(signal_at):
-            direction = DIRECTIONS[int(levels["direction"][k])]
-            values = {name: float(levels[name][k]) for name in ("entry", "stop_loss", "tp1", "tp2", "tp3")}
-            status = "pending" if levels["pending"][k] else "entered"
-            known = stored.get((direction, when))
-            if known is None:
-                signal = Signal(
-                    symbol_id=symbol_row.id,
-                    timeframe=timeframe,
-                    strategy=strategy,
-                    direction=direction,
-                    signal_at=when,
-                    status=status,
-                    **values,
-                )
-                db.session.add(signal)
-                published.append(signal)
-                report.new_by_direction[direction] += 1
-            elif known.status == "pending" and status == "entered":
-                known.status = status
-                for name, value in values.items():
-                    setattr(known, name, value)
-                report.entered += 1
-        db.session.flush()
         slice_key = {"symbol": symbol, "timeframe": timeframe, "strategy": strategy}
-        tracker.register(published, resolved=resolved, **slice_key)
+        for resolved, group in by_regime:
+            levels = _levels(market, get_strategy(strategy).setups(market, resolved.params), resolved.params)
+            if codes is not None:  # only the signals whose detection bar's regime trades these parameters
+                chosen = group.trades_at(codes, levels["index"])
+                levels = {name: values[chosen] for name, values in levels.items()}
+            published = _publish(symbol_row, timeframe, strategy, candles, levels, stored, report)
+            tracker.register(published, resolved=resolved, **slice_key)
         report.outcomes_changed = tracker.follow_slice(**slice_key, candles=candles)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     return report
+
+
+def _publish(symbol_row, timeframe, strategy, candles, levels, stored, report) -> list[Signal]:
+    """Store the signals of ``levels`` not stored yet, make stored pending ones entered; return the new ones."""
+    signal_at = list(candles.index[levels["index"]].tz_convert("UTC").tz_localize(None).to_pydatetime())
+    published = []
+    for k, when in enumerate(signal_at):
+        direction = DIRECTIONS[int(levels["direction"][k])]
+        values = {name: float(levels[name][k]) for name in ("entry", "stop_loss", "tp1", "tp2", "tp3")}
+        status = "pending" if levels["pending"][k] else "entered"
+        known = stored.get((direction, when))
+        if known is None:
+            signal = Signal(
+                symbol_id=symbol_row.id,
+                timeframe=timeframe,
+                strategy=strategy,
+                direction=direction,
+                signal_at=when,
+                status=status,
+                **values,
+            )
+            db.session.add(signal)
+            published.append(signal)
+            report.new_by_direction[direction] += 1
+        elif known.status == "pending" and status == "entered":
+            known.status = status
+            for name, value in values.items():
+                setattr(known, name, value)
+            report.entered += 1
+    db.session.flush()
+    return published
 
 
 def _levels(market, setups, params) -> dict[str, np.ndarray]:

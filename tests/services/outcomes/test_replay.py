@@ -1,10 +1,15 @@
-"""History replay: steps give the outcomes of one scan of all, reconcile exactly; a re-run changes nothing."""
+"""History replay: steps give the outcomes of one scan of all, reconcile exactly; a re-run changes nothing; a set
+with regime sets trades each setup with its own candle's regime, whatever the steps."""
 
+from collections import Counter
+
+import pandas as pd
 import pytest
 from sqlalchemy import delete, select
 
 from app.core.candles import read_candles_csv
 from app.core.patterns import get_detector
+from app.core.regimes import candle_regimes
 from app.errors import AppError
 from app.models import Pattern, ProductionParameterSet, SetupOutcome, Signal
 from app.services.candles import candle_store
@@ -40,11 +45,12 @@ def btc_daily(db, bundled_dir):
     return candles
 
 
-def _outcomes(db, strategy: str) -> list[tuple]:
+def _outcomes(db, strategy: str, *, with_params: bool = False) -> list[tuple]:
     rows = db.session.scalars(
         select(SetupOutcome).where(SetupOutcome.strategy == strategy).order_by(SetupOutcome.detected_at)
     )
-    return [tuple(getattr(r, name) for name in FIELDS) for r in rows]
+    fields = (*FIELDS, "params") if with_params else FIELDS
+    return [tuple(getattr(r, name) for name in fields) for r in rows]
 
 
 def _patterns(db) -> list[tuple]:
@@ -126,3 +132,65 @@ def test_bad_input_is_refused_before_anything_is_written(db, btc_daily, kwargs, 
     with pytest.raises(AppError, match=message):
         replay.replay(symbol, timeframe, **kwargs)
     assert db.session.scalar(select(SetupOutcome.id).limit(1)) is None
+
+
+REGIME_CHANGES = {  # per strategy: what its regime sets change (detection and levels)
+    "imbalance": {"rr_target": 3.0, "min_zone_pct": 0.3},
+    "order_block": {"rr_target": 3.0, "min_zone_pct": 0.3},
+    "liquidity_sweep": {"rr_target": 3.0, "sl_buffer_pct": 20.0},
+    "ema_cross": {"rr_target": 3.0, "stop_value": 2.5},
+    "macd": {"fast": 8, "slow": 21, "rr_target": 3.0},
+}
+
+
+def _apply_regime_set(db, candles, strategy: str, *, applied_at) -> dict:
+    """Apply a set whose two most frequent regimes after ``applied_at`` have their own sets (one each)."""
+    labels = candle_regimes(candles).labels()
+    later = labels[candles.index.tz_convert("UTC").tz_localize(None) > applied_at]
+    common = [label for label, _ in Counter(later.tolist()).most_common() if label != "unknown"][:2]
+    base = parameter_sets.default_params(strategy)
+    sets = {
+        common[0]: {"params": base | REGIME_CHANGES[strategy], "metrics": {"trades": 40, "expectancy_r": 0.2}},
+        common[1]: {"params": base | {"rr_target": 1.5}, "metrics": {"trades": 40, "expectancy_r": 0.1}},
+    }
+    applied = parameter_sets.apply_set(
+        **SLICE, strategy=strategy, params=base, source="manual", actor="test", reason="test", regime_sets=sets
+    )
+    db.session.get(ProductionParameterSet, applied["id"]).applied_at = applied_at
+    db.session.commit()
+    return {label: chosen["params"] for label, chosen in sets.items()} | {None: base}
+
+
+@pytest.mark.parametrize("strategy", strategy_names())
+def test_a_set_with_regime_sets_trades_each_setup_with_its_own_candles_regime_in_any_steps(db, btc_daily, strategy):
+    start = btc_daily.index[len(btc_daily) // 2]
+    applied_at = (start - pd.Timedelta(minutes=1)).tz_localize(None).to_pydatetime()
+    by_label = _apply_regime_set(db, btc_daily, strategy, applied_at=applied_at)
+    stepped = {}
+    for step in (6, 25):
+        _clear(db)
+        replay.replay(**SLICE, start=start.isoformat(), strategies=[strategy], step=step)
+        stepped[step] = _outcomes(db, strategy, with_params=True)
+        check = reconciliation.reconcile(**SLICE, strategy=strategy, start=start.isoformat())
+        assert check["identical"], check["first_mismatch"]
+        assert check["compared"] == sum(row[1] >= applied_at for row in stepped[step])
+    assert stepped[6] == stepped[25]
+    # Every set-produced setup carries the parameters of the regime at its own detection candle.
+    labels = pd.Series(candle_regimes(btc_daily).labels(), index=btc_daily.index.tz_convert("UTC").tz_localize(None))
+    traded = [(row[1], row[-1]) for row in stepped[6] if row[4] is not None]
+    assert len(traded) > 10
+    for detected_at, params in traded:
+        assert params == by_label.get(labels[detected_at], by_label[None])
+    assert len({repr(sorted(p.items())) for _, p in traded}) == 3  # the base and both regime sets traded
+    # A setup stored with another regime's parameters is a difference, even where its outcome is the same.
+    row = db.session.scalar(
+        select(SetupOutcome)
+        .where(SetupOutcome.strategy == strategy, SetupOutcome.detected_at >= applied_at)
+        .order_by(SetupOutcome.detected_at)
+        .limit(1)
+    )
+    other = next(p for p in by_label.values() if p != row.params)
+    row.params = dict(other)
+    db.session.commit()
+    check = reconciliation.reconcile(**SLICE, strategy=strategy, start=start.isoformat())
+    assert check["compared"] - check["matched"] == 1 and set(check["first_mismatch"]["fields"]) == {"params"}

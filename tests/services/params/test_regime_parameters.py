@@ -1,5 +1,5 @@
 """Regimes through the loop: the job reports per-regime metrics, the service serves a regime's own set only
-when the job evaluated one, and the scanner trades the set of the current regime."""
+when the job evaluated one, and the scanner trades each signal with the set of its own candle's regime."""
 
 import json
 
@@ -9,7 +9,7 @@ from params_helpers import BETTER, DEFAULTS, good, stored_job
 from sqlalchemy import select
 
 from app.core.candles import read_candles_csv
-from app.core.regimes import current_regime
+from app.core.regimes import candle_regimes, current_regime
 from app.errors import ValidationError
 from app.evaluation.slice_eval import expand_details
 from app.models import OptimizationRun, OptimizationSlice, Signal
@@ -107,13 +107,17 @@ def test_current_market_and_the_get_command(db, btc_4h, runner):
     assert json.loads(runner.invoke(args=[*args, "--base"]).output)["params"]["rr_target"] == 2.0
 
 
-def test_the_scanner_trades_the_current_regimes_set(db, btc_4h):
+def test_the_scanner_trades_each_signal_with_its_own_candles_regimes_set(db, btc_4h):
     label = market_context("BTC/USDT", "4h")["regime"]
     _apply_with_regime(label, get_parameters(**SLICE).params | {"rr_target": 3.0})
     signal_scanner.scan_signals(symbol="BTC/USDT", timeframe="4h", strategy="macd")
     entered = db.session.scalars(select(Signal).where(Signal.status == "entered")).all()
     entry, stop, tp2 = (np.array([getattr(s, n) for s in entered]) for n in ("entry", "stop_loss", "tp2"))
-    np.testing.assert_allclose(np.abs(tp2 - entry) / np.abs(entry - stop), 3.0)
+    labels = candle_regimes(btc_4h).labels()
+    at = btc_4h.index.tz_convert("UTC").tz_localize(None).get_indexer([s.signal_at for s in entered])
+    expected = np.where(labels[at] == label, 3.0, 2.0)  # the regime at the signal's own candle, else the base
+    assert {2.0, 3.0} <= set(expected.tolist())
+    np.testing.assert_allclose(np.abs(tp2 - entry) / np.abs(entry - stop), expected)
 
 
 def test_the_auto_tuner_keeps_only_regime_sets_that_differ_from_the_base(db):
