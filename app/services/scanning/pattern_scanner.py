@@ -35,7 +35,7 @@ from app.core.patterns.base import DIRECTION_CODES, DIRECTION_NAMES, PatternDete
 from app.core.regimes import current_regime
 from app.extensions import db
 from app.models import Pattern, Symbol
-from app.services.candles.candle_store import candles_until, check_timeframe, find_symbol
+from app.services.candles.candle_store import candles_until, check_timeframe, find_symbol, load_candles
 from app.services.outcomes import tracker
 from app.services.params.production_params import resolve_production
 from app.strategies import PATTERN, strategy_names
@@ -87,8 +87,12 @@ def scan_slice(
     timeframe: str,
     until: datetime | None = None,
     history: pd.DataFrame | None = None,
+    follow: bool = True,
 ) -> tuple[list[Pattern], SliceScan]:
-    """``scan_detector`` that also returns what the scan did (the history replay's counts)."""
+    """``scan_detector`` that also returns what the scan did (the history replay's counts).
+
+    ``follow=False``: publish only; the caller follows the slice's outcomes (``tracker.follow_all``, the whole scan).
+    """
     report = SliceScan(symbol=symbol, timeframe=timeframe, pattern_type=detector.pattern_type)
     symbol_row = find_symbol(symbol)
     candles = candles_until(symbol, timeframe, until=until, history=history)
@@ -117,7 +121,8 @@ def scan_slice(
         _update_statuses(detector, candles, [*open_stored, *new], report)
         slice_key = {"symbol": symbol, "timeframe": timeframe, "strategy": detector.pattern_type}
         tracker.register(new, resolved=resolved, **slice_key)
-        report.outcomes_changed = tracker.follow_slice(**slice_key, candles=candles)
+        if follow:
+            report.outcomes_changed = tracker.follow_slice(**slice_key, candles=candles)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -250,13 +255,17 @@ def scan(
     (resuming from the last stored candle of each slice).
     """
     symbols, timeframes = scan_scope(symbol=symbol, timeframe=timeframe)
-    reports = []
+    reports, scanned = [], {}
     for name in symbols:
         for tf in timeframes:
             if fetch:
                 _fetch_latest(name, tf, log)
+            history = load_candles(name, tf)  # once for every pattern type of the slice
             for pattern_type in strategy_names(PATTERN):
-                _, report = scan_slice(get_detector(pattern_type), symbol=name, timeframe=tf)
+                _, report = scan_slice(
+                    get_detector(pattern_type), symbol=name, timeframe=tf, history=history, follow=False
+                )
+                scanned[(name, tf, pattern_type)] = (report, history)
                 if report.candles or (symbol and timeframe):
                     reports.append(report)
                 if report.candles:
@@ -270,6 +279,7 @@ def scan(
                         report.new_by_direction["bearish"],
                         dict(report.status_changes) or "none",
                     )
+    tracker.follow_scanned(scanned)
     logger.info(
         "pattern scan done: %d symbol(s) x %d timeframe(s), %d new patterns",
         len(symbols),

@@ -29,7 +29,7 @@ from app.core.regimes import current_regime
 from app.evaluation.backtest import market_arrays
 from app.extensions import db
 from app.models import Signal
-from app.services.candles.candle_store import candles_until, find_symbol
+from app.services.candles.candle_store import candles_until, find_symbol, load_candles
 from app.services.outcomes import tracker
 from app.services.params.production_params import resolve_production
 from app.strategies import INDICATOR, get_strategy, strategy_names
@@ -53,13 +53,20 @@ class SignalScan:
 
 
 def scan_signals(
-    *, symbol: str, timeframe: str, strategy: str, until: datetime | None = None, history: pd.DataFrame | None = None
+    *,
+    symbol: str,
+    timeframe: str,
+    strategy: str,
+    until: datetime | None = None,
+    history: pd.DataFrame | None = None,
+    follow: bool = True,
 ) -> SignalScan:
     """Publish the signals of one slice with the production parameters; return what changed.
 
     ``until`` (naive UTC, the history replay): see only the candles opened up
     to then and trade the set active then; None (live): every stored candle, the active set.
     ``history``: the slice's stored candles loaded once by the caller (the replay), else read here.
+    ``follow=False``: publish only; the caller follows the slice's outcomes (``tracker.follow_all``, the whole scan).
     """
     report = SignalScan(symbol=symbol, timeframe=timeframe, strategy=strategy)
     symbol_row = find_symbol(symbol)
@@ -104,7 +111,8 @@ def scan_signals(
         db.session.flush()
         slice_key = {"symbol": symbol, "timeframe": timeframe, "strategy": strategy}
         tracker.register(published, resolved=resolved, **slice_key)
-        report.outcomes_changed = tracker.follow_slice(**slice_key, candles=candles)
+        if follow:
+            report.outcomes_changed = tracker.follow_slice(**slice_key, candles=candles)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -139,11 +147,15 @@ def _levels(market, setups, params) -> dict[str, np.ndarray]:
 
 def scan_all(*, symbols: list[str], timeframes: list[str]) -> list[SignalScan]:
     """Scan every indicator strategy over the given symbols and timeframes (the hourly scan's second half)."""
-    reports = []
+    reports, scanned = [], {}
     for symbol in symbols:
         for timeframe in timeframes:
+            history = load_candles(symbol, timeframe)  # once for every strategy of the slice
             for strategy in strategy_names(INDICATOR):
-                report = scan_signals(symbol=symbol, timeframe=timeframe, strategy=strategy)
+                report = scan_signals(
+                    symbol=symbol, timeframe=timeframe, strategy=strategy, history=history, follow=False
+                )
+                scanned[(symbol, timeframe, strategy)] = (report, history)
                 if report.candles:
                     reports.append(report)
                     logger.info(
@@ -156,4 +168,5 @@ def scan_all(*, symbols: list[str], timeframes: list[str]) -> list[SignalScan]:
                         report.new_by_direction["short"],
                         report.entered,
                     )
+    tracker.follow_scanned(scanned)
     return reports
