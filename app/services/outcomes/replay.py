@@ -21,14 +21,24 @@ before anything is written.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from sqlalchemy import select
 
 from app.core.patterns import get_detector
+from app.core.patterns.base import DIRECTION_NAMES
+from app.core.regimes import candle_regimes
 from app.errors import ValidationError
+from app.evaluation.backtest import market_arrays
+from app.extensions import db
+from app.models import Pattern, Signal
 from app.services.candles.candle_store import check_timeframe, find_symbol, load_candles
+from app.services.params.production_params import resolve_production
 from app.services.scanning import pattern_scanner, signal_scanner
 from app.strategies import PATTERN, get_strategy, strategy_names
 
@@ -44,6 +54,7 @@ class ReplayReport:
     end: str
     steps: int = 0
     candles: int = 0
+    scans: dict[str, int] = field(default_factory=dict)
     new_setups: dict[str, int] = field(default_factory=dict)
     outcomes_changed: dict[str, int] = field(default_factory=dict)
 
@@ -80,6 +91,110 @@ def step_ends(stamps: pd.DatetimeIndex, *, start: pd.Timestamp, end: pd.Timestam
         return window
     ends = window[step - 1 :: step]
     return ends if len(ends) and ends[-1] == window[-1] else ends.append(window[-1:])
+
+
+def _scan(name: str, *, symbol: str, timeframe: str, until: datetime, history: pd.DataFrame) -> tuple[int, int]:
+    """One production scan of one strategy as of ``until``; return (new setups, outcomes changed)."""
+    if get_strategy(name).kind == PATTERN:
+        new, scanned = pattern_scanner.scan_slice(
+            get_detector(name), symbol=symbol, timeframe=timeframe, until=until, history=history
+        )
+        return len(new), scanned.outcomes_changed
+    scanned = signal_scanner.scan_signals(
+        symbol=symbol, timeframe=timeframe, strategy=name, until=until, history=history
+    )
+    return sum(scanned.new_by_direction.values()), scanned.outcomes_changed
+
+
+class PublishWatch:
+    """Whether a strategy's scan as of a step could publish anything: its setups detected once over the whole history.
+
+    Detection is causal (prefix invariance is tested for every strategy): the
+    setups a scan of the candles up to position ``k`` finds are the whole
+    history's with index <= ``k``, for the same parameters. The parameters are
+    the ones the scan resolves then (the set applied by ``until``, with the
+    regime of candle ``k``, itself causal); each parameter set is detected once.
+    A pattern scan publishes only a pattern found by then and not stored; a
+    signal scan only a usable signal not stored, one on candle ``k`` itself
+    (pending, its levels indicative), or a stored pending signal entering.
+    """
+
+    def __init__(self, name: str, *, symbol: str, timeframe: str, history: pd.DataFrame) -> None:
+        self.name, self.symbol, self.timeframe = name, symbol, timeframe
+        self.kind = get_strategy(name).kind
+        self.history = history
+        self.naive = list(history.index.tz_convert("UTC").tz_localize(None).to_pydatetime())
+        self.regimes = candle_regimes(history)
+        self.market = market_arrays(history) if self.kind != PATTERN else None
+        self.detected: dict[str, tuple[np.ndarray, np.ndarray, list[tuple]]] = {}
+        self.unstored: dict[str, np.ndarray] = {}  # per parameter set: its setups not stored (since the last scan)
+        self.stored_changed()
+
+    def stored_changed(self) -> None:
+        """A scan ran: read the stored setups' identities again."""
+        self.stored, self.pending = stored_identities(self.name, symbol=self.symbol, timeframe=self.timeframe)
+        self.unstored.clear()
+
+    def may_publish(self, k: int, *, until: datetime) -> bool:
+        params = resolve_production(
+            symbol=self.symbol,
+            timeframe=self.timeframe,
+            strategy=self.name,
+            market={"regime": self.regimes.at(k)["regime"]},
+            as_of=until,
+        ).params
+        key = json.dumps(params, sort_keys=True, default=str)
+        if key not in self.detected:
+            self.detected[key] = self._detect(params)
+        index, usable, identities = self.detected[key]
+        if key not in self.unstored:
+            self.unstored[key] = np.array([identity not in self.stored for identity in identities], np.bool_)
+        fresh = self.unstored[key]
+        if self.kind == PATTERN:
+            return bool(np.any(fresh & (index <= k)))
+        return self.pending or bool(np.any(fresh & ((usable & (index < k)) | (index == k))))
+
+    def _detect(self, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, list[tuple]]:
+        """(index, usable levels, identity) of every setup over the whole history."""
+        if self.kind == PATTERN:
+            o, h, lo, c = (self.history[col].to_numpy() for col in ("open", "high", "low", "close"))
+            found = get_detector(self.name).find(
+                o, h, lo, c, min_zone_pct=params["min_zone_pct"], use_overlap=params["use_overlap"]
+            )
+            return found.index, np.ones(len(found), np.bool_), self._identities(found, DIRECTION_NAMES)
+        setups = get_strategy(self.name).setups(self.market, params)
+        usable = np.isfinite(setups.entry) & np.isfinite(setups.stop) & np.isfinite(setups.target)
+        return setups.index, usable, self._identities(setups, signal_scanner.DIRECTIONS)
+
+    def _identities(self, found, names: dict[int, str]) -> list[tuple]:
+        """What the scanners store a setup under: (direction name, detection candle's open time)."""
+        return [(names[int(d)], self.naive[int(i)]) for d, i in zip(found.direction, found.index, strict=True)]
+
+
+def stored_identities(name: str, *, symbol: str, timeframe: str) -> tuple[set[tuple], bool]:
+    """The stored setups' identities (direction, detection candle) of a slice, and whether a signal is pending."""
+    symbol_id = find_symbol(symbol).id
+    if get_strategy(name).kind == PATTERN:
+        where = (Pattern.symbol_id == symbol_id, Pattern.timeframe == timeframe, Pattern.pattern_type == name)
+        return set(map(tuple, db.session.execute(select(Pattern.direction, Pattern.detected_at).where(*where)))), False
+    where = (Signal.symbol_id == symbol_id, Signal.timeframe == timeframe, Signal.strategy == name)
+    rows = db.session.execute(select(Signal.direction, Signal.signal_at, Signal.status).where(*where)).all()
+    return {(d, at) for d, at, _ in rows}, any(status == "pending" for _, _, status in rows)
+
+
+def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, ends: pd.DatetimeIndex) -> None:
+    """Scan the steps that could publish something, and the first and last (see the module doc)."""
+    slice_key = {"symbol": report.symbol, "timeframe": report.timeframe}
+    watch = PublishWatch(name, **slice_key, history=history)
+    untils = list(ends.tz_convert("UTC").tz_localize(None).to_pydatetime())
+    positions = history.index.searchsorted(ends)
+    for s, (until, k) in enumerate(zip(untils, positions, strict=True)):
+        if s in (0, len(untils) - 1) or watch.may_publish(int(k), until=until):
+            new, changed = _scan(name, **slice_key, until=until, history=history)
+            report.new_setups[name] += new
+            report.outcomes_changed[name] += changed
+            report.scans[name] += 1
+            watch.stored_changed()
 
 
 def replay(
@@ -121,24 +236,12 @@ def replay(
     )
     report.new_setups = dict.fromkeys(names, 0)
     report.outcomes_changed = dict.fromkeys(names, 0)
-    detectors = {name: get_detector(name) for name in names if get_strategy(name).kind == PATTERN}
-    for until in ends.tz_convert("UTC").tz_localize(None).to_pydatetime():
-        for name in names:
-            if name in detectors:
-                new, scanned = pattern_scanner.scan_slice(
-                    detectors[name], symbol=symbol, timeframe=timeframe, until=until, history=history
-                )
-                report.new_setups[name] += len(new)
-                report.outcomes_changed[name] += scanned.outcomes_changed
-            else:
-                scanned = signal_scanner.scan_signals(
-                    symbol=symbol, timeframe=timeframe, strategy=name, until=until, history=history
-                )
-                report.new_setups[name] += sum(scanned.new_by_direction.values())
-                report.outcomes_changed[name] += scanned.outcomes_changed
-        report.steps += 1
+    report.scans = dict.fromkeys(names, 0)
+    for name in names:
+        _replay_strategy(name, report, history=history, ends=ends)
+    report.steps = len(ends)
     log(
         f"replayed {symbol} {timeframe} {report.start} .. {report.end}: {report.steps} step(s) of {step} candle(s), "
-        f"new setups {report.new_setups}"
+        f"scans {report.scans}, new setups {report.new_setups}"
     )
     return report
