@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
+from app.core.costs import TAKER
 from app.core.patterns import get_detector
 from app.core.patterns.base import DIRECTION_NAMES
 from app.core.regimes import candle_regimes
@@ -183,18 +184,32 @@ def stored_identities(name: str, *, symbol: str, timeframe: str) -> tuple[set[tu
 
 
 def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, ends: pd.DatetimeIndex) -> None:
-    """Scan the steps that could publish something, and the first and last (see the module doc)."""
+    """Scan the steps that could publish something, and the first and last (see the module doc).
+
+    A strategy trading one position at a time also scans the step before each
+    of those, so its walk meets the outcomes it would have met step by step.
+    """
     slice_key = {"symbol": report.symbol, "timeframe": report.timeframe}
     watch = PublishWatch(name, **slice_key, history=history)
     untils = list(ends.tz_convert("UTC").tz_localize(None).to_pydatetime())
     positions = history.index.searchsorted(ends)
-    for s, (until, k) in enumerate(zip(untils, positions, strict=True)):
-        if s in (0, len(untils) - 1) or watch.may_publish(int(k), until=until):
-            new, changed = _scan(name, **slice_key, until=until, history=history)
-            report.new_setups[name] += new
-            report.outcomes_changed[name] += changed
-            report.scans[name] += 1
-            watch.stored_changed()
+    one_position = get_strategy(name).entry_order == TAKER
+    scanned = -1  # the last step scanned
+
+    def scan(s: int) -> None:
+        nonlocal scanned
+        new, changed = _scan(name, **slice_key, until=untils[s], history=history)
+        report.new_setups[name] += new
+        report.outcomes_changed[name] += changed
+        report.scans[name] += 1
+        scanned = s
+        watch.stored_changed()
+
+    for s, k in enumerate(positions):
+        if s in (0, len(untils) - 1) or watch.may_publish(int(k), until=untils[s]):
+            if one_position and scanned < s - 1:
+                scan(s - 1)
+            scan(s)
 
 
 def replay(
