@@ -121,7 +121,8 @@ def section_outcomes_replay(data_dir: Path) -> None:
                 seconds, cpu = time.perf_counter() - start, time.process_time() - start_cpu
                 tracked = db.session.scalar(select(func.count()).select_from(SetupOutcome))
                 print(
-                    f"  {name:16s} step {step:3d}: {report.steps:5,d} scans over {report.candles:,} candles, "
+                    f"  {name:16s} step {step:3d}: {report.steps:,d} steps, {report.scans[name]:,d} scans, "
+                    f"{report.candles:,} candles, "
                     f"{tracked:,} outcomes, {seconds:6.2f} s wall, {cpu:6.2f} s CPU, target < {REPLAY_TARGET_S:.0f} s: "
                     f"{_verdict(seconds, REPLAY_TARGET_S)}"
                 )

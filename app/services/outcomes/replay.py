@@ -94,16 +94,12 @@ def step_ends(stamps: pd.DatetimeIndex, *, start: pd.Timestamp, end: pd.Timestam
     return ends if len(ends) and ends[-1] == window[-1] else ends.append(window[-1:])
 
 
-def _scan(name: str, *, symbol: str, timeframe: str, until: datetime, history: pd.DataFrame) -> tuple[int, int]:
-    """One production scan of one strategy as of ``until``; return (new setups, outcomes changed)."""
+def _scan(name: str, **scan: Any) -> tuple[int, int]:
+    """One production scan of one strategy (``scan``: the scanner's keywords); return (new setups, outcomes changed)."""
     if get_strategy(name).kind == PATTERN:
-        new, scanned = pattern_scanner.scan_slice(
-            get_detector(name), symbol=symbol, timeframe=timeframe, until=until, history=history
-        )
+        new, scanned = pattern_scanner.scan_slice(get_detector(name), **scan)
         return len(new), scanned.outcomes_changed
-    scanned = signal_scanner.scan_signals(
-        symbol=symbol, timeframe=timeframe, strategy=name, until=until, history=history
-    )
+    scanned = signal_scanner.scan_signals(strategy=name, **scan)
     return sum(scanned.new_by_direction.values()), scanned.outcomes_changed
 
 
@@ -141,7 +137,7 @@ class PublishWatch:
             symbol=self.symbol,
             timeframe=self.timeframe,
             strategy=self.name,
-            market={"regime": self.regimes.at(k)["regime"]},
+            market=self.regime(k),
             as_of=until,
         ).params
         key = json.dumps(params, sort_keys=True, default=str)
@@ -154,6 +150,10 @@ class PublishWatch:
         if self.kind == PATTERN:
             return bool(np.any(fresh & (index <= k)))
         return self.pending or bool(np.any(fresh & ((usable & (index < k)) | (index == k))))
+
+    def regime(self, k: int) -> dict[str, Any]:
+        """``current_regime`` of the candles up to position ``k``, from the whole history's (causal)."""
+        return {**self.regimes.at(k), "as_of": self.history.index[k].isoformat()}
 
     def _detect(self, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, list[tuple]]:
         """(index, usable levels, identity) of every setup over the whole history."""
@@ -198,7 +198,8 @@ def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, 
 
     def scan(s: int) -> None:
         nonlocal scanned
-        new, changed = _scan(name, **slice_key, until=untils[s], history=history)
+        k = int(positions[s])
+        new, changed = _scan(name, **slice_key, until=untils[s], history=history, regime=watch.regime(k))
         report.new_setups[name] += new
         report.outcomes_changed[name] += changed
         report.scans[name] += 1

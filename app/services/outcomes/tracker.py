@@ -35,6 +35,7 @@ from app.evaluation.outcomes import CLOSED, OPEN, WAITING, follow_setups
 from app.extensions import db
 from app.models import OptimizationJob, Pattern, ProductionParameterSet, SetupOutcome, Signal
 from app.models._time import utcnow
+from app.services.candles.candle_store import candle_positions
 from app.strategies import get_strategy
 
 FOLLOWED_STATES = (WAITING, OPEN)
@@ -133,15 +134,9 @@ def follow_scanned(scanned: Mapping[SliceKey, tuple[Any, pd.DataFrame]]) -> None
 def _follow_rows(rows: list[SetupOutcome], candles: pd.DataFrame) -> int:
     if not rows or candles.empty:
         return 0
-    stamps = candles.index
-    detected = pd.DatetimeIndex([r.detected_at for r in rows]).tz_localize("UTC")
-    positions = stamps.searchsorted(detected)
+    positions = candle_positions(candles, [r.detected_at for r in rows])
     # A setup whose detection candle is not stored (history pruned) cannot be followed: left as it is.
-    pairs = [
-        (r, int(k))
-        for r, k, when in zip(rows, positions, detected, strict=True)
-        if k < len(stamps) and stamps[k] == when
-    ]
+    pairs = [(r, int(k)) for r, k in zip(rows, positions.tolist(), strict=True) if k >= 0]
     if not pairs:
         return 0
     start = min(k for _, k in pairs)  # the engine looks forward only: a window from the oldest setup is exact

@@ -35,7 +35,13 @@ from app.core.patterns.base import DIRECTION_CODES, DIRECTION_NAMES, PatternDete
 from app.core.regimes import current_regime
 from app.extensions import db
 from app.models import Pattern, Symbol
-from app.services.candles.candle_store import candles_until, check_timeframe, find_symbol, load_candles
+from app.services.candles.candle_store import (
+    candle_positions,
+    candles_until,
+    check_timeframe,
+    find_symbol,
+    load_candles,
+)
 from app.services.outcomes import tracker
 from app.services.params.production_params import resolve_production
 from app.strategies import PATTERN, strategy_names
@@ -88,10 +94,12 @@ def scan_slice(
     until: datetime | None = None,
     history: pd.DataFrame | None = None,
     follow: bool = True,
+    regime: dict | None = None,
 ) -> tuple[list[Pattern], SliceScan]:
     """``scan_detector`` that also returns what the scan did (the history replay's counts).
 
     ``follow=False``: publish only; the caller follows the slice's outcomes (``tracker.follow_all``, the whole scan).
+    ``regime``: ``current_regime`` of the candles scanned when the caller has it (the replay), else computed here.
     """
     report = SliceScan(symbol=symbol, timeframe=timeframe, pattern_type=detector.pattern_type)
     symbol_row = find_symbol(symbol)
@@ -100,7 +108,11 @@ def scan_slice(
     if candles.empty:
         return [], report
     resolved = resolve_production(
-        symbol=symbol, timeframe=timeframe, strategy=detector.pattern_type, market=current_regime(candles), as_of=until
+        symbol=symbol,
+        timeframe=timeframe,
+        strategy=detector.pattern_type,
+        market=regime if regime is not None else current_regime(candles),
+        as_of=until,
     )
     params = resolved.params
     o, h, lo, c = (candles[col].to_numpy() for col in ("open", "high", "low", "close"))
@@ -201,12 +213,9 @@ def _overlaps_active(detector, found: PatternArrays, i: int, detected_at, active
 def _update_statuses(detector, candles: pd.DataFrame, patterns: list[Pattern], report: SliceScan) -> None:
     if not patterns:
         return
-    stamps = candles.index.tz_convert("UTC").tz_localize(None)
-    positions = stamps.searchsorted([p.detected_at for p in patterns])
+    positions = candle_positions(candles, [p.detected_at for p in patterns])
     # A pattern whose candle is no longer stored cannot be followed; leave it as it is.
-    followable = [
-        (p, int(k)) for p, k in zip(patterns, positions, strict=True) if k < len(stamps) and stamps[k] == p.detected_at
-    ]
+    followable = [(p, int(k)) for p, k in zip(patterns, positions.tolist(), strict=True) if k >= 0]
     if not followable:
         return
     codes, at = zone_statuses(
@@ -223,7 +232,7 @@ def _update_statuses(detector, candles: pd.DataFrame, patterns: list[Pattern], r
         status = STATUS_NAMES[code]
         if status != pattern.status:
             pattern.status = status
-            pattern.status_changed_at = stamps[min(bar, len(stamps) - 1)].to_pydatetime()
+            pattern.status_changed_at = _naive_utc(candles.index[[min(bar, len(candles) - 1)]])[0]
             report.status_changes[status] += 1
 
 

@@ -60,6 +60,7 @@ def scan_signals(
     until: datetime | None = None,
     history: pd.DataFrame | None = None,
     follow: bool = True,
+    regime: dict | None = None,
 ) -> SignalScan:
     """Publish the signals of one slice with the production parameters; return what changed.
 
@@ -67,6 +68,7 @@ def scan_signals(
     to then and trade the set active then; None (live): every stored candle, the active set.
     ``history``: the slice's stored candles loaded once by the caller (the replay), else read here.
     ``follow=False``: publish only; the caller follows the slice's outcomes (``tracker.follow_all``, the whole scan).
+    ``regime``: ``current_regime`` of the candles scanned when the caller has it (the replay), else computed here.
     """
     report = SignalScan(symbol=symbol, timeframe=timeframe, strategy=strategy)
     symbol_row = find_symbol(symbol)
@@ -75,7 +77,11 @@ def scan_signals(
     if candles.empty:
         return report
     resolved = resolve_production(
-        symbol=symbol, timeframe=timeframe, strategy=strategy, market=current_regime(candles), as_of=until
+        symbol=symbol,
+        timeframe=timeframe,
+        strategy=strategy,
+        market=regime if regime is not None else current_regime(candles),
+        as_of=until,
     )
     params = resolved.params
     market = market_arrays(candles)
