@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import select
 
 from app.core.costs import TAKER, resolve_costs
 from app.evaluation.backtest import DEFAULT_MAX_WAIT_BARS, market_arrays
@@ -156,6 +156,10 @@ def _in_scope(keys: list[SliceKey]) -> tuple:
     return tuple(column.in_(sorted({key[i] for key in keys})) for i, column in enumerate(SLICE_COLUMNS))
 
 
+def _slice_filter(key: SliceKey) -> tuple:
+    return tuple(column == value for column, value in zip(SLICE_COLUMNS, key, strict=True))
+
+
 def _followed(keys: list[SliceKey]) -> dict[SliceKey, list[SetupOutcome]]:
     """The followed rows of each slice in detection order, after the one-position seed of a taker strategy."""
     if not keys:
@@ -184,26 +188,15 @@ def _seeds(rows: dict[SliceKey, list[SetupOutcome]]) -> dict[SliceKey, SetupOutc
     firsts = {key: group[0].detected_at for key, group in rows.items() if get_strategy(key[2]).entry_order == TAKER}
     if not firsts:
         return {}
-    before_first = or_(
-        *(
-            and_(
-                *(column == value for column, value in zip(SLICE_COLUMNS, key, strict=True)),
-                SetupOutcome.detected_at < first,
-            )
-            for key, first in firsts.items()
-        )
-    )
-    newest_first = func.row_number().over(
-        partition_by=SLICE_COLUMNS, order_by=(SetupOutcome.detected_at.desc(), SetupOutcome.id.desc())
-    )
-    ranked = (
-        select(SetupOutcome.id, newest_first.label("rank"))
-        .where(*_in_scope(list(firsts)), SetupOutcome.state == CLOSED, before_first)
-        .subquery()
-    )
-    seeds = db.session.scalars(
-        select(SetupOutcome).where(SetupOutcome.id.in_(select(ranked.c.id).where(ranked.c.rank == 1)))
-    )
+    newest_before = [
+        select(SetupOutcome.id)
+        .where(*_slice_filter(key), SetupOutcome.state == CLOSED, SetupOutcome.detected_at < first)
+        .order_by(SetupOutcome.detected_at.desc(), SetupOutcome.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        for key, first in firsts.items()
+    ]
+    seeds = db.session.scalars(select(SetupOutcome).where(SetupOutcome.id.in_(newest_before)))
     return {_slice_of(seed): seed for seed in seeds}
 
 
