@@ -124,13 +124,20 @@ class PublishWatch:
         self.regimes = candle_regimes(history)
         self.market = market_arrays(history) if self.kind != PATTERN else None
         self.detected: dict[str, tuple[np.ndarray, np.ndarray, list[tuple]]] = {}
-        self.unstored: dict[str, np.ndarray] = {}  # per parameter set: its setups not stored (since the last scan)
+        self.unstored: dict[str, np.ndarray] = {}  # per parameter set: its setups not stored
+        self.stored: set[tuple] = set()
+        self.last_id = 0
         self.stored_changed()
 
     def stored_changed(self) -> None:
-        """A scan ran: read the stored setups' identities again."""
-        self.stored, self.pending = stored_identities(self.name, symbol=self.symbol, timeframe=self.timeframe)
-        self.unstored.clear()
+        """A scan ran: add the setups it stored (rows are never deleted during a replay)."""
+        rows, self.pending = stored_since(
+            self.name, symbol=self.symbol, timeframe=self.timeframe, after_id=self.last_id
+        )
+        if rows:
+            self.stored.update((direction, at) for _, direction, at in rows)
+            self.last_id = max(row[0] for row in rows)
+            self.unstored.clear()
 
     def may_publish(self, k: int, *, until: datetime) -> bool:
         params = resolve_production(
@@ -172,15 +179,20 @@ class PublishWatch:
         return [(names[int(d)], self.naive[int(i)]) for d, i in zip(found.direction, found.index, strict=True)]
 
 
-def stored_identities(name: str, *, symbol: str, timeframe: str) -> tuple[set[tuple], bool]:
-    """The stored setups' identities (direction, detection candle) of a slice, and whether a signal is pending."""
+def stored_since(name: str, *, symbol: str, timeframe: str, after_id: int) -> tuple[list[tuple], bool]:
+    """The slice's setups stored with an id above ``after_id`` as (id, direction, detection candle), and whether
+    a signal is pending."""
     symbol_id = find_symbol(symbol).id
     if get_strategy(name).kind == PATTERN:
         where = (Pattern.symbol_id == symbol_id, Pattern.timeframe == timeframe, Pattern.pattern_type == name)
-        return set(map(tuple, db.session.execute(select(Pattern.direction, Pattern.detected_at).where(*where)))), False
+        rows = db.session.execute(
+            select(Pattern.id, Pattern.direction, Pattern.detected_at).where(*where, Pattern.id > after_id)
+        )
+        return [tuple(row) for row in rows], False
     where = (Signal.symbol_id == symbol_id, Signal.timeframe == timeframe, Signal.strategy == name)
-    rows = db.session.execute(select(Signal.direction, Signal.signal_at, Signal.status).where(*where)).all()
-    return {(d, at) for d, at, _ in rows}, any(status == "pending" for _, _, status in rows)
+    rows = db.session.execute(select(Signal.id, Signal.direction, Signal.signal_at).where(*where, Signal.id > after_id))
+    pending = db.session.scalar(select(Signal.id).where(*where, Signal.status == "pending").limit(1))
+    return [tuple(row) for row in rows], pending is not None
 
 
 def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, ends: pd.DatetimeIndex) -> None:
