@@ -1,12 +1,35 @@
 """Replay a slice's stored history as if it were live: the scanners, step by step, with the sets of that time.
 
 From ``start`` to ``end`` (default: the newest stored candle), every
-``step``-th stored candle (and the last one) ends a step; each step runs the
-production scanners (``pattern_scanner.scan_detector`` /
+``step``-th stored candle (and the last one) ends a step; a step runs the
+production scanners (``pattern_scanner.scan_slice`` /
 ``signal_scanner.scan_signals``) with ``until`` = that candle's open time, so
 they see only the candles opened up to then and trade the production set
-applied by then (``parameter_sets.row_as_of``; none: the defaults). The
-tracker follows each published setup exactly as it would have live.
+applied by then (``parameter_sets.row_as_of``; none: the defaults) with the
+regime of that candle. The tracker follows each published setup exactly as
+it would have live.
+
+Only the steps that can change what is stored are scanned (docs/outcomes.md#history-replay):
+
+- the first step (it publishes the history before ``start``) and the last;
+- a step whose scan could publish a setup (``PublishWatch``): detection is
+  causal (prefix invariance is tested for every strategy), so the setups a
+  scan of the candles up to step end ``k`` finds are those of one detection
+  over the whole history with index <= ``k``, for the parameters that scan
+  resolves (one detection per parameter set met); a step is scanned if one
+  of them is not stored (a signal: with usable levels, or on candle ``k``
+  itself, pending), or a stored signal is pending (it enters);
+- for a strategy trading one position at a time (market orders), also the
+  step before each such step: its one-position walk meets a setup published
+  after a set change (back-dated: the new set's own history) with the
+  outcomes a step-by-step replay still followed then.
+
+A step in between only follows and updates statuses, and both come out the
+same later (the engine and ``zone_statuses`` look forward from the detection
+bar only; candles in pieces = all at once), so the stored patterns, signals
+and outcomes are those of a scan at every step (tested for every strategy,
+across a set change, against scans at every step). Only the counts of
+intermediate changes (``outcomes_changed``) and ``updated_at`` differ.
 
 Idempotent: the scanners store a setup once (identity: slice, direction,
 detection candle) and a closed outcome is final, so running a replay again
