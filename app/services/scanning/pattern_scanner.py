@@ -128,9 +128,10 @@ def scan_slice(
     try:
         if until is not None:
             # The replay: the overlap guard sees each zone's status as of ``until``, not as a later step left it.
-            _update_statuses(detector, candles, open_stored, SliceScan(symbol, timeframe, detector.pattern_type))
+            _update_statuses(detector, candles, open_stored, report)
         new = _store_new(detector, symbol_row, timeframe, candles, found, known, open_stored, params, report)
-        _update_statuses(detector, candles, [*open_stored, *new], report)
+        # The replay's stored zones are up to date already (the same candles): only the new ones are left.
+        _update_statuses(detector, candles, new if until is not None else [*open_stored, *new], report)
         slice_key = {"symbol": symbol, "timeframe": timeframe, "strategy": detector.pattern_type}
         tracker.register(new, resolved=resolved, **slice_key)
         if follow:
