@@ -87,7 +87,12 @@ def scan_signals(
     market = market_arrays(candles)
     levels = _levels(market, get_strategy(strategy).setups(market, params), params)
     slice_filter = (Signal.symbol_id == symbol_row.id, Signal.timeframe == timeframe, Signal.strategy == strategy)
-    stored = {(s.direction, s.signal_at): s for s in db.session.scalars(select(Signal).where(*slice_filter))}
+    # Identities of everything stored (light tuples), ORM objects only for the pending signals (they may enter).
+    stored = set(map(tuple, db.session.execute(select(Signal.direction, Signal.signal_at).where(*slice_filter))))
+    pending = {
+        (s.direction, s.signal_at): s
+        for s in db.session.scalars(select(Signal).where(*slice_filter, Signal.status == "pending"))
+    }
     signal_at = list(candles.index[levels["index"]].tz_convert("UTC").tz_localize(None).to_pydatetime())
     published = []
     try:
@@ -95,8 +100,7 @@ def scan_signals(
             direction = DIRECTIONS[int(levels["direction"][k])]
             values = {name: float(levels[name][k]) for name in ("entry", "stop_loss", "tp1", "tp2", "tp3")}
             status = "pending" if levels["pending"][k] else "entered"
-            known = stored.get((direction, when))
-            if known is None:
+            if (direction, when) not in stored:
                 signal = Signal(
                     symbol_id=symbol_row.id,
                     timeframe=timeframe,
@@ -109,7 +113,7 @@ def scan_signals(
                 db.session.add(signal)
                 published.append(signal)
                 report.new_by_direction[direction] += 1
-            elif known.status == "pending" and status == "entered":
+            elif (known := pending.get((direction, when))) is not None and status == "entered":
                 known.status = status
                 for name, value in values.items():
                     setattr(known, name, value)
