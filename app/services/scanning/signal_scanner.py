@@ -98,7 +98,6 @@ def scan_signals(
     try:
         for k, when in enumerate(signal_at):
             direction = DIRECTIONS[int(levels["direction"][k])]
-            values = {name: float(levels[name][k]) for name in ("entry", "stop_loss", "tp1", "tp2", "tp3")}
             status = "pending" if levels["pending"][k] else "entered"
             if (direction, when) not in stored:
                 signal = Signal(
@@ -108,14 +107,14 @@ def scan_signals(
                     direction=direction,
                     signal_at=when,
                     status=status,
-                    **values,
+                    **_values(levels, k),
                 )
                 db.session.add(signal)
                 published.append(signal)
                 report.new_by_direction[direction] += 1
             elif (known := pending.get((direction, when))) is not None and status == "entered":
                 known.status = status
-                for name, value in values.items():
+                for name, value in _values(levels, k).items():
                     setattr(known, name, value)
                 report.entered += 1
         db.session.flush()
@@ -128,6 +127,10 @@ def scan_signals(
         db.session.rollback()
         raise
     return report
+
+
+def _values(levels: dict[str, np.ndarray], k: int) -> dict[str, float]:
+    return {name: float(levels[name][k]) for name in ("entry", "stop_loss", "tp1", "tp2", "tp3")}
 
 
 def _levels(market, setups, params) -> dict[str, np.ndarray]:
