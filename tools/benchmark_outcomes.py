@@ -13,7 +13,9 @@ a transaction rolled back. Target < 50 ms.
 ``outcomes_replay``: ``replay.replay`` of one year of BTC/USDT 1h candles
 (2024-09-20 .. 2025-09-19, after all earlier history as warm-up) for one
 slice per strategy, in steps of ``REPLAY_STEPS`` candles, each on an empty
-outcome table. Target < 5 s.
+outcome table; printed: the steps and the scans run (only the steps that can
+change what is stored are scanned, docs/outcomes.md#history-replay), wall and
+CPU time. Target < 5 s.
 """
 
 from __future__ import annotations
