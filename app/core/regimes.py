@@ -155,6 +155,12 @@ def candle_regimes(candles: pd.DataFrame, *, window: int = VOLATILITY_WINDOW) ->
     )
 
 
+def regime_codes(candles: pd.DataFrame, *, known: np.ndarray | None = None) -> np.ndarray:
+    """The regime code of every candle of ``candles``; ``known``: the codes of a longer history starting with
+    the same candles (causal, so its prefix is exact), else computed."""
+    return known[: len(candles)] if known is not None else candle_regimes(candles).codes
+
+
 def regime_metrics(regimes: Sequence[str], r_multiple: Sequence[float]) -> dict[str, dict[str, Any]]:
     """Per regime label (one per trade, of its signal bar): trades, win rate, expectancy (net R) and total R."""
     names, inverse = np.unique(np.asarray(regimes, dtype=str), return_inverse=True)

@@ -340,6 +340,16 @@ def candles_until(
     return history if end is None else history.loc[:end]
 
 
+def candle_positions(candles: pd.DataFrame, when: list[datetime]) -> np.ndarray:
+    """The position in ``candles`` of the candle opened at each ``when`` (naive UTC); -1 where it is not stored."""
+    stamps = candles.index.as_unit("ns").asi8
+    wanted = pd.DatetimeIndex(when).as_unit("ns").asi8
+    positions = np.searchsorted(stamps, wanted)
+    inside = positions < len(stamps)
+    found = inside & (stamps[np.where(inside, positions, 0)] == wanted) if len(stamps) else inside
+    return np.where(found, positions, -1)
+
+
 def count_candles(
     symbol: str,
     timeframe: str,

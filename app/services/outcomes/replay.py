@@ -1,12 +1,36 @@
 """Replay a slice's stored history as if it were live: the scanners, step by step, with the sets of that time.
 
 From ``start`` to ``end`` (default: the newest stored candle), every
-``step``-th stored candle (and the last one) ends a step; each step runs the
-production scanners (``pattern_scanner.scan_detector`` /
+``step``-th stored candle (and the last one) ends a step; a step runs the
+production scanners (``pattern_scanner.scan_slice`` /
 ``signal_scanner.scan_signals``) with ``until`` = that candle's open time, so
 they see only the candles opened up to then and trade the production set
-applied by then (``parameter_sets.row_as_of``; none: the defaults). The
-tracker follows each published setup exactly as it would have live.
+applied by then (``parameter_sets.row_as_of``; none: the defaults), each
+setup with the parameters of the regime at its own detection candle
+(docs/outcomes.md#trading-by-regime). The tracker follows each published setup exactly as
+it would have live.
+
+Only the steps that can change what is stored are scanned (docs/outcomes.md#history-replay):
+
+- the first step (it publishes the history before ``start``) and the last;
+- a step whose scan could publish a setup (``PublishWatch``): detection is
+  causal (prefix invariance is tested for every strategy), so the setups a
+  scan of the candles up to step end ``k`` finds are those of one detection
+  over the whole history with index <= ``k``, for the parameters that scan
+  resolves (one detection per parameter set met); a step is scanned if one
+  of them is not stored (a signal: with usable levels, or on candle ``k``
+  itself, pending), or a stored signal is pending (it enters);
+- for a strategy trading one position at a time (market orders), also the
+  step before each such step: its one-position walk meets a setup published
+  after a set change (back-dated: the new set's own history) with the
+  outcomes a step-by-step replay still followed then.
+
+A step in between only follows and updates statuses, and both come out the
+same later (the engine and ``zone_statuses`` look forward from the detection
+bar only; candles in pieces = all at once), so the stored patterns, signals
+and outcomes are those of a scan at every step (tested for every strategy,
+across a set change, against scans at every step). Only the counts of
+intermediate changes (``outcomes_changed``) and ``updated_at`` differ.
 
 Idempotent: the scanners store a setup once (identity: slice, direction,
 detection candle) and a closed outcome is final, so running a replay again
@@ -21,14 +45,25 @@ before anything is written.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from sqlalchemy import select
 
+from app.core.costs import TAKER
 from app.core.patterns import get_detector
+from app.core.patterns.base import DIRECTION_NAMES
+from app.core.regimes import candle_regimes
 from app.errors import ValidationError
+from app.evaluation.backtest import market_arrays
+from app.extensions import db
+from app.models import Pattern, Signal
 from app.services.candles.candle_store import check_timeframe, find_symbol, load_candles
+from app.services.params.production_params import production_by_regime
 from app.services.scanning import pattern_scanner, signal_scanner
 from app.strategies import PATTERN, get_strategy, strategy_names
 
@@ -44,6 +79,7 @@ class ReplayReport:
     end: str
     steps: int = 0
     candles: int = 0
+    scans: dict[str, int] = field(default_factory=dict)
     new_setups: dict[str, int] = field(default_factory=dict)
     outcomes_changed: dict[str, int] = field(default_factory=dict)
 
@@ -80,6 +116,144 @@ def step_ends(stamps: pd.DatetimeIndex, *, start: pd.Timestamp, end: pd.Timestam
         return window
     ends = window[step - 1 :: step]
     return ends if len(ends) and ends[-1] == window[-1] else ends.append(window[-1:])
+
+
+def _scan(name: str, **scan: Any) -> tuple[int, int]:
+    """One production scan of one strategy (``scan``: the scanner's keywords); return (new setups, outcomes changed)."""
+    if get_strategy(name).kind == PATTERN:
+        new, scanned = pattern_scanner.scan_slice(get_detector(name), **scan)
+        return len(new), scanned.outcomes_changed
+    scanned = signal_scanner.scan_signals(strategy=name, **scan)
+    return sum(scanned.new_by_direction.values()), scanned.outcomes_changed
+
+
+class PublishWatch:
+    """Whether a strategy's scan as of a step could publish anything: its setups detected once over the whole history.
+
+    Detection is causal (prefix invariance is tested for every strategy): the
+    setups a scan of the candles up to position ``k`` finds are the whole
+    history's with index <= ``k``, for the same parameters. The parameters are
+    the ones the scan resolves then (the set applied by ``until``; with regime
+    sets, each setup those of its own candle's regime, itself causal); each
+    set of parameters is detected once.
+    A pattern scan publishes only a pattern found by then and not stored; a
+    signal scan only a usable signal not stored, one on candle ``k`` itself
+    (pending, its levels indicative), or a stored pending signal entering.
+    """
+
+    def __init__(self, name: str, *, symbol: str, timeframe: str, history: pd.DataFrame) -> None:
+        self.name, self.symbol, self.timeframe = name, symbol, timeframe
+        self.kind = get_strategy(name).kind
+        self.history = history
+        self.naive = list(history.index.tz_convert("UTC").tz_localize(None).to_pydatetime())
+        self.regimes = candle_regimes(history).codes  # causal: every scan's prefix is exact
+        self.market = market_arrays(history) if self.kind != PATTERN else None
+        self.detected: dict[str, tuple[np.ndarray, np.ndarray, list[tuple]]] = {}
+        self.unstored: dict[str, np.ndarray] = {}  # per parameter set: its setups not stored
+        self.stored: set[tuple] = set()
+        self.last_id = 0
+        self.stored_changed()
+
+    def stored_changed(self) -> None:
+        """A scan ran: add the setups it stored (rows are never deleted during a replay)."""
+        rows, self.pending = stored_since(
+            self.name, symbol=self.symbol, timeframe=self.timeframe, after_id=self.last_id
+        )
+        if rows:
+            self.stored.update((direction, at) for _, direction, at in rows)
+            self.last_id = max(row[0] for row in rows)
+            self.unstored.clear()
+
+    def may_publish(self, k: int, *, until: datetime) -> bool:
+        by_regime = production_by_regime(symbol=self.symbol, timeframe=self.timeframe, strategy=self.name, as_of=until)
+        key = json.dumps([(r.params, g.labels) for r, g in by_regime], sort_keys=True, default=str)
+        if key not in self.detected:
+            self.detected[key] = self._detect_by_regime(by_regime)
+        index, usable, identities = self.detected[key]
+        if key not in self.unstored:
+            self.unstored[key] = np.array([identity not in self.stored for identity in identities], np.bool_)
+        fresh = self.unstored[key]
+        if self.kind == PATTERN:
+            return bool(np.any(fresh & (index <= k)))
+        return self.pending or bool(np.any(fresh & ((usable & (index < k)) | (index == k))))
+
+    def _detect_by_regime(self, by_regime) -> tuple[np.ndarray, np.ndarray, list[tuple]]:
+        """What the scanners publish over the whole history: per parameter set, its detections at the bars whose
+        regime trades it (docs/outcomes.md#trading-by-regime)."""
+        parts = []
+        for resolved, group in by_regime:
+            index, usable, identities = self._detect(resolved.params)
+            if len(by_regime) > 1:
+                chosen = group.trades_at(self.regimes, index)
+                index, usable = index[chosen], usable[chosen]
+                identities = [identity for identity, keep in zip(identities, chosen, strict=True) if keep]
+            parts.append((index, usable, identities))
+        return (
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+            [identity for p in parts for identity in p[2]],
+        )
+
+    def _detect(self, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, list[tuple]]:
+        """(index, usable levels, identity) of every setup over the whole history."""
+        if self.kind == PATTERN:
+            o, h, lo, c = (self.history[col].to_numpy() for col in ("open", "high", "low", "close"))
+            found = get_detector(self.name).find(
+                o, h, lo, c, min_zone_pct=params["min_zone_pct"], use_overlap=params["use_overlap"]
+            )
+            return found.index, np.ones(len(found), np.bool_), self._identities(found, DIRECTION_NAMES)
+        setups = get_strategy(self.name).setups(self.market, params)
+        usable = np.isfinite(setups.entry) & np.isfinite(setups.stop) & np.isfinite(setups.target)
+        return setups.index, usable, self._identities(setups, signal_scanner.DIRECTIONS)
+
+    def _identities(self, found, names: dict[int, str]) -> list[tuple]:
+        """What the scanners store a setup under: (direction name, detection candle's open time)."""
+        return [(names[int(d)], self.naive[int(i)]) for d, i in zip(found.direction, found.index, strict=True)]
+
+
+def stored_since(name: str, *, symbol: str, timeframe: str, after_id: int) -> tuple[list[tuple], bool]:
+    """The slice's setups stored with an id above ``after_id`` as (id, direction, detection candle), and whether
+    a signal is pending."""
+    symbol_id = find_symbol(symbol).id
+    if get_strategy(name).kind == PATTERN:
+        where = (Pattern.symbol_id == symbol_id, Pattern.timeframe == timeframe, Pattern.pattern_type == name)
+        rows = db.session.execute(
+            select(Pattern.id, Pattern.direction, Pattern.detected_at).where(*where, Pattern.id > after_id)
+        )
+        return [tuple(row) for row in rows], False
+    where = (Signal.symbol_id == symbol_id, Signal.timeframe == timeframe, Signal.strategy == name)
+    rows = db.session.execute(select(Signal.id, Signal.direction, Signal.signal_at).where(*where, Signal.id > after_id))
+    pending = db.session.scalar(select(Signal.id).where(*where, Signal.status == "pending").limit(1))
+    return [tuple(row) for row in rows], pending is not None
+
+
+def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, ends: pd.DatetimeIndex) -> None:
+    """Scan the steps that could publish something, and the first and last (see the module doc).
+
+    A strategy trading one position at a time also scans the step before each
+    of those, so its walk meets the outcomes it would have met step by step.
+    """
+    slice_key = {"symbol": report.symbol, "timeframe": report.timeframe}
+    watch = PublishWatch(name, **slice_key, history=history)
+    untils = list(ends.tz_convert("UTC").tz_localize(None).to_pydatetime())
+    positions = history.index.searchsorted(ends)
+    one_position = get_strategy(name).entry_order == TAKER
+    scanned = -1  # the last step scanned
+
+    def scan(s: int) -> None:
+        nonlocal scanned
+        new, changed = _scan(name, **slice_key, until=untils[s], history=history, regimes=watch.regimes)
+        report.new_setups[name] += new
+        report.outcomes_changed[name] += changed
+        report.scans[name] += 1
+        scanned = s
+        watch.stored_changed()
+
+    for s, k in enumerate(positions):
+        if s in (0, len(untils) - 1) or watch.may_publish(int(k), until=untils[s]):
+            if one_position and scanned < s - 1:
+                scan(s - 1)
+            scan(s)
 
 
 def replay(
@@ -121,24 +295,12 @@ def replay(
     )
     report.new_setups = dict.fromkeys(names, 0)
     report.outcomes_changed = dict.fromkeys(names, 0)
-    detectors = {name: get_detector(name) for name in names if get_strategy(name).kind == PATTERN}
-    for until in ends.tz_convert("UTC").tz_localize(None).to_pydatetime():
-        for name in names:
-            if name in detectors:
-                new, scanned = pattern_scanner.scan_slice(
-                    detectors[name], symbol=symbol, timeframe=timeframe, until=until, history=history
-                )
-                report.new_setups[name] += len(new)
-                report.outcomes_changed[name] += scanned.outcomes_changed
-            else:
-                scanned = signal_scanner.scan_signals(
-                    symbol=symbol, timeframe=timeframe, strategy=name, until=until, history=history
-                )
-                report.new_setups[name] += sum(scanned.new_by_direction.values())
-                report.outcomes_changed[name] += scanned.outcomes_changed
-        report.steps += 1
+    report.scans = dict.fromkeys(names, 0)
+    for name in names:
+        _replay_strategy(name, report, history=history, ends=ends)
+    report.steps = len(ends)
     log(
         f"replayed {symbol} {timeframe} {report.start} .. {report.end}: {report.steps} step(s) of {step} candle(s), "
-        f"new setups {report.new_setups}"
+        f"scans {report.scans}, new setups {report.new_setups}"
     )
     return report

@@ -2,8 +2,12 @@
 
 The scanners call ``register`` for each pattern or signal they publish (with
 the resolved parameters that produced it: source, production set id,
-parameters, the set's cost model) and ``follow_slice`` with the candles they
-just scanned. Following updates only outcomes not closed yet (``waiting``,
+parameters, the set's cost model) and follow with the candles they just
+scanned: the hourly scan (``pattern_scanner.scan``, ``signal_scanner.scan_all``)
+publishes every slice first and then follows them all at once
+(``follow_scanned`` / ``follow_all``: three queries whatever the number of
+slices); a single slice's scan (the replay, tests) runs ``follow_slice``, the
+same code for one slice. Following updates only outcomes not closed yet (``waiting``,
 ``open``): a closed outcome is final, and the engine's rules look forward
 from the detection bar only, so following on every new candle, in pieces, or
 once over the whole history stores the same outcomes. Running a scan twice
@@ -17,6 +21,7 @@ levels when it enters).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -30,11 +35,14 @@ from app.evaluation.outcomes import CLOSED, OPEN, WAITING, follow_setups
 from app.extensions import db
 from app.models import OptimizationJob, Pattern, ProductionParameterSet, SetupOutcome, Signal
 from app.models._time import utcnow
+from app.services.candles.candle_store import candle_positions
 from app.strategies import get_strategy
 
 FOLLOWED_STATES = (WAITING, OPEN)
 PATTERN_KIND, SIGNAL_KIND = "pattern", "signal"
 DIRECTION_SIGNS = {"bullish": 1, "long": 1, "bearish": -1, "short": -1}
+SLICE_COLUMNS = (SetupOutcome.symbol, SetupOutcome.timeframe, SetupOutcome.strategy)
+SliceKey = tuple[str, str, str]
 
 
 def set_costs(set_id: int | None) -> dict[str, float]:
@@ -92,49 +100,104 @@ def register(setups: list[Pattern | Signal], *, resolved: Any, symbol: str, time
 
 def follow_slice(*, symbol: str, timeframe: str, strategy: str, candles: pd.DataFrame) -> int:
     """Follow the slice's outcomes not closed yet over ``candles`` (its stored history); return how many changed."""
-    rows = _followed(symbol, timeframe, strategy)
+    key = (symbol, timeframe, strategy)
+    return follow_all({key: candles})[key]
+
+
+def follow_all(candles: Mapping[SliceKey, pd.DataFrame]) -> dict[SliceKey, int]:
+    """Follow the outcomes not closed yet of every slice (symbol, timeframe, strategy) over its candles.
+
+    Three queries whatever the number of slices (the followed rows, the
+    one-position seeds, the entered signals' levels), then the same pure
+    following per slice as ``follow_slice``; return how many changed per slice.
+    """
+    followed = _followed(list(candles))
+    return {key: _follow_rows(followed.get(key, []), frame) for key, frame in candles.items()}
+
+
+def follow_scanned(scanned: Mapping[SliceKey, tuple[Any, pd.DataFrame]]) -> None:
+    """Follow the outcomes of every slice a scan published (``follow_all``), commit, count them in its report.
+
+    ``scanned``: slice (symbol, timeframe, strategy) -> (its scan report, which has ``outcomes_changed``;
+    the candles it scanned).
+    """
+    try:
+        changed = follow_all({key: candles for key, (_, candles) in scanned.items()})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    for key, (report, _) in scanned.items():
+        report.outcomes_changed = changed[key]
+
+
+def _follow_rows(rows: list[SetupOutcome], candles: pd.DataFrame) -> int:
     if not rows or candles.empty:
         return 0
-    stamps = candles.index.tz_convert("UTC").tz_localize(None)
-    positions = stamps.searchsorted([r.detected_at for r in rows])
+    positions = candle_positions(candles, [r.detected_at for r in rows])
     # A setup whose detection candle is not stored (history pruned) cannot be followed: left as it is.
-    pairs = [
-        (r, int(k)) for r, k in zip(rows, positions, strict=True) if k < len(stamps) and stamps[k] == r.detected_at
-    ]
+    pairs = [(r, int(k)) for r, k in zip(rows, positions.tolist(), strict=True) if k >= 0]
     if not pairs:
         return 0
     start = min(k for _, k in pairs)  # the engine looks forward only: a window from the oldest setup is exact
-    window = candles.iloc[start:]
-    market = market_arrays(window)
-    changed = 0
+    market = market_arrays(candles.iloc[start:])
     by_order: dict[str, list] = {}
     for row, k in pairs:
         by_order.setdefault(row.entry_order, []).append((row, k - start))
-    for entry_order, group in by_order.items():
-        changed += _follow_group(market, group, entry_order)
-    return changed
+    return sum(_follow_group(market, group, entry_order) for entry_order, group in by_order.items())
 
 
-def _followed(symbol: str, timeframe: str, strategy: str) -> list[SetupOutcome]:
-    where = (SetupOutcome.symbol == symbol, SetupOutcome.timeframe == timeframe, SetupOutcome.strategy == strategy)
-    rows = list(
-        db.session.scalars(
-            select(SetupOutcome)
-            .where(*where, SetupOutcome.state.in_(FOLLOWED_STATES))
-            .order_by(SetupOutcome.detected_at)
-        )
+def _slice_of(row: SetupOutcome) -> SliceKey:
+    return (row.symbol, row.timeframe, row.strategy)
+
+
+def _in_scope(keys: list[SliceKey]) -> tuple:
+    """A filter covering every slice of ``keys`` (and maybe more: callers keep only their slices)."""
+    return tuple(column.in_(sorted({key[i] for key in keys})) for i, column in enumerate(SLICE_COLUMNS))
+
+
+def _slice_filter(key: SliceKey) -> tuple:
+    return tuple(column == value for column, value in zip(SLICE_COLUMNS, key, strict=True))
+
+
+def _followed(keys: list[SliceKey]) -> dict[SliceKey, list[SetupOutcome]]:
+    """The followed rows of each slice in detection order, after the one-position seed of a taker strategy."""
+    if not keys:
+        return {}
+    wanted = set(keys)
+    rows: dict[SliceKey, list[SetupOutcome]] = {}
+    query = (
+        select(SetupOutcome)
+        .where(*_in_scope(keys), SetupOutcome.state.in_(FOLLOWED_STATES))
+        .order_by(SetupOutcome.detected_at, SetupOutcome.id)
     )
-    if rows and get_strategy(strategy).entry_order == TAKER:
-        # One position at a time: the walk starts from the last trade already closed (its exit frees the position).
-        seed = db.session.scalar(
-            select(SetupOutcome)
-            .where(*where, SetupOutcome.state == CLOSED, SetupOutcome.detected_at < rows[0].detected_at)
-            .order_by(SetupOutcome.detected_at.desc())
-            .limit(1)
-        )
-        rows = ([seed] if seed is not None else []) + rows
-    _refresh_signal_levels([r for r in rows if r.setup_kind == SIGNAL_KIND and r.state == WAITING])
+    for row in db.session.scalars(query):
+        if _slice_of(row) in wanted:
+            rows.setdefault(_slice_of(row), []).append(row)
+    for key, seed in _seeds(rows).items():
+        rows[key].insert(0, seed)
+    _refresh_signal_levels(
+        [r for group in rows.values() for r in group if r.setup_kind == SIGNAL_KIND and r.state == WAITING]
+    )
     return rows
+
+
+def _seeds(rows: dict[SliceKey, list[SetupOutcome]]) -> dict[SliceKey, SetupOutcome]:
+    """One position at a time: a taker slice's walk starts from its last trade closed before its oldest followed one
+    (that trade's exit frees the position)."""
+    firsts = {key: group[0].detected_at for key, group in rows.items() if get_strategy(key[2]).entry_order == TAKER}
+    if not firsts:
+        return {}
+    newest_before = [
+        select(SetupOutcome.id)
+        .where(*_slice_filter(key), SetupOutcome.state == CLOSED, SetupOutcome.detected_at < first)
+        .order_by(SetupOutcome.detected_at.desc(), SetupOutcome.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        for key, first in firsts.items()
+    ]
+    seeds = db.session.scalars(select(SetupOutcome).where(SetupOutcome.id.in_(newest_before)))
+    return {_slice_of(seed): seed for seed in seeds}
 
 
 def _refresh_signal_levels(rows: list[SetupOutcome]) -> None:
@@ -191,29 +254,3 @@ def _stored_values(record: dict[str, Any]) -> dict[str, Any]:
 
 def _when(ns: int | None) -> datetime | None:
     return None if ns is None else pd.Timestamp(ns, unit="ns").to_pydatetime()
-
-
-def outcome_to_dict(row: SetupOutcome) -> dict[str, Any]:
-    """Return one outcome as JSON-safe values (the API's and the page's row)."""
-    return {
-        "id": row.id,
-        "setup_kind": row.setup_kind,
-        "setup_id": row.setup_id,
-        "symbol": row.symbol,
-        "timeframe": row.timeframe,
-        "strategy": row.strategy,
-        "direction": "long" if row.direction > 0 else "short",
-        "detected_at": row.detected_at.isoformat(),
-        "params_source": row.params_source,
-        "parameter_set_id": row.parameter_set_id,
-        "entry": row.entry,
-        "stop": row.stop,
-        "target": row.target,
-        "state": row.state,
-        "filled_at": None if row.filled_at is None else row.filled_at.isoformat(),
-        "exited_at": None if row.exited_at is None else row.exited_at.isoformat(),
-        "exit_price": row.exit_price,
-        "exit_reason": row.exit_reason,
-        "r_multiple": row.r_multiple,
-        "bars_held": row.bars_held,
-    }

@@ -38,10 +38,16 @@ from app.core.indicators import wilder_atr
 from app.core.levels import production_level_arrays
 from app.core.patterns import STATUS_NAMES, PatternArrays, get_detector, zone_statuses
 from app.core.patterns.base import DIRECTION_CODES, DIRECTION_NAMES, PatternDetector
-from app.core.regimes import candle_regimes
+from app.core.regimes import regime_codes
 from app.extensions import db
 from app.models import Pattern, Symbol
-from app.services.candles.candle_store import candles_until, check_timeframe, find_symbol
+from app.services.candles.candle_store import (
+    candle_positions,
+    candles_until,
+    check_timeframe,
+    find_symbol,
+    load_candles,
+)
 from app.services.outcomes import tracker
 from app.services.params.production_params import production_by_regime
 from app.strategies import PATTERN, strategy_names
@@ -93,8 +99,14 @@ def scan_slice(
     timeframe: str,
     until: datetime | None = None,
     history: pd.DataFrame | None = None,
+    follow: bool = True,
+    regimes: np.ndarray | None = None,
 ) -> tuple[list[Pattern], SliceScan]:
-    """``scan_detector`` that also returns what the scan did (the history replay's counts)."""
+    """``scan_detector`` that also returns what the scan did (the history replay's counts).
+
+    ``follow=False``: publish only; the caller follows the slice's outcomes (``tracker.follow_all``, the whole scan).
+    ``regimes``: the per-bar regime codes of ``history`` when the caller has them (the replay), else computed here.
+    """
     report = SliceScan(symbol=symbol, timeframe=timeframe, pattern_type=detector.pattern_type)
     symbol_row = find_symbol(symbol)
     candles = candles_until(symbol, timeframe, until=until, history=history)
@@ -102,7 +114,7 @@ def scan_slice(
     if candles.empty:
         return [], report
     by_regime = production_by_regime(symbol=symbol, timeframe=timeframe, strategy=detector.pattern_type, as_of=until)
-    codes = candle_regimes(candles).codes if len(by_regime) > 1 else None
+    codes = regime_codes(candles, known=regimes) if len(by_regime) > 1 else None
     o, h, lo, c = (candles[col].to_numpy() for col in ("open", "high", "low", "close"))
     detections = []
     for resolved, group in by_regime:
@@ -122,7 +134,7 @@ def scan_slice(
     try:
         if until is not None:
             # The replay: the overlap guard sees each zone's status as of ``until``, not as a later step left it.
-            _update_statuses(detector, candles, open_stored, SliceScan(symbol, timeframe, detector.pattern_type))
+            _update_statuses(detector, candles, open_stored, report)
         slice_key = {"symbol": symbol, "timeframe": timeframe, "strategy": detector.pattern_type}
         new = []
         for resolved, found in detections:
@@ -131,8 +143,10 @@ def scan_slice(
             )
             tracker.register(stored, resolved=resolved, **slice_key)
             new.extend(stored)
-        _update_statuses(detector, candles, [*open_stored, *new], report)
-        report.outcomes_changed = tracker.follow_slice(**slice_key, candles=candles)
+        # The replay's stored zones are up to date already (the same candles): only the new ones are left.
+        _update_statuses(detector, candles, new if until is not None else [*open_stored, *new], report)
+        if follow:
+            report.outcomes_changed = tracker.follow_slice(**slice_key, candles=candles)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -154,8 +168,8 @@ def _open_stored(slice_filter: tuple, until: datetime | None) -> list[Pattern]:
 
 
 def _store_new(detector, symbol_row, timeframe, candles, found, known, open_stored, params, report) -> list[Pattern]:
-    detected_at = _naive_utc(candles.index[found.index])
-    fresh = [i for i in range(len(found)) if (DIRECTION_NAMES[int(found.direction[i])], detected_at[i]) not in known]
+    fresh = _not_stored(candles, found, known)
+    detected_at = dict(zip(fresh, _naive_utc(candles.index[found.index[fresh]]), strict=True))
     active = [p for p in open_stored if p.status == "active"]
     keep = [i for i in fresh if not _overlaps_active(detector, found, i, detected_at[i], active)]
     report.skipped_overlap += len(fresh) - len(keep)
@@ -195,6 +209,18 @@ def _store_new(detector, symbol_row, timeframe, candles, found, known, open_stor
     return new
 
 
+def _not_stored(candles: pd.DataFrame, found: PatternArrays, known: set[tuple]) -> list[int]:
+    """Positions in ``found`` of the patterns not stored yet (identity: direction, detection candle), by one
+    vectorized lookup per direction."""
+    stamps = candles.index[found.index].as_unit("ns").asi8
+    fresh = np.ones(len(found), np.bool_)
+    for code, name in DIRECTION_NAMES.items():
+        stored = pd.DatetimeIndex([at for direction, at in known if direction == name]).as_unit("ns").asi8
+        mine = found.direction == code
+        fresh[mine] = ~np.isin(stamps[mine], stored)
+    return np.flatnonzero(fresh).tolist()
+
+
 def _overlaps_active(detector, found: PatternArrays, i: int, detected_at, active: list[Pattern]) -> bool:
     low, high = float(found.zone_low[i]), float(found.zone_high[i])
     direction = DIRECTION_NAMES[int(found.direction[i])]
@@ -211,12 +237,9 @@ def _overlaps_active(detector, found: PatternArrays, i: int, detected_at, active
 def _update_statuses(detector, candles: pd.DataFrame, patterns: list[Pattern], report: SliceScan) -> None:
     if not patterns:
         return
-    stamps = candles.index.tz_convert("UTC").tz_localize(None)
-    positions = stamps.searchsorted([p.detected_at for p in patterns])
+    positions = candle_positions(candles, [p.detected_at for p in patterns])
     # A pattern whose candle is no longer stored cannot be followed; leave it as it is.
-    followable = [
-        (p, int(k)) for p, k in zip(patterns, positions, strict=True) if k < len(stamps) and stamps[k] == p.detected_at
-    ]
+    followable = [(p, int(k)) for p, k in zip(patterns, positions.tolist(), strict=True) if k >= 0]
     if not followable:
         return
     codes, at = zone_statuses(
@@ -233,7 +256,7 @@ def _update_statuses(detector, candles: pd.DataFrame, patterns: list[Pattern], r
         status = STATUS_NAMES[code]
         if status != pattern.status:
             pattern.status = status
-            pattern.status_changed_at = stamps[min(bar, len(stamps) - 1)].to_pydatetime()
+            pattern.status_changed_at = _naive_utc(candles.index[[min(bar, len(candles) - 1)]])[0]
             report.status_changes[status] += 1
 
 
@@ -265,13 +288,17 @@ def scan(
     (resuming from the last stored candle of each slice).
     """
     symbols, timeframes = scan_scope(symbol=symbol, timeframe=timeframe)
-    reports = []
+    reports, scanned = [], {}
     for name in symbols:
         for tf in timeframes:
             if fetch:
                 _fetch_latest(name, tf, log)
+            history = load_candles(name, tf)  # once for every pattern type of the slice
             for pattern_type in strategy_names(PATTERN):
-                _, report = scan_slice(get_detector(pattern_type), symbol=name, timeframe=tf)
+                _, report = scan_slice(
+                    get_detector(pattern_type), symbol=name, timeframe=tf, history=history, follow=False
+                )
+                scanned[(name, tf, pattern_type)] = (report, history)
                 if report.candles or (symbol and timeframe):
                     reports.append(report)
                 if report.candles:
@@ -285,6 +312,7 @@ def scan(
                         report.new_by_direction["bearish"],
                         dict(report.status_changes) or "none",
                     )
+    tracker.follow_scanned(scanned)
     logger.info(
         "pattern scan done: %d symbol(s) x %d timeframe(s), %d new patterns",
         len(symbols),

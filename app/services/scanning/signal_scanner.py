@@ -32,11 +32,11 @@ import pandas as pd
 from sqlalchemy import select
 
 from app.core.levels import TP3_EXTENSION
-from app.core.regimes import candle_regimes
+from app.core.regimes import regime_codes
 from app.evaluation.backtest import market_arrays
 from app.extensions import db
 from app.models import Signal
-from app.services.candles.candle_store import candles_until, find_symbol
+from app.services.candles.candle_store import candles_until, find_symbol, load_candles
 from app.services.outcomes import tracker
 from app.services.params.production_params import production_by_regime
 from app.strategies import INDICATOR, get_strategy, strategy_names
@@ -60,13 +60,22 @@ class SignalScan:
 
 
 def scan_signals(
-    *, symbol: str, timeframe: str, strategy: str, until: datetime | None = None, history: pd.DataFrame | None = None
+    *,
+    symbol: str,
+    timeframe: str,
+    strategy: str,
+    until: datetime | None = None,
+    history: pd.DataFrame | None = None,
+    follow: bool = True,
+    regimes: np.ndarray | None = None,
 ) -> SignalScan:
     """Publish the signals of one slice with the production parameters; return what changed.
 
     ``until`` (naive UTC, the history replay): see only the candles opened up
     to then and trade the set active then; None (live): every stored candle, the active set.
     ``history``: the slice's stored candles loaded once by the caller (the replay), else read here.
+    ``follow=False``: publish only; the caller follows the slice's outcomes (``tracker.follow_all``, the whole scan).
+    ``regimes``: the per-bar regime codes of ``history`` when the caller has them (the replay), else computed here.
     """
     report = SignalScan(symbol=symbol, timeframe=timeframe, strategy=strategy)
     symbol_row = find_symbol(symbol)
@@ -75,10 +84,15 @@ def scan_signals(
     if candles.empty:
         return report
     by_regime = production_by_regime(symbol=symbol, timeframe=timeframe, strategy=strategy, as_of=until)
-    codes = candle_regimes(candles).codes if len(by_regime) > 1 else None
+    codes = regime_codes(candles, known=regimes) if len(by_regime) > 1 else None
     market = market_arrays(candles)
     slice_filter = (Signal.symbol_id == symbol_row.id, Signal.timeframe == timeframe, Signal.strategy == strategy)
-    stored = {(s.direction, s.signal_at): s for s in db.session.scalars(select(Signal).where(*slice_filter))}
+    # Identities of everything stored (light tuples), ORM objects only for the pending signals (they may enter).
+    stored = set(map(tuple, db.session.execute(select(Signal.direction, Signal.signal_at).where(*slice_filter))))
+    pending = {
+        (s.direction, s.signal_at): s
+        for s in db.session.scalars(select(Signal).where(*slice_filter, Signal.status == "pending"))
+    }
     try:
         slice_key = {"symbol": symbol, "timeframe": timeframe, "strategy": strategy}
         for resolved, group in by_regime:
@@ -86,9 +100,12 @@ def scan_signals(
             if codes is not None:  # only the signals whose detection bar's regime trades these parameters
                 chosen = group.trades_at(codes, levels["index"])
                 levels = {name: values[chosen] for name, values in levels.items()}
-            published = _publish(symbol_row, timeframe, strategy, candles, levels, stored, report)
+            published = _publish(
+                symbol_row, timeframe, strategy, candles, levels, known=(stored, pending), report=report
+            )
             tracker.register(published, resolved=resolved, **slice_key)
-        report.outcomes_changed = tracker.follow_slice(**slice_key, candles=candles)
+        if follow:
+            report.outcomes_changed = tracker.follow_slice(**slice_key, candles=candles)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -96,16 +113,19 @@ def scan_signals(
     return report
 
 
-def _publish(symbol_row, timeframe, strategy, candles, levels, stored, report) -> list[Signal]:
-    """Store the signals of ``levels`` not stored yet, make stored pending ones entered; return the new ones."""
+def _publish(symbol_row, timeframe, strategy, candles, levels, *, known, report) -> list[Signal]:
+    """Store the signals of ``levels`` not stored yet, make stored pending ones entered; return the new ones.
+
+    ``known``: (identities of the stored signals, the pending ones by identity).
+    """
+    stored, pending = known
     signal_at = list(candles.index[levels["index"]].tz_convert("UTC").tz_localize(None).to_pydatetime())
     published = []
     for k, when in enumerate(signal_at):
         direction = DIRECTIONS[int(levels["direction"][k])]
         values = {name: float(levels[name][k]) for name in ("entry", "stop_loss", "tp1", "tp2", "tp3")}
         status = "pending" if levels["pending"][k] else "entered"
-        known = stored.get((direction, when))
-        if known is None:
+        if (direction, when) not in stored:
             signal = Signal(
                 symbol_id=symbol_row.id,
                 timeframe=timeframe,
@@ -118,10 +138,10 @@ def _publish(symbol_row, timeframe, strategy, candles, levels, stored, report) -
             db.session.add(signal)
             published.append(signal)
             report.new_by_direction[direction] += 1
-        elif known.status == "pending" and status == "entered":
-            known.status = status
+        elif (waiting := pending.get((direction, when))) is not None and status == "entered":
+            waiting.status = status
             for name, value in values.items():
-                setattr(known, name, value)
+                setattr(waiting, name, value)
             report.entered += 1
     db.session.flush()
     return published
@@ -154,11 +174,15 @@ def _levels(market, setups, params) -> dict[str, np.ndarray]:
 
 def scan_all(*, symbols: list[str], timeframes: list[str]) -> list[SignalScan]:
     """Scan every indicator strategy over the given symbols and timeframes (the hourly scan's second half)."""
-    reports = []
+    reports, scanned = [], {}
     for symbol in symbols:
         for timeframe in timeframes:
+            history = load_candles(symbol, timeframe)  # once for every strategy of the slice
             for strategy in strategy_names(INDICATOR):
-                report = scan_signals(symbol=symbol, timeframe=timeframe, strategy=strategy)
+                report = scan_signals(
+                    symbol=symbol, timeframe=timeframe, strategy=strategy, history=history, follow=False
+                )
+                scanned[(symbol, timeframe, strategy)] = (report, history)
                 if report.candles:
                     reports.append(report)
                     logger.info(
@@ -171,4 +195,5 @@ def scan_all(*, symbols: list[str], timeframes: list[str]) -> list[SignalScan]:
                         report.new_by_direction["short"],
                         report.entered,
                     )
+    tracker.follow_scanned(scanned)
     return reports

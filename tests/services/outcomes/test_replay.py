@@ -194,3 +194,65 @@ def test_a_set_with_regime_sets_trades_each_setup_with_its_own_candles_regime_in
     db.session.commit()
     check = reconciliation.reconcile(**SLICE, strategy=strategy, start=start.isoformat())
     assert check["compared"] - check["matched"] == 1 and set(check["first_mismatch"]["fields"]) == {"params"}
+
+
+def _stored(db, strategy: str) -> dict[str, list[tuple]]:
+    """Every row the replay writes for ``strategy``, field by field (not ``updated_at``: the wall clock)."""
+    patterns = db.session.scalars(
+        select(Pattern).where(Pattern.pattern_type == strategy).order_by(Pattern.detected_at, Pattern.direction)
+    )
+    signals = db.session.scalars(
+        select(Signal).where(Signal.strategy == strategy).order_by(Signal.signal_at, Signal.direction)
+    )
+    outcomes = db.session.scalars(
+        select(SetupOutcome).where(SetupOutcome.strategy == strategy).order_by(SetupOutcome.detected_at)
+    )
+    levels = ("entry", "stop_loss", "tp1", "tp2", "tp3")
+    return {
+        "patterns": [
+            (
+                p.detected_at,
+                p.direction,
+                p.zone_low,
+                p.zone_high,
+                p.status,
+                p.status_changed_at,
+                *(getattr(p, n) for n in levels),
+            )
+            for p in patterns
+        ],
+        "signals": [(s.signal_at, s.direction, s.status, *(getattr(s, n) for n in levels)) for s in signals],
+        "outcomes": [(*(getattr(r, n) for n in FIELDS), r.params, r.costs, r.max_wait_bars) for r in outcomes],
+    }
+
+
+def _scan_every_step(strategy: str, *, start: str, step: int) -> None:
+    """The replay before it skipped steps: every step a production scan of all candles up to then."""
+    stamps = candle_store.load_candles(**SLICE).index
+    ends = replay.step_ends(stamps, start=pd.Timestamp(start), end=stamps[-1], step=step)
+    for until in ends.tz_convert("UTC").tz_localize(None).to_pydatetime():
+        if get_strategy(strategy).kind == PATTERN:
+            pattern_scanner.scan_detector(get_detector(strategy), **SLICE, until=until)
+        else:
+            signal_scanner.scan_signals(**SLICE, strategy=strategy, until=until)
+
+
+@pytest.mark.parametrize("strategy", strategy_names())
+def test_the_replay_stores_what_a_scan_at_every_step_stores_across_a_set_change(db, btc_daily, strategy):
+    space = get_strategy(strategy).space
+    params = space.expand(space.preset("default"))[-1]
+    assert params != space.defaults
+    applied = parameter_sets.apply_set(
+        **SLICE, strategy=strategy, params=params, source="manual", actor="test", reason="test"
+    )
+    row = db.session.get(ProductionParameterSet, applied["id"])
+    row.applied_at = btc_daily.index[(2 * len(btc_daily)) // 3].tz_localize(None).to_pydatetime()
+    db.session.commit()
+    start = btc_daily.index[len(btc_daily) // 3].isoformat()
+    report = replay.replay(**SLICE, start=start, strategies=[strategy], step=3)
+    replayed = _stored(db, strategy)
+    assert report.scans[strategy] < report.steps
+    assert {r[3] for r in replayed["outcomes"]} == {"default", "production"}
+    _clear(db)
+    _scan_every_step(strategy, start=start, step=3)
+    assert _stored(db, strategy) == replayed

@@ -22,11 +22,12 @@ def _scan(strategy: str, symbol: str = "BTC/USDT", timeframe: str = "1d") -> Non
         signal_scanner.scan_signals(symbol=symbol, timeframe=timeframe, strategy=strategy)
 
 
-def _outcomes(db, strategy: str) -> list[tuple]:
-    rows = db.session.scalars(
-        select(SetupOutcome).where(SetupOutcome.strategy == strategy).order_by(SetupOutcome.detected_at)
-    )
-    return [tuple(getattr(r, name) for name in FIELDS) for r in rows]
+def _outcomes(db, strategy: str | None, symbol: str = "BTC/USDT") -> list[tuple]:
+    """The slice's outcomes (every strategy's with None), field by field."""
+    where = [SetupOutcome.symbol == symbol] + ([SetupOutcome.strategy == strategy] if strategy else [])
+    query = select(SetupOutcome).where(*where).order_by(SetupOutcome.strategy, SetupOutcome.detected_at)
+    extra = ("strategy", "entry", "stop", "exit_price", "bars_held")
+    return [tuple(getattr(r, name) for name in (*FIELDS, *extra)) for r in db.session.scalars(query)]
 
 
 @pytest.fixture
@@ -100,3 +101,49 @@ def test_reconcile_refuses_bad_input(db, btc_daily):
         reconciliation.reconcile(symbol="NOPE/USDT", timeframe="1d", strategy="macd")
     with pytest.raises(ValidationError):
         reconciliation.reconcile(symbol="BTC/USDT", timeframe="1d", strategy="macd", start="yesterday-ish")
+
+
+def _followed_state(db) -> list[tuple]:
+    rows = db.session.scalars(select(SetupOutcome).order_by(SetupOutcome.id))
+    return [
+        (r.id, r.entry, r.stop, r.target, r.exit_price, r.bars_held, *(getattr(r, n) for n in FIELDS)) for r in rows
+    ]
+
+
+def test_following_all_slices_at_once_equals_following_each_slice(db, bundled_dir):
+    from app.services.outcomes import tracker
+
+    candles = {}
+    for symbol in ("BTC/USDT", "ETH/USDT"):
+        frame = read_candles_csv(bundled_dir / f"{symbol.replace('/', '_')}-1d.csv.gz")
+        candle_store.store_candles(frame.iloc[:-120], symbol=symbol, timeframe="1d")
+        for strategy in strategy_names():
+            _scan(strategy, symbol=symbol)
+        candle_store.store_candles(frame, symbol=symbol, timeframe="1d")
+        candles.update({(symbol, "1d", strategy): frame for strategy in strategy_names()})
+    db.session.commit()
+    each = {
+        key: tracker.follow_slice(symbol=key[0], timeframe=key[1], strategy=key[2], candles=c)
+        for key, c in candles.items()
+    }
+    by_slice = _followed_state(db)
+    db.session.rollback()
+    assert tracker.follow_all(candles) == each and sum(each.values()) > 5
+    assert _followed_state(db) == by_slice
+    assert any(n > 0 for (_, _, strategy), n in each.items() if get_strategy(strategy).entry_order == "taker")
+
+
+def test_the_hourly_scan_publishes_every_slice_then_follows_them_at_once(db, bundled_dir):
+    # The same candles under two names: one scanned as the hourly scan does, one slice by slice.
+    frame = read_candles_csv(bundled_dir / "BTC_USDT-1d.csv.gz")
+    for symbol in ("BTC/USDT", "ETH/USDT"):
+        candle_store.store_candles(frame.iloc[:-120], symbol=symbol, timeframe="1d")
+        for strategy in strategy_names():
+            _scan(strategy, symbol=symbol)
+        candle_store.store_candles(frame, symbol=symbol, timeframe="1d")
+    reports = pattern_scanner.scan(symbol="BTC/USDT", timeframe="1d")
+    reports += signal_scanner.scan_all(symbols=["BTC/USDT"], timeframes=["1d"])
+    assert sum(r.outcomes_changed for r in reports) > 5
+    for strategy in strategy_names():
+        _scan(strategy, symbol="ETH/USDT")
+    assert _outcomes(db, strategy=None, symbol="BTC/USDT") == _outcomes(db, strategy=None, symbol="ETH/USDT")
