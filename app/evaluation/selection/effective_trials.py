@@ -102,7 +102,7 @@ def _condensed(product, scale):  # pragma: no cover - numba
     for i in range(n):
         std[i] = np.sqrt(product[i, i] * scale)
     out = np.empty(n * (n - 1) // 2)
-    tile = 32  # pairs by square tiles; each tile's mirror is copied transposed, so both reads are contiguous
+    tile = 64  # pairs by square tiles; each tile's mirror is copied transposed, so both reads are contiguous
     mirrored = np.empty((tile, tile))
     for first in range(0, n, tile):
         rows = min(first + tile, n) - first
@@ -112,13 +112,16 @@ def _condensed(product, scale):  # pragma: no cover - numba
                 for b in range(cols):
                     mirrored[a, b] = product[second + b, first + a]
             for a in range(rows):
-                i = first + a
+                i, low = first + a, max(0, first + a + 1 - second)
                 at = i * n - i * (i + 1) // 2 - i - 1  # out[at + j] is pair (i, j), j > i
-                for b in range(max(0, i + 1 - second), cols):
-                    j = second + b
-                    upper = _distance(product[i, j] * scale / std[i] / std[j])
-                    lower = _distance(mirrored[a, b] * scale / std[j] / std[i])
-                    out[at + j] = (upper + lower) / 2.0
+                # 1-d views indexed from 0, so the loop vectorises
+                upper, lower = product[i, second + low : second + cols], mirrored[a, low:cols]
+                std_i, std_j = std[i], std[second + low : second + cols]
+                dest = out[at + second + low : at + second + cols]
+                for b in range(cols - low):
+                    dest[b] = (
+                        _distance(upper[b] * scale / std_i / std_j[b]) + _distance(lower[b] * scale / std_j[b] / std_i)
+                    ) / 2.0
     return out
 
 
