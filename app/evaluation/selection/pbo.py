@@ -174,15 +174,15 @@ def _cscv(blocks, rows, copies, sharpe, n_trials):  # pragma: no cover - numba
     n = blocks.shape[1]
     squared = blocks * blocks  # each block's squares once, not once per level that re-adds it
     logit, is_best, oos_best = np.empty(n_splits), np.empty(n_splits), np.empty(n_splits)
-    first, second, scratch = np.empty(n), np.empty(n), np.empty(n)
+    first, second = np.empty(n), np.empty(n)
     forward_total, forward_squares = np.zeros((half + 1, n)), np.zeros((half + 1, n))
     backward_total, backward_squares = np.zeros((half + 1, n)), np.zeros((half + 1, n))
     for split in range(n_splits // 2):
         mirror = n_splits - 1 - split
         _advance(blocks, squared, rows, split, split - 1, forward_total, forward_squares)
         _advance(blocks, squared, rows, mirror, mirror + 1 if split > 0 else -1, backward_total, backward_squares)
-        best_first = _performance(forward_total[half], forward_squares[half], half, sharpe, first, scratch)
-        best_second = _performance(backward_total[half], backward_squares[half], half, sharpe, second, scratch)
+        best_first = _performance(forward_total[half], forward_squares[half], half, sharpe, first)
+        best_second = _performance(backward_total[half], backward_squares[half], half, sharpe, second)
         chosen, chosen_mirror = _best_pair(first, second, best_first, best_second)
         rank, rank_mirror = _ranks(first, second, chosen_mirror, chosen, copies)
         logit[split], is_best[split], oos_best[split] = _logit(rank, n_trials), first[chosen], second[chosen]
@@ -260,13 +260,13 @@ def _advance(blocks, squared, rows, split, previous, total, squares):  # pragma:
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _performance(total, squares, k, sharpe, out, flat):  # pragma: no cover - numba
+def _performance(total, squares, k, sharpe, out):  # pragma: no cover - numba
     """Write each trial's performance from its sum and sum of squares over ``k`` blocks; return the maximum.
 
     The performance is the mean or its Sharpe ratio ``mean / std`` (``ddof=1``,
     variance ``(sum of squares - sum * mean) / (k - 1)``); a variance within
     rounding of 0 is a flat trial: 0 without trades (all sums 0), +-inf for a
-    constant gain or loss. ``flat`` is scratch. When ``k`` is a power of two
+    constant gain or loss. When ``k`` is a power of two
     (8 of S = 16 blocks) ``x / k`` is computed as ``x * (1 / k)``: ``1 / k`` is
     exact, so both are the correctly rounded ``x / k``, bitwise (a division
     fewer twice per trial and half).
@@ -277,18 +277,31 @@ def _performance(total, squares, k, sharpe, out, flat):  # pragma: no cover - nu
         for trial in range(out.shape[0]):
             out[trial] = total[trial] * inverse if exact else total[trial] / k
     else:
-        for trial in range(out.shape[0]):  # branch-free, so it vectorises; flat trials are fixed below
+        for trial in range(out.shape[0]):  # branch-free (selects), so it vectorises
             mean = total[trial] * inverse if exact else total[trial] / k
             variance = max(squares[trial] - total[trial] * mean, 0.0) / (k - 1)
-            out[trial] = mean / np.sqrt(variance)
             noise = 1e-12 * squares[trial]
-            flat[trial] = variance - (noise * inverse if exact else noise / k)  # <= 0: flat
-    best = -np.inf
-    for trial in range(out.shape[0]):
-        if sharpe and flat[trial] <= 0.0:
-            out[trial] = np.inf if total[trial] > 0.0 else (-np.inf if total[trial] < 0.0 else 0.0)
-        best = max(best, out[trial])
-    return best
+            flat = variance - (noise * inverse if exact else noise / k) <= 0.0
+            signed = np.inf if total[trial] > 0.0 else (-np.inf if total[trial] < 0.0 else 0.0)
+            out[trial] = signed if flat else mean / np.sqrt(variance)
+    return _maximum(out)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _maximum(values):  # pragma: no cover - numba
+    """Return the largest of ``values`` (no NaN): four running maxima, so the loop is not one dependency chain.
+
+    The maximum is the same in any order; which of -0.0 and 0.0 it returns may differ, and its only use
+    (``_best_pair``'s ``==``) does not tell them apart.
+    """
+    n = values.shape[0]
+    a = b = c = d = -np.inf
+    for trial in range(0, n - n % 4, 4):
+        a, b = max(a, values[trial]), max(b, values[trial + 1])
+        c, d = max(c, values[trial + 2]), max(d, values[trial + 3])
+    for trial in range(n - n % 4, n):
+        a = max(a, values[trial])
+    return max(max(a, b), max(c, d))
 
 
 def _degradation(is_best: np.ndarray, oos_best: np.ndarray) -> tuple[float | None, float | None]:
