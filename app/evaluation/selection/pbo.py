@@ -113,7 +113,7 @@ def probability_of_backtest_overfitting(block_performance: ArrayLike, *, metric:
     a grid whose parameters do not all matter) are evaluated once and
     counted with their multiplicity, which the tie rules make exact. One
     compiled pass over the split pairs (a split and its complement share one
-    evaluation): S = 16 and N = 1,000 take about 0.15 s.
+    evaluation): S = 16 and N = 1,000 take about 0.04 s of CPU.
     """
     if metric not in ("sharpe", "mean"):
         raise ValueError(f"metric must be 'sharpe' or 'mean', got {metric!r}")
