@@ -167,8 +167,10 @@ def _cscv(blocks, rows, copies, sharpe, n_trials):  # pragma: no cover - numba
     blocks: from one split to the next only the tail of the row changes
     (about 2 of 8 blocks), so only those levels are re-added. Each level adds
     the same blocks in the same order as a fresh sum would, so the sums are
-    bitwise those of summing every split from scratch. A split and its mirror
-    share both halves' performance: each half is evaluated once.
+    bitwise those of summing every split from scratch. The last block (it
+    changes at every step) is added inside ``_performance`` rather than
+    stored and read back: the same addition. A split and its mirror share
+    both halves' performance: each half is evaluated once.
     """
     n_splits, half = rows.shape
     n = blocks.shape[1]
@@ -181,8 +183,19 @@ def _cscv(blocks, rows, copies, sharpe, n_trials):  # pragma: no cover - numba
         mirror = n_splits - 1 - split
         _advance(blocks, squared, rows, split, split - 1, forward_total, forward_squares)
         _advance(blocks, squared, rows, mirror, mirror + 1 if split > 0 else -1, backward_total, backward_squares)
-        best_first = _performance(forward_total[half], forward_squares[half], half, sharpe, first)
-        best_second = _performance(backward_total[half], backward_squares[half], half, sharpe, second)
+        last, last_mirror = rows[split, half - 1], rows[mirror, half - 1]
+        best_first = _performance(
+            forward_total[half - 1], forward_squares[half - 1], blocks[last], squared[last], half, sharpe, first
+        )
+        best_second = _performance(
+            backward_total[half - 1],
+            backward_squares[half - 1],
+            blocks[last_mirror],
+            squared[last_mirror],
+            half,
+            sharpe,
+            second,
+        )
         chosen, chosen_mirror = _best_pair(first, second, best_first, best_second)
         rank, rank_mirror = _ranks(first, second, chosen_mirror, chosen, copies)
         logit[split], is_best[split], oos_best[split] = _logit(rank, n_trials), first[chosen], second[chosen]
@@ -244,7 +257,8 @@ def _advance(blocks, squared, rows, split, previous, total, squares):  # pragma:
     """Bring the running sums from split ``previous`` (-1: none) to split ``split``: re-add the changed tail.
 
     ``total[d]`` and ``squares[d]`` hold each trial's sum and sum of squares
-    over the split's first ``d`` blocks (``total[0]`` is 0); ``squared`` is
+    over the split's first ``d`` blocks (``total[0]`` is 0), for ``d`` up to
+    ``S/2 - 1`` (``_performance`` adds the last block); ``squared`` is
     ``blocks * blocks``.
     """
     half = rows.shape[1]
@@ -252,7 +266,7 @@ def _advance(blocks, squared, rows, split, previous, total, squares):  # pragma:
     if previous >= 0:
         while start < half and rows[split, start] == rows[previous, start]:
             start += 1
-    for level in range(start, half):
+    for level in range(start, half - 1):
         row, row_squared = blocks[rows[split, level]], squared[rows[split, level]]
         for trial in range(row.shape[0]):
             total[level + 1, trial] = total[level, trial] + row[trial]
@@ -260,14 +274,16 @@ def _advance(blocks, squared, rows, split, previous, total, squares):  # pragma:
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _performance(total, squares, k, sharpe, out):  # pragma: no cover - numba
-    """Write each trial's performance from its sum and sum of squares over ``k`` blocks; return the maximum.
+def _performance(before, squares_before, last, last_squared, k, sharpe, out):  # pragma: no cover - numba
+    """Write each trial's performance over ``k`` blocks; return the maximum.
 
-    The performance is the mean or its Sharpe ratio ``mean / std`` (``ddof=1``,
-    variance ``(sum of squares - sum * mean) / (k - 1)``); a variance within
-    rounding of 0 is a flat trial: 0 without trades (all sums 0), +-inf for a
-    constant gain or loss. When ``k`` is a power of two
-    (8 of S = 16 blocks) ``x / k`` is computed as ``x * (1 / k)``: ``1 / k`` is
+    Each trial's sum and sum of squares are those over the first ``k - 1``
+    blocks (``before``, ``squares_before``) plus the last block's (``last``,
+    ``last_squared``). The performance is the mean or its Sharpe ratio ``mean /
+    std`` (``ddof=1``, variance ``(sum of squares - sum * mean) / (k - 1)``); a
+    variance within rounding of 0 is a flat trial: 0 without trades (all sums
+    0), +-inf for a constant gain or loss. When ``k`` is a power of two (8 of
+    S = 16 blocks) ``x / k`` is computed as ``x * (1 / k)``: ``1 / k`` is
     exact, so both are the correctly rounded ``x / k``, bitwise (a division
     fewer twice per trial and half).
     """
@@ -275,14 +291,16 @@ def _performance(total, squares, k, sharpe, out):  # pragma: no cover - numba
     exact = (k & (k - 1)) == 0
     if not sharpe:
         for trial in range(out.shape[0]):
-            out[trial] = total[trial] * inverse if exact else total[trial] / k
+            total = before[trial] + last[trial]
+            out[trial] = total * inverse if exact else total / k
     else:
         for trial in range(out.shape[0]):  # branch-free (selects), so it vectorises
-            mean = total[trial] * inverse if exact else total[trial] / k
-            variance = max(squares[trial] - total[trial] * mean, 0.0) / (k - 1)
-            noise = 1e-12 * squares[trial]
+            total, squares = before[trial] + last[trial], squares_before[trial] + last_squared[trial]
+            mean = total * inverse if exact else total / k
+            variance = max(squares - total * mean, 0.0) / (k - 1)
+            noise = 1e-12 * squares
             flat = variance - (noise * inverse if exact else noise / k) <= 0.0
-            signed = np.inf if total[trial] > 0.0 else (-np.inf if total[trial] < 0.0 else 0.0)
+            signed = np.inf if total > 0.0 else (-np.inf if total < 0.0 else 0.0)
             out[trial] = signed if flat else mean / np.sqrt(variance)
     return _maximum(out)
 
