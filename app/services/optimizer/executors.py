@@ -23,13 +23,17 @@ the iteration ends. The choice is configuration (``OPTIMIZER_EXECUTOR``):
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import signal
 import uuid
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from multiprocessing import get_all_start_methods, get_context
+from pathlib import Path
 from typing import Protocol
+
+import numpy as np
 
 from app.evaluation.slice_eval import SliceResult, SliceTask, candles_fingerprint, evaluate_slice
 from config import ConfigError
@@ -57,6 +61,38 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+def _start_worker() -> None:
+    """A pool worker's start: interrupts left to the runner, one BLAS thread (``single_threaded_blas``)."""
+    _ignore_interrupts()
+    single_threaded_blas()
+
+
+# numpy's bundled OpenBLAS (the wheels' numpy.libs) and the names its thread setter has had.
+_OPENBLAS_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads")
+
+
+def single_threaded_blas() -> bool:
+    """Give numpy's OpenBLAS one thread in this process; False when numpy does not bundle one (nothing changed).
+
+    The pool already runs one worker per core, and a worker's BLAS threads
+    (the effective trials' covariance product, ``condensed_distance``) only
+    spin against the other workers: with two workers on two cores they cost
+    about a quarter of the selection statistics' CPU. OpenBLAS splits a
+    product's rows and columns among its threads, not the sums inside one
+    entry, so one thread gives the same bits (checked on the sweep's 60
+    slices: identical products with 1 and 2 threads).
+    """
+    libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
+    for path in sorted(libs.glob("libscipy_openblas*.so*")):
+        library = ctypes.CDLL(str(path))  # already loaded by numpy: the same handle
+        for name in _OPENBLAS_SETTERS:
+            setter = getattr(library, name, None)
+            if setter is not None:
+                setter(1)
+                return True
+    return False
+
+
 class LocalExecutor:
     """A process pool on this machine (a helper thread for one worker or one task)."""
 
@@ -71,7 +107,7 @@ class LocalExecutor:
         # Workers never touch the database (they only compute), so inherited connections stay unused.
         context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
         workers = min(self.workers, len(tasks))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_interrupts) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker) as pool:
             # Submitted as workers free up (one spare each round keeps them busy): a stop leaves the rest unsent.
             queued = iter(tasks)
             in_flight: set = set()

@@ -133,3 +133,16 @@ def test_return_moments_of_normal_returns_feed_the_psr():
 def test_return_moments_refuses_what_has_no_sharpe_ratio(returns):
     with pytest.raises(ValueError):
         return_moments(returns)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_moments_are_bitwise_scipys(seed):
+    rng = np.random.default_rng(seed)
+    size = int(rng.choice([2, 3, 30, 1825, 4000]))
+    returns = rng.standard_t(3, size=size) * 10.0 ** rng.uniform(-4, 1) + rng.uniform(-1e-3, 1e-3)
+    if seed % 2:
+        returns[rng.random(size) < 0.8] = 0.0  # most days without a trade, as a daily equity curve has
+        returns[0] = 0.01
+    moments = return_moments(returns)
+    assert moments.skew == float(stats.skew(returns, bias=True))
+    assert moments.kurtosis == float(stats.kurtosis(returns, fisher=False, bias=True))

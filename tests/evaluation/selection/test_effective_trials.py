@@ -8,6 +8,7 @@ import pytest
 from app.evaluation.selection import (
     cluster_sharpe_variance,
     cluster_trials,
+    condensed_distance,
     correlation_distance,
     effective_trials,
     trial_counts,
@@ -112,3 +113,26 @@ def test_cluster_sharpe_variance_refuses_mismatched_or_missing_values():
         cluster_sharpe_variance([0.1, 0.2], labels=[0])
     with pytest.raises(ValueError, match="finite"):
         cluster_sharpe_variance([0.1, float("nan")], labels=[0, 1])
+
+
+def _numpy_distance(series: np.ndarray) -> np.ndarray:
+    """The plain numpy pipeline ``condensed_distance`` must equal bitwise: corrcoef, clip, distance, symmetrise."""
+    rho = np.clip(np.corrcoef(series, rowvar=False), -1.0, 1.0)
+    distance = np.sqrt((1.0 - rho) / 2.0)
+    distance = (distance + distance.T) / 2.0
+    np.fill_diagonal(distance, 0.0)
+    return distance
+
+
+@pytest.mark.parametrize(("periods", "trials"), [(64, 97), (16, 40), (250, 6), (5, 70)])
+def test_the_compiled_distance_is_bitwise_the_numpy_one(periods, trials):
+    rng = np.random.default_rng(periods * trials)
+    series = rng.standard_normal((periods, trials)) * rng.uniform(0.01, 50.0, size=trials)
+    series[:, 1] = series[:, 0]  # a copy
+    series[:, 2] = 3.0 * series[:, 0] + 1.0  # rho 1 up to rounding
+    series[:, 3] = -series[:, 0]  # rho -1 up to rounding
+    series[:, 4] = series[:, 0] + 1e-9 * rng.standard_normal(periods)  # a near copy
+    reference = _numpy_distance(series)
+    assert np.array_equal(correlation_distance(series), reference)
+    upper = np.triu_indices(trials, k=1)
+    assert np.array_equal(condensed_distance(series), reference[upper])

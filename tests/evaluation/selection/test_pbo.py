@@ -187,3 +187,28 @@ def _plain_sharpe(half: np.ndarray) -> np.ndarray:
     flat = std <= 1e-9
     signed_inf = np.where(mean > 0, np.inf, np.where(mean < 0, -np.inf, 0.0))
     return np.where(flat, signed_inf, mean / np.where(flat, 1.0, std))
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_sixteen_blocks_with_ties_equal_fresh_sums_per_split(seed):
+    # S = 16 (the halves' mean is taken as x * 1/8, exact) with many exact ties: rounded sums, copies, scaled copies.
+    rng = np.random.default_rng(100 + seed)
+    blocks = rng.normal(size=(16, 40)).round(1)
+    blocks[:, 1] = blocks[:, 2]
+    blocks[:, 3] = 2.0 * blocks[:, 4]  # the same Sharpe ratio in every split, up to rounding
+    blocks[:, 5] = 0.0
+    blocks[:, 6] = 0.5  # a constant gain
+    for metric in ("sharpe", "mean"):
+        report = probability_of_backtest_overfitting(blocks, metric=metric)
+        ranks = []
+        for rows in cscv_splits(16):
+            oos_rows = np.setdiff1d(np.arange(16), rows)
+            if metric == "sharpe":
+                is_perf, oos_perf = _plain_sharpe(blocks[rows]), _plain_sharpe(blocks[oos_rows])
+            else:
+                is_perf, oos_perf = blocks[rows].mean(axis=0), blocks[oos_rows].mean(axis=0)
+            best = np.flatnonzero(is_perf == is_perf.max())
+            chosen = best[np.argmin(oos_perf[best])]
+            ranks.append(1 + int(np.sum(oos_perf < oos_perf[chosen])))
+        # back to the ranks: rank = (N + 1) / (1 + exp(-logit)), N = 40
+        assert np.array_equal(np.rint(41 / (1 + np.exp(-report.logits))).astype(int), ranks)

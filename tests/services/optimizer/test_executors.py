@@ -1,6 +1,9 @@
 """The local executor keeps the runner's heartbeat beating while one long slice computes (one worker)."""
 
+import multiprocessing
 import time
+
+import numpy as np
 
 from app.evaluation.slice_eval import SliceResult
 from app.services.optimizer import executors
@@ -23,3 +26,16 @@ def test_one_worker_ticks_during_a_long_slice_and_a_stop_waits_for_it(monkeypatc
     results = list(LocalExecutor(workers=1, evaluate=_slow).run(["a", "b"], tick=tick))
     assert [r.key for r in results] == ["a"]  # the slice in progress comes back; the next is never started
     assert len(ticks) >= 5  # ticks kept coming while "a" slept, not only between slices
+
+
+def _product_with_one_blas_thread(matrix):
+    return executors.single_threaded_blas(), np.dot(matrix, matrix.T.copy())
+
+
+def test_a_workers_single_blas_thread_gives_the_same_products():
+    # Pool workers run with one BLAS thread (they are one per core already); a product's bits do not change.
+    matrix = np.random.default_rng(0).standard_normal((960, 64))
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        bundled, product = pool.apply(_product_with_one_blas_thread, (matrix,))
+    assert bundled  # this install's numpy bundles OpenBLAS, so the setter was found
+    assert np.array_equal(product, np.dot(matrix, matrix.T.copy()))
