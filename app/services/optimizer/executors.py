@@ -23,17 +23,15 @@ the iteration ends. The choice is configuration (``OPTIMIZER_EXECUTOR``):
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import signal
 import uuid
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from multiprocessing import get_all_start_methods, get_context
-from pathlib import Path
 from typing import Protocol
 
-import numpy as np
+from threadpoolctl import threadpool_limits
 
 from app.evaluation.slice_eval import SliceResult, SliceTask, candles_fingerprint, evaluate_slice
 from config import ConfigError
@@ -67,12 +65,8 @@ def _start_worker() -> None:
     single_threaded_blas()
 
 
-# numpy's bundled OpenBLAS (the wheels' numpy.libs) and the names its thread setter has had.
-_OPENBLAS_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads")
-
-
 def single_threaded_blas() -> bool:
-    """Give numpy's OpenBLAS one thread in this process; False when numpy does not bundle one (nothing changed).
+    """Give this process's BLAS libraries one thread (``threadpoolctl``); False when none is loaded.
 
     The pool already runs one worker per core, and a worker's BLAS threads
     (the effective trials' covariance product, ``condensed_distance``) only
@@ -82,15 +76,8 @@ def single_threaded_blas() -> bool:
     entry, so one thread gives the same bits (checked on the sweep's 60
     slices: identical products with 1 and 2 threads).
     """
-    libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
-    for path in sorted(libs.glob("libscipy_openblas*.so*")):
-        library = ctypes.CDLL(str(path))  # already loaded by numpy: the same handle
-        for name in _OPENBLAS_SETTERS:
-            setter = getattr(library, name, None)
-            if setter is not None:
-                setter(1)
-                return True
-    return False
+    limited = threadpool_limits(limits=1, user_api="blas")
+    return bool(limited.get_original_num_threads().get("blas"))
 
 
 class LocalExecutor:
