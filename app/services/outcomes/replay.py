@@ -242,7 +242,9 @@ def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, 
 
     def scan(s: int) -> None:
         nonlocal scanned
-        new, changed = _scan(name, **slice_key, until=untils[s], history=history, regimes=watch.regimes)
+        new, changed = _scan(
+            name, **slice_key, until=untils[s], history=history, regimes=watch.regimes, known=watch.stored
+        )
         report.new_setups[name] += new
         report.outcomes_changed[name] += changed
         report.scans[name] += 1
@@ -296,8 +298,13 @@ def replay(
     report.new_setups = dict.fromkeys(names, 0)
     report.outcomes_changed = dict.fromkeys(names, 0)
     report.scans = dict.fromkeys(names, 0)
-    for name in names:
-        _replay_strategy(name, report, history=history, ends=ends)
+    session = db.session()
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    try:  # each scan commits; no other writer of the slice's rows: the loaded ones stay as committed (see the doc)
+        for name in names:
+            _replay_strategy(name, report, history=history, ends=ends)
+    finally:
+        session.expire_on_commit = expire_on_commit
     report.steps = len(ends)
     log(
         f"replayed {symbol} {timeframe} {report.start} .. {report.end}: {report.steps} step(s) of {step} candle(s), "

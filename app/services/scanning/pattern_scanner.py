@@ -101,11 +101,14 @@ def scan_slice(
     history: pd.DataFrame | None = None,
     follow: bool = True,
     regimes: np.ndarray | None = None,
+    known: set[tuple] | None = None,
 ) -> tuple[list[Pattern], SliceScan]:
     """``scan_detector`` that also returns what the scan did (the history replay's counts).
 
     ``follow=False``: publish only; the caller follows the slice's outcomes (``tracker.follow_all``, the whole scan).
     ``regimes``: the per-bar regime codes of ``history`` when the caller has them (the replay), else computed here.
+    ``known``: the identities (direction, detection candle) of every stored pattern of the slice when the caller
+    keeps them (the replay, updated after each scan), else read here.
     """
     report = SliceScan(symbol=symbol, timeframe=timeframe, pattern_type=detector.pattern_type)
     symbol_row = find_symbol(symbol)
@@ -129,7 +132,8 @@ def scan_slice(
         Pattern.pattern_type == detector.pattern_type,
     )
     # Identities of everything stored (light tuples), ORM objects only for patterns still followed.
-    known = set(map(tuple, db.session.execute(select(Pattern.direction, Pattern.detected_at).where(*slice_filter))))
+    if known is None:
+        known = set(map(tuple, db.session.execute(select(Pattern.direction, Pattern.detected_at).where(*slice_filter))))
     open_stored = _open_stored(slice_filter, until)
     try:
         if until is not None:
