@@ -46,13 +46,14 @@ before anything is written.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.core.costs import TAKER
 from app.core.patterns import get_detector
@@ -258,6 +259,36 @@ def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, 
             scan(s)
 
 
+@contextmanager
+def _rows_kept():
+    """Keep the rows the scans load or store in the session, as committed: loaded once per replay, not per scan.
+
+    Each scan commits (a replay stopped midway keeps its finished steps; run
+    again, it resumes). By default a commit expires every loaded row and the
+    session holds rows weakly, so every scan would load the slice's followed
+    zones and outcomes again as new objects. During a replay nobody else
+    writes the slice's rows (a scan of the same slice meanwhile would race a
+    step-by-step replay too), so a row as the last scan committed it is the
+    stored one: the session keeps them (strongly referenced, not expired)
+    until the replay ends.
+    """
+    session = db.session()
+    kept: list[Any] = []
+
+    def keep(_session, instance) -> None:
+        kept.append(instance)
+
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    event.listen(session, "loaded_as_persistent", keep)
+    event.listen(session, "pending_to_persistent", keep)
+    try:
+        yield
+    finally:
+        event.remove(session, "loaded_as_persistent", keep)
+        event.remove(session, "pending_to_persistent", keep)
+        session.expire_on_commit = expire_on_commit
+
+
 def replay(
     symbol: str,
     timeframe: str,
@@ -298,13 +329,9 @@ def replay(
     report.new_setups = dict.fromkeys(names, 0)
     report.outcomes_changed = dict.fromkeys(names, 0)
     report.scans = dict.fromkeys(names, 0)
-    session = db.session()
-    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
-    try:  # each scan commits; no other writer of the slice's rows: the loaded ones stay as committed (see the doc)
+    with _rows_kept():
         for name in names:
             _replay_strategy(name, report, history=history, ends=ends)
-    finally:
-        session.expire_on_commit = expire_on_commit
     report.steps = len(ends)
     log(
         f"replayed {symbol} {timeframe} {report.start} .. {report.end}: {report.steps} step(s) of {step} candle(s), "

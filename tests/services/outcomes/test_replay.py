@@ -5,7 +5,7 @@ from collections import Counter
 
 import pandas as pd
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 
 from app.core.candles import read_candles_csv
 from app.core.patterns import get_detector
@@ -256,3 +256,32 @@ def test_the_replay_stores_what_a_scan_at_every_step_stores_across_a_set_change(
     _clear(db)
     _scan_every_step(strategy, start=start, step=3)
     assert _stored(db, strategy) == replayed
+
+
+def test_the_replay_keeps_loaded_rows_unexpired_only_while_it_runs(db, btc_daily):
+    session = db.session()
+    assert session.expire_on_commit
+    with replay._rows_kept():
+        assert not session.expire_on_commit
+        pattern_scanner.scan_detector(get_detector("imbalance"), **SLICE)
+        held = [p for p in session.identity_map.values() if isinstance(p, Pattern)]
+        assert held and not any(inspect(p).expired_attributes for p in held)  # committed, still loaded
+    assert session.expire_on_commit
+    db.session.commit()
+    assert all(inspect(p).expired_attributes for p in held)  # the default again once the replay ends
+
+
+def test_open_stored_zones_reload_rows_the_session_holds_expired(db, btc_daily):
+    detector = get_detector("imbalance")
+    pattern_scanner.scan_detector(detector, **SLICE)
+    open_filter = (Pattern.pattern_type == "imbalance",)
+    first = pattern_scanner._open_stored(open_filter, None)
+    assert first and [p.id for p in first] == sorted(p.id for p in first)
+    target = first[0]
+    db.session.execute(
+        Pattern.__table__.update().where(Pattern.id == target.id).values(status="expired")
+    )  # written behind the session: the held row is stale until expired
+    db.session.commit()  # expires every held row (the default outside a replay)
+    again = pattern_scanner._open_stored(open_filter, None)
+    assert target.id not in {p.id for p in again}
+    assert [p.id for p in again] == [p.id for p in first[1:]]
