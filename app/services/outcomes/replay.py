@@ -21,9 +21,12 @@ Only the steps that can change what is stored are scanned (docs/outcomes.md#hist
   of them is not stored (a signal: with usable levels, or on candle ``k``
   itself, pending), or a stored signal is pending (it enters);
 - for a strategy trading one position at a time (market orders), also the
-  step before each such step: its one-position walk meets a setup published
-  after a set change (back-dated: the new set's own history) with the
-  outcomes a step-by-step replay still followed then.
+  step before such a step when that step's scan finds a setup not stored
+  detected by the end of the step before (``PublishWatch.back_dated``:
+  published after a set change, the new set's own history): its
+  one-position walk meets it with the outcomes a step-by-step replay still
+  followed then. Setups detected after that only follow the trades before
+  them, which come out the same from any earlier follow.
 
 A step in between only follows and updates statuses, and both come out the
 same later (the engine and ``zone_statuses`` look forward from the detection
@@ -166,6 +169,20 @@ class PublishWatch:
             self.unstored.clear()
 
     def may_publish(self, k: int, *, until: datetime) -> bool:
+        index, usable, fresh = self._fresh(until)
+        if self.kind == PATTERN:
+            return bool(np.any(fresh & (index <= k)))
+        return self.pending or bool(np.any(fresh & ((usable & (index < k)) | (index == k))))
+
+    def back_dated(self, k: int, *, until: datetime) -> bool:
+        """Whether a scan as of ``until`` finds a setup not stored that was detected at position ``k`` or before (a
+        set changed since: the new set's own history), which a scan then could not have published."""
+        index, usable, fresh = self._fresh(until)
+        publishable = fresh if self.kind == PATTERN else fresh & usable  # a signal before the newest candle: usable
+        return bool(np.any(publishable & (index <= k)))
+
+    def _fresh(self, until: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(index, usable levels, not stored) of the setups a scan as of ``until`` finds over the whole history."""
         by_regime = production_by_regime(symbol=self.symbol, timeframe=self.timeframe, strategy=self.name, as_of=until)
         key = json.dumps([(r.params, g.labels) for r, g in by_regime], sort_keys=True, default=str)
         if key not in self.detected:
@@ -173,10 +190,7 @@ class PublishWatch:
         index, usable, identities = self.detected[key]
         if key not in self.unstored:
             self.unstored[key] = np.array([identity not in self.stored for identity in identities], np.bool_)
-        fresh = self.unstored[key]
-        if self.kind == PATTERN:
-            return bool(np.any(fresh & (index <= k)))
-        return self.pending or bool(np.any(fresh & ((usable & (index < k)) | (index == k))))
+        return index, usable, self.unstored[key]
 
     def _detect_by_regime(self, by_regime) -> tuple[np.ndarray, np.ndarray, list[tuple]]:
         """What the scanners publish over the whole history: per parameter set, its detections at the bars whose
@@ -231,8 +245,11 @@ def stored_since(name: str, *, symbol: str, timeframe: str, after_id: int) -> tu
 def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, ends: pd.DatetimeIndex) -> None:
     """Scan the steps that could publish something, and the first and last (see the module doc).
 
-    A strategy trading one position at a time also scans the step before each
-    of those, so its walk meets the outcomes it would have met step by step.
+    A strategy trading one position at a time also scans the step before one
+    that finds a setup not stored detected by that step's end (back-dated: a
+    set changed), so its walk meets the outcomes it would have met step by
+    step; a walk meeting only setups after the last step's end gets the same
+    outcomes from any earlier follow (a later setup cannot change an earlier trade).
     """
     slice_key = {"symbol": report.symbol, "timeframe": report.timeframe}
     watch = PublishWatch(name, **slice_key, history=history)
@@ -254,7 +271,7 @@ def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, 
 
     for s, k in enumerate(positions):
         if s in (0, len(untils) - 1) or watch.may_publish(int(k), until=untils[s]):
-            if one_position and scanned < s - 1:
+            if one_position and scanned < s - 1 and watch.back_dated(int(positions[s - 1]), until=untils[s]):
                 scan(s - 1)
             scan(s)
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import delete, inspect, select
 
 from app.core.candles import read_candles_csv
+from app.core.costs import TAKER
 from app.core.patterns import get_detector
 from app.core.regimes import candle_regimes
 from app.errors import AppError
@@ -285,3 +286,34 @@ def test_open_stored_zones_reload_rows_the_session_holds_expired(db, btc_daily):
     again = pattern_scanner._open_stored(open_filter, None)
     assert target.id not in {p.id for p in again}
     assert [p.id for p in again] == [p.id for p in first[1:]]
+
+
+@pytest.mark.parametrize("strategy", [n for n in strategy_names() if get_strategy(n).entry_order == TAKER])
+def test_a_one_position_replay_scans_the_step_before_only_for_a_back_dated_setup(db, btc_daily, strategy, monkeypatch):
+    answers = []
+    back_dated = replay.PublishWatch.back_dated
+
+    def spy(self, k, *, until):
+        answers.append(back_dated(self, k, until=until))
+        return answers[-1]
+
+    monkeypatch.setattr(replay.PublishWatch, "back_dated", spy)
+    start = btc_daily.index[len(btc_daily) // 3].isoformat()
+    replay.replay(**SLICE, start=start, strategies=[strategy], step=3)
+    assert answers and not any(answers)  # no set change: every setup is published by its own step's scan
+    _clear(db)
+    answers.clear()
+    space = get_strategy(strategy).space
+    applied = parameter_sets.apply_set(
+        **SLICE,
+        strategy=strategy,
+        params=space.expand(space.preset("default"))[-1],
+        source="manual",
+        actor="test",
+        reason="test",
+    )
+    row = db.session.get(ProductionParameterSet, applied["id"])
+    row.applied_at = btc_daily.index[(2 * len(btc_daily)) // 3].tz_localize(None).to_pydatetime()
+    db.session.commit()
+    replay.replay(**SLICE, start=start, strategies=[strategy], step=3)
+    assert any(answers)  # the new set's own history, back-dated: the step before it is scanned
