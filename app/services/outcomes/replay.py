@@ -21,9 +21,12 @@ Only the steps that can change what is stored are scanned (docs/outcomes.md#hist
   of them is not stored (a signal: with usable levels, or on candle ``k``
   itself, pending), or a stored signal is pending (it enters);
 - for a strategy trading one position at a time (market orders), also the
-  step before each such step: its one-position walk meets a setup published
-  after a set change (back-dated: the new set's own history) with the
-  outcomes a step-by-step replay still followed then.
+  step before such a step when that step's scan finds a setup not stored
+  detected by the end of the step before (``PublishWatch.back_dated``:
+  published after a set change, the new set's own history): its
+  one-position walk meets it with the outcomes a step-by-step replay still
+  followed then. Setups detected after that only follow the trades before
+  them, which come out the same from any earlier follow.
 
 A step in between only follows and updates statuses, and both come out the
 same later (the engine and ``zone_statuses`` look forward from the detection
@@ -46,13 +49,14 @@ before anything is written.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.core.costs import TAKER
 from app.core.patterns import get_detector
@@ -165,6 +169,20 @@ class PublishWatch:
             self.unstored.clear()
 
     def may_publish(self, k: int, *, until: datetime) -> bool:
+        index, usable, fresh = self._fresh(until)
+        if self.kind == PATTERN:
+            return bool(np.any(fresh & (index <= k)))
+        return self.pending or bool(np.any(fresh & ((usable & (index < k)) | (index == k))))
+
+    def back_dated(self, k: int, *, until: datetime) -> bool:
+        """Whether a scan as of ``until`` finds a setup not stored that was detected at position ``k`` or before (a
+        set changed since: the new set's own history), which a scan then could not have published."""
+        index, usable, fresh = self._fresh(until)
+        publishable = fresh if self.kind == PATTERN else fresh & usable  # a signal before the newest candle: usable
+        return bool(np.any(publishable & (index <= k)))
+
+    def _fresh(self, until: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(index, usable levels, not stored) of the setups a scan as of ``until`` finds over the whole history."""
         by_regime = production_by_regime(symbol=self.symbol, timeframe=self.timeframe, strategy=self.name, as_of=until)
         key = json.dumps([(r.params, g.labels) for r, g in by_regime], sort_keys=True, default=str)
         if key not in self.detected:
@@ -172,10 +190,7 @@ class PublishWatch:
         index, usable, identities = self.detected[key]
         if key not in self.unstored:
             self.unstored[key] = np.array([identity not in self.stored for identity in identities], np.bool_)
-        fresh = self.unstored[key]
-        if self.kind == PATTERN:
-            return bool(np.any(fresh & (index <= k)))
-        return self.pending or bool(np.any(fresh & ((usable & (index < k)) | (index == k))))
+        return index, usable, self.unstored[key]
 
     def _detect_by_regime(self, by_regime) -> tuple[np.ndarray, np.ndarray, list[tuple]]:
         """What the scanners publish over the whole history: per parameter set, its detections at the bars whose
@@ -230,8 +245,11 @@ def stored_since(name: str, *, symbol: str, timeframe: str, after_id: int) -> tu
 def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, ends: pd.DatetimeIndex) -> None:
     """Scan the steps that could publish something, and the first and last (see the module doc).
 
-    A strategy trading one position at a time also scans the step before each
-    of those, so its walk meets the outcomes it would have met step by step.
+    A strategy trading one position at a time also scans the step before one
+    that finds a setup not stored detected by that step's end (back-dated: a
+    set changed), so its walk meets the outcomes it would have met step by
+    step; a walk meeting only setups after the last step's end gets the same
+    outcomes from any earlier follow (a later setup cannot change an earlier trade).
     """
     slice_key = {"symbol": report.symbol, "timeframe": report.timeframe}
     watch = PublishWatch(name, **slice_key, history=history)
@@ -242,7 +260,9 @@ def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, 
 
     def scan(s: int) -> None:
         nonlocal scanned
-        new, changed = _scan(name, **slice_key, until=untils[s], history=history, regimes=watch.regimes)
+        new, changed = _scan(
+            name, **slice_key, until=untils[s], history=history, regimes=watch.regimes, known=watch.stored
+        )
         report.new_setups[name] += new
         report.outcomes_changed[name] += changed
         report.scans[name] += 1
@@ -251,9 +271,39 @@ def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, 
 
     for s, k in enumerate(positions):
         if s in (0, len(untils) - 1) or watch.may_publish(int(k), until=untils[s]):
-            if one_position and scanned < s - 1:
+            if one_position and scanned < s - 1 and watch.back_dated(int(positions[s - 1]), until=untils[s]):
                 scan(s - 1)
             scan(s)
+
+
+@contextmanager
+def _rows_kept():
+    """Keep the rows the scans load or store in the session, as committed: loaded once per replay, not per scan.
+
+    Each scan commits (a replay stopped midway keeps its finished steps; run
+    again, it resumes). By default a commit expires every loaded row and the
+    session holds rows weakly, so every scan would load the slice's followed
+    zones and outcomes again as new objects. During a replay nobody else
+    writes the slice's rows (a scan of the same slice meanwhile would race a
+    step-by-step replay too), so a row as the last scan committed it is the
+    stored one: the session keeps them (strongly referenced, not expired)
+    until the replay ends.
+    """
+    session = db.session()
+    kept: list[Any] = []
+
+    def keep(_session, instance) -> None:
+        kept.append(instance)
+
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    event.listen(session, "loaded_as_persistent", keep)
+    event.listen(session, "pending_to_persistent", keep)
+    try:
+        yield
+    finally:
+        event.remove(session, "loaded_as_persistent", keep)
+        event.remove(session, "pending_to_persistent", keep)
+        session.expire_on_commit = expire_on_commit
 
 
 def replay(
@@ -296,8 +346,9 @@ def replay(
     report.new_setups = dict.fromkeys(names, 0)
     report.outcomes_changed = dict.fromkeys(names, 0)
     report.scans = dict.fromkeys(names, 0)
-    for name in names:
-        _replay_strategy(name, report, history=history, ends=ends)
+    with _rows_kept():
+        for name in names:
+            _replay_strategy(name, report, history=history, ends=ends)
     report.steps = len(ends)
     log(
         f"replayed {symbol} {timeframe} {report.start} .. {report.end}: {report.steps} step(s) of {step} candle(s), "

@@ -32,7 +32,8 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import inspect, or_, select
+from sqlalchemy.orm.util import identity_key
 
 from app.core.indicators import wilder_atr
 from app.core.levels import production_level_arrays
@@ -101,11 +102,14 @@ def scan_slice(
     history: pd.DataFrame | None = None,
     follow: bool = True,
     regimes: np.ndarray | None = None,
+    known: set[tuple] | None = None,
 ) -> tuple[list[Pattern], SliceScan]:
     """``scan_detector`` that also returns what the scan did (the history replay's counts).
 
     ``follow=False``: publish only; the caller follows the slice's outcomes (``tracker.follow_all``, the whole scan).
     ``regimes``: the per-bar regime codes of ``history`` when the caller has them (the replay), else computed here.
+    ``known``: the identities (direction, detection candle) of every stored pattern of the slice when the caller
+    keeps them (the replay, updated after each scan), else read here.
     """
     report = SliceScan(symbol=symbol, timeframe=timeframe, pattern_type=detector.pattern_type)
     symbol_row = find_symbol(symbol)
@@ -129,7 +133,8 @@ def scan_slice(
         Pattern.pattern_type == detector.pattern_type,
     )
     # Identities of everything stored (light tuples), ORM objects only for patterns still followed.
-    known = set(map(tuple, db.session.execute(select(Pattern.direction, Pattern.detected_at).where(*slice_filter))))
+    if known is None:
+        known = set(map(tuple, db.session.execute(select(Pattern.direction, Pattern.detected_at).where(*slice_filter))))
     open_stored = _open_stored(slice_filter, until)
     try:
         if until is not None:
@@ -162,9 +167,26 @@ def _open_stored(slice_filter: tuple, until: datetime | None) -> list[Pattern]:
     """
     still_open = Pattern.status.not_in(FINAL_STATUSES)
     if until is None:
-        return list(db.session.scalars(select(Pattern).where(*slice_filter, still_open)))
+        return _patterns(select(Pattern.id).where(*slice_filter, still_open))
     followed_then = or_(still_open, Pattern.status_changed_at > until)
-    return list(db.session.scalars(select(Pattern).where(*slice_filter, Pattern.detected_at <= until, followed_then)))
+    return _patterns(select(Pattern.id).where(*slice_filter, Pattern.detected_at <= until, followed_then))
+
+
+def _patterns(ids_query, chunk: int = 500) -> list[Pattern]:
+    """The patterns of ``ids_query`` (their ids) in id order: the ones the session holds loaded (the replay keeps
+    them, ``replay._rows_kept``) taken from it, the others loaded in one query per ``chunk`` ids."""
+    session = db.session()
+    rows, missing = {}, []
+    for pattern_id in db.session.scalars(ids_query):
+        held = session.identity_map.get(identity_key(Pattern, pattern_id))
+        if held is not None and not inspect(held).expired_attributes:
+            rows[pattern_id] = held
+        else:
+            missing.append(pattern_id)
+    for start in range(0, len(missing), chunk):
+        part = missing[start : start + chunk]
+        rows.update((p.id, p) for p in db.session.scalars(select(Pattern).where(Pattern.id.in_(part))))
+    return [rows[pattern_id] for pattern_id in sorted(rows)]
 
 
 def _store_new(detector, symbol_row, timeframe, candles, found, known, open_stored, params, report) -> list[Pattern]:

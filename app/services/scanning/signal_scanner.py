@@ -68,6 +68,7 @@ def scan_signals(
     history: pd.DataFrame | None = None,
     follow: bool = True,
     regimes: np.ndarray | None = None,
+    known: set[tuple] | None = None,
 ) -> SignalScan:
     """Publish the signals of one slice with the production parameters; return what changed.
 
@@ -76,6 +77,8 @@ def scan_signals(
     ``history``: the slice's stored candles loaded once by the caller (the replay), else read here.
     ``follow=False``: publish only; the caller follows the slice's outcomes (``tracker.follow_all``, the whole scan).
     ``regimes``: the per-bar regime codes of ``history`` when the caller has them (the replay), else computed here.
+    ``known``: the identities (direction, signal candle) of every stored signal of the slice when the caller keeps
+    them (the replay, updated after each scan), else read here.
     """
     report = SignalScan(symbol=symbol, timeframe=timeframe, strategy=strategy)
     symbol_row = find_symbol(symbol)
@@ -88,7 +91,11 @@ def scan_signals(
     market = market_arrays(candles)
     slice_filter = (Signal.symbol_id == symbol_row.id, Signal.timeframe == timeframe, Signal.strategy == strategy)
     # Identities of everything stored (light tuples), ORM objects only for the pending signals (they may enter).
-    stored = set(map(tuple, db.session.execute(select(Signal.direction, Signal.signal_at).where(*slice_filter))))
+    stored = (
+        known
+        if known is not None
+        else set(map(tuple, db.session.execute(select(Signal.direction, Signal.signal_at).where(*slice_filter))))
+    )
     pending = {
         (s.direction, s.signal_at): s
         for s in db.session.scalars(select(Signal).where(*slice_filter, Signal.status == "pending"))

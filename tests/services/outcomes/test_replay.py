@@ -5,9 +5,10 @@ from collections import Counter
 
 import pandas as pd
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 
 from app.core.candles import read_candles_csv
+from app.core.costs import TAKER
 from app.core.patterns import get_detector
 from app.core.regimes import candle_regimes
 from app.errors import AppError
@@ -256,3 +257,63 @@ def test_the_replay_stores_what_a_scan_at_every_step_stores_across_a_set_change(
     _clear(db)
     _scan_every_step(strategy, start=start, step=3)
     assert _stored(db, strategy) == replayed
+
+
+def test_the_replay_keeps_loaded_rows_unexpired_only_while_it_runs(db, btc_daily):
+    session = db.session()
+    assert session.expire_on_commit
+    with replay._rows_kept():
+        assert not session.expire_on_commit
+        pattern_scanner.scan_detector(get_detector("imbalance"), **SLICE)
+        held = [p for p in session.identity_map.values() if isinstance(p, Pattern)]
+        assert held and not any(inspect(p).expired_attributes for p in held)  # committed, still loaded
+    assert session.expire_on_commit
+    db.session.commit()
+    assert all(inspect(p).expired_attributes for p in held)  # the default again once the replay ends
+
+
+def test_open_stored_zones_reload_rows_the_session_holds_expired(db, btc_daily):
+    detector = get_detector("imbalance")
+    pattern_scanner.scan_detector(detector, **SLICE)
+    open_filter = (Pattern.pattern_type == "imbalance",)
+    first = pattern_scanner._open_stored(open_filter, None)
+    assert first and [p.id for p in first] == sorted(p.id for p in first)
+    target = first[0]
+    db.session.execute(
+        Pattern.__table__.update().where(Pattern.id == target.id).values(status="expired")
+    )  # written behind the session: the held row is stale until expired
+    db.session.commit()  # expires every held row (the default outside a replay)
+    again = pattern_scanner._open_stored(open_filter, None)
+    assert target.id not in {p.id for p in again}
+    assert [p.id for p in again] == [p.id for p in first[1:]]
+
+
+@pytest.mark.parametrize("strategy", [n for n in strategy_names() if get_strategy(n).entry_order == TAKER])
+def test_a_one_position_replay_scans_the_step_before_only_for_a_back_dated_setup(db, btc_daily, strategy, monkeypatch):
+    answers = []
+    back_dated = replay.PublishWatch.back_dated
+
+    def spy(self, k, *, until):
+        answers.append(back_dated(self, k, until=until))
+        return answers[-1]
+
+    monkeypatch.setattr(replay.PublishWatch, "back_dated", spy)
+    start = btc_daily.index[len(btc_daily) // 3].isoformat()
+    replay.replay(**SLICE, start=start, strategies=[strategy], step=3)
+    assert answers and not any(answers)  # no set change: every setup is published by its own step's scan
+    _clear(db)
+    answers.clear()
+    space = get_strategy(strategy).space
+    applied = parameter_sets.apply_set(
+        **SLICE,
+        strategy=strategy,
+        params=space.expand(space.preset("default"))[-1],
+        source="manual",
+        actor="test",
+        reason="test",
+    )
+    row = db.session.get(ProductionParameterSet, applied["id"])
+    row.applied_at = btc_daily.index[(2 * len(btc_daily)) // 3].tz_localize(None).to_pydatetime()
+    db.session.commit()
+    replay.replay(**SLICE, start=start, strategies=[strategy], step=3)
+    assert any(answers)  # the new set's own history, back-dated: the step before it is scanned
