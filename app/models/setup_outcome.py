@@ -21,8 +21,9 @@ class SetupOutcome(db.Model):
     __table_args__ = (
         # Idempotent tracking: one outcome per published setup.
         Index("uq_setup_outcomes_setup", "setup_kind", "setup_id", unique=True),
-        # The tracker: the setups of one slice still followed; the monitor: one set's record in time order.
-        Index("ix_setup_outcomes_slice", "symbol", "timeframe", "strategy", "state"),
+        # The tracker: the setups of one slice still followed, and its newest closed one before a time (the
+        # one-position seed); the monitor: one set's record in time order.
+        Index("ix_setup_outcomes_slice", "symbol", "timeframe", "strategy", "state", "detected_at"),
         Index("ix_setup_outcomes_set", "parameter_set_id", "detected_at"),
     )
 
