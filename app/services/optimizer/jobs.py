@@ -126,9 +126,9 @@ def create_sweep_job(
     if timeframes is not None:
         timeframes = _check_choices("timeframe", timeframes, TIMEFRAME_MS)
     if end_date is not None:
-        end_date = _check_date("end_date", end_date).isoformat()
+        end_date = check_date("end_date", end_date).isoformat()
     if start_date is not None:
-        start_date = _check_date("start_date", start_date).isoformat()
+        start_date = check_date("start_date", start_date).isoformat()
     if timeframes is None:
         timeframes = [tf for tf in config["OPTIMIZE_TIMEFRAMES"] if _stored_for_all(symbols, tf)]
         if not timeframes:
@@ -495,7 +495,7 @@ EARLIEST_DATE = pd.Timestamp(MIN_TIMESTAMP_MS, unit="ms", tz="UTC")
 LATEST_DATE = pd.Timestamp("2100-12-31T23:59:59.999", tz="UTC")
 
 
-def _check_date(label: str, value: Any) -> pd.Timestamp:
+def check_date(label: str, value: Any) -> pd.Timestamp:
     """Return ``value`` as a UTC timestamp or raise ValidationError naming the argument."""
     try:
         stamp = pd.Timestamp(value)
@@ -512,7 +512,7 @@ def _check_date(label: str, value: Any) -> pd.Timestamp:
 
 
 def _check_dates(start_date: Any, end_date: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
-    start, end = _check_date("start_date", start_date), _check_date("end_date", end_date)
+    start, end = check_date("start_date", start_date), check_date("end_date", end_date)
     if start > end_of(end):
         raise ValidationError(f"start_date {start_date} is after end_date {end_date}")
     return start, end

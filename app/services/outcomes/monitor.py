@@ -154,6 +154,13 @@ def monitor_states(*, symbol: str | None = None, timeframe: str | None = None, s
     Benjamini-Hochberg runs over the sets returned, so a filter changes the
     family the false-discovery rate is controlled over.
     """
+    return [state for state, _ in judged_sets(symbol=symbol, timeframe=timeframe, strategy=strategy)]
+
+
+def judged_sets(
+    *, symbol: str | None = None, timeframe: str | None = None, strategy: str | None = None
+) -> list[tuple[dict[str, Any], Expectation | None]]:
+    """``monitor_states`` with each state's expectation (the outcomes page draws its band without rebuilding it)."""
     query = select(ProductionParameterSet).where(ProductionParameterSet.is_active.is_(True))
     for column, value in (
         (ProductionParameterSet.symbol, symbol),
@@ -166,9 +173,11 @@ def monitor_states(*, symbol: str | None = None, timeframe: str | None = None, s
     built = [expectation_for(row) for row in rows]
     empty = Expectation.from_trades([])
     monitors = [monitor_set(live_r(row), exp or empty) for row, (exp, _) in zip(rows, built, strict=True)]
-    judged = judge(monitors)
-    states = [_state(row, mon.to_dict(), note) for row, mon, (_, note) in zip(rows, judged, built, strict=True)]
-    return sorted(states, key=lambda s: (VERDICT_ORDER.get(s["verdict"], 9), s["set_id"]))
+    judged = [
+        (_state(row, mon.to_dict(), note), exp)
+        for row, mon, (exp, note) in zip(rows, judge(monitors), built, strict=True)
+    ]
+    return sorted(judged, key=lambda pair: (VERDICT_ORDER.get(pair[0]["verdict"], 9), pair[0]["set_id"]))
 
 
 def auto_rollback_on() -> bool:

@@ -35,6 +35,7 @@ from app.evaluation.reconciliation import reconcile_records, replayed_records
 from app.extensions import db
 from app.models import ProductionParameterSet, SetupOutcome
 from app.services.candles.candle_store import check_timeframe, find_symbol, load_candles
+from app.services.optimizer.jobs import check_date
 from app.strategies import get_strategy
 
 
@@ -61,13 +62,8 @@ def tracked_record(row: SetupOutcome) -> dict[str, Any]:
 
 
 def _bound(value, name: str) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise ValidationError(f"{name} is not a date/time: {value!r}") from None
-    return ts.tz_localize(None) if ts.tz is not None else ts
+    """A window bound as naive UTC (the stored times); any offset is converted, not dropped."""
+    return None if value is None else check_date(name, value).tz_localize(None)
 
 
 def reconcile(*, symbol: str, timeframe: str, strategy: str, start: Any = None, end: Any = None) -> dict[str, Any]:

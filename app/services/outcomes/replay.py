@@ -67,6 +67,7 @@ from app.evaluation.backtest import market_arrays
 from app.extensions import db
 from app.models import Pattern, Signal
 from app.services.candles.candle_store import check_timeframe, find_symbol, load_candles
+from app.services.optimizer.jobs import check_date
 from app.services.params.production_params import production_by_regime
 from app.services.scanning import pattern_scanner, signal_scanner
 from app.strategies import PATTERN, get_strategy, strategy_names
@@ -92,15 +93,7 @@ class ReplayReport:
 
 
 def _date(value: Any, name: str) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise ValidationError(f"{name} is not a date: {value!r}") from None
-    if ts is pd.NaT:
-        raise ValidationError(f"{name} is not a date: {value!r}")
-    return ts.tz_convert("UTC") if ts.tz is not None else ts.tz_localize("UTC")
+    return None if value is None else check_date(name, value)
 
 
 def _strategies(names: list[str] | None) -> list[str]:

@@ -31,13 +31,13 @@ def slice_page(*, symbol: str, timeframe: str, strategy: str, page: int = 1) -> 
     _check_strategy(strategy)
     market = {"symbol": symbol, "timeframe": timeframe, "strategy": strategy}
     row = parameter_sets.active_row(**market)
-    state = _state_of(row.id) if row is not None else None
+    state, expectation = _judged(row.id) if row is not None else (None, None)
     return {
         "slice": market,
         "active_set": parameter_sets.set_to_dict(row) if row is not None else None,
         "state": state,
         "bh": benjamini_hochberg_result(state) if state is not None else None,
-        "chart": _chart(row) if state is not None and state["band"] is not None else None,
+        "chart": _chart(row, expectation) if state is not None and state["band"] is not None else None,
         "outcomes": _outcomes_page(market, page=page),
     }
 
@@ -60,12 +60,12 @@ def _check_strategy(strategy: str) -> None:
         raise ValidationError(str(exc)) from None
 
 
-def _state_of(set_id: int) -> dict[str, Any] | None:
-    return next((s for s in monitor.monitor_states() if s["set_id"] == set_id), None)
+def _judged(set_id: int) -> tuple[dict[str, Any] | None, Any]:
+    """The set's state among every active set's (the BH family) and its expectation."""
+    return next(((state, exp) for state, exp in monitor.judged_sets() if state["set_id"] == set_id), (None, None))
 
 
-def _chart(row) -> dict[str, list[float]] | None:
-    expectation, _ = monitor.expectation_for(row)
+def _chart(row, expectation) -> dict[str, list[float]] | None:
     if expectation is None:
         return None
     return cumulative_r_paths(monitor.live_r(row), expectation)

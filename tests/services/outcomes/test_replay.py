@@ -135,6 +135,17 @@ def test_bad_input_is_refused_before_anything_is_written(db, btc_daily, kwargs, 
     assert db.session.scalar(select(SetupOutcome.id).limit(1)) is None
 
 
+
+def test_a_reconciliation_window_with_an_offset_is_the_same_utc_window(db, btc_daily):
+    start = btc_daily.index[len(btc_daily) // 2]
+    replay.replay(**SLICE, start=start.isoformat(), strategies=["imbalance"], step=25)
+    utc = reconciliation.reconcile(**SLICE, strategy="imbalance", start=start.isoformat())
+    shifted = start.tz_convert("Etc/GMT-2").isoformat()  # the same instant written at +02:00
+    assert reconciliation.reconcile(**SLICE, strategy="imbalance", start=shifted) == utc
+    with pytest.raises(AppError, match="not a date"):
+        reconciliation.reconcile(**SLICE, strategy="imbalance", start="not-a-date")
+
+
 REGIME_CHANGES = {  # per strategy: what its regime sets change (detection and levels)
     "imbalance": {"rr_target": 3.0, "min_zone_pct": 0.3},
     "order_block": {"rr_target": 3.0, "min_zone_pct": 0.3},
