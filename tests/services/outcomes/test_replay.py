@@ -135,7 +135,6 @@ def test_bad_input_is_refused_before_anything_is_written(db, btc_daily, kwargs, 
     assert db.session.scalar(select(SetupOutcome.id).limit(1)) is None
 
 
-
 def test_a_reconciliation_window_with_an_offset_is_the_same_utc_window(db, btc_daily):
     start = btc_daily.index[len(btc_daily) // 2]
     replay.replay(**SLICE, start=start.isoformat(), strategies=["imbalance"], step=25)
