@@ -127,12 +127,18 @@ def _publish(symbol_row, timeframe, strategy, candles, levels, *, known, report)
     """
     stored, pending = known
     signal_at = list(candles.index[levels["index"]].tz_convert("UTC").tz_localize(None).to_pydatetime())
+    directions = [DIRECTIONS[code] for code in levels["direction"].tolist()]
     published = []
-    for k, when in enumerate(signal_at):
-        direction = DIRECTIONS[int(levels["direction"][k])]
+    # Most of the history is stored and entered already: only new and still pending signals are read further.
+    for k, identity in enumerate(zip(directions, signal_at, strict=True)):
+        is_new = identity not in stored
+        waiting = None if is_new else pending.get(identity)
+        if not is_new and waiting is None:
+            continue
         values = {name: float(levels[name][k]) for name in ("entry", "stop_loss", "tp1", "tp2", "tp3")}
         status = "pending" if levels["pending"][k] else "entered"
-        if (direction, when) not in stored:
+        direction, when = identity
+        if is_new:
             signal = Signal(
                 symbol_id=symbol_row.id,
                 timeframe=timeframe,
@@ -145,7 +151,7 @@ def _publish(symbol_row, timeframe, strategy, candles, levels, *, known, report)
             db.session.add(signal)
             published.append(signal)
             report.new_by_direction[direction] += 1
-        elif (waiting := pending.get((direction, when))) is not None and status == "entered":
+        elif status == "entered":
             waiting.status = status
             for name, value in values.items():
                 setattr(waiting, name, value)
