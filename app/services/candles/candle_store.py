@@ -342,8 +342,12 @@ def candles_until(
 
 def candle_positions(candles: pd.DataFrame, when: list[datetime]) -> np.ndarray:
     """The position in ``candles`` of the candle opened at each ``when`` (naive UTC); -1 where it is not stored."""
+    return stamp_positions(candles, pd.DatetimeIndex(when).as_unit("ns").asi8)
+
+
+def stamp_positions(candles: pd.DataFrame, wanted: np.ndarray) -> np.ndarray:
+    """``candle_positions`` of open times given as nanoseconds since the epoch (UTC)."""
     stamps = candles.index.as_unit("ns").asi8
-    wanted = pd.DatetimeIndex(when).as_unit("ns").asi8
     positions = np.searchsorted(stamps, wanted)
     inside = positions < len(stamps)
     found = inside & (stamps[np.where(inside, positions, 0)] == wanted) if len(stamps) else inside

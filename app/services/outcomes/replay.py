@@ -70,6 +70,7 @@ from app.services.candles.candle_store import check_timeframe, find_symbol, load
 from app.services.optimizer.jobs import check_date
 from app.services.params.production_params import production_by_regime
 from app.services.scanning import pattern_scanner, signal_scanner
+from app.services.scanning.stored_zones import StoredZones
 from app.strategies import PATTERN, get_strategy, strategy_names
 
 
@@ -115,12 +116,13 @@ def step_ends(stamps: pd.DatetimeIndex, *, start: pd.Timestamp, end: pd.Timestam
     return ends if len(ends) and ends[-1] == window[-1] else ends.append(window[-1:])
 
 
-def _scan(name: str, **scan: Any) -> tuple[int, int]:
-    """One production scan of one strategy (``scan``: the scanner's keywords); return (new setups, outcomes changed)."""
+def _scan(name: str, *, stored: Any, **scan: Any) -> tuple[int, int]:
+    """One production scan of one strategy (``scan``: the scanner's keywords; ``stored``: what the replay keeps of
+    the slice's stored setups, ``StoredZones`` or a signal scan's ``known``); return (new setups, outcomes changed)."""
     if get_strategy(name).kind == PATTERN:
-        new, scanned = pattern_scanner.scan_slice(get_detector(name), **scan)
+        new, scanned = pattern_scanner.scan_slice(get_detector(name), zones=stored, **scan)
         return len(new), scanned.outcomes_changed
-    scanned = signal_scanner.scan_signals(strategy=name, **scan)
+    scanned = signal_scanner.scan_signals(strategy=name, known=stored, **scan)
     return sum(scanned.new_by_direction.values()), scanned.outcomes_changed
 
 
@@ -147,6 +149,7 @@ class PublishWatch:
         self.market = market_arrays(history) if self.kind != PATTERN else None
         self.detected: dict[str, tuple[np.ndarray, np.ndarray, list[tuple]]] = {}
         self.unstored: dict[str, np.ndarray] = {}  # per parameter set: its setups not stored
+        self.positions: dict[str, dict[tuple, list[int]]] = {}  # per parameter set: identity -> its setups
         self.stored: set[tuple] = set()
         self.last_id = 0
         self.stored_changed()
@@ -157,9 +160,13 @@ class PublishWatch:
             self.name, symbol=self.symbol, timeframe=self.timeframe, after_id=self.last_id
         )
         if rows:
-            self.stored.update((direction, at) for _, direction, at in rows)
+            added = [(direction, at) for _, direction, at in rows]
+            self.stored.update(added)
             self.last_id = max(row[0] for row in rows)
-            self.unstored.clear()
+            for key, unstored in self.unstored.items():
+                positions = self.positions[key]
+                for identity in added:
+                    unstored[positions.get(identity, [])] = False
 
     def may_publish(self, k: int, *, until: datetime) -> bool:
         index, usable, fresh = self._fresh(until)
@@ -183,6 +190,9 @@ class PublishWatch:
         index, usable, identities = self.detected[key]
         if key not in self.unstored:
             self.unstored[key] = np.array([identity not in self.stored for identity in identities], np.bool_)
+            self.positions[key] = {}
+            for position, identity in enumerate(identities):
+                self.positions[key].setdefault(identity, []).append(position)
         return index, usable, self.unstored[key]
 
     def _detect_by_regime(self, by_regime) -> tuple[np.ndarray, np.ndarray, list[tuple]]:
@@ -250,12 +260,11 @@ def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, 
     positions = history.index.searchsorted(ends)
     one_position = get_strategy(name).entry_order == TAKER
     scanned = -1  # the last step scanned
+    stored = StoredZones() if watch.kind == PATTERN else watch.stored
 
     def scan(s: int) -> None:
         nonlocal scanned
-        new, changed = _scan(
-            name, **slice_key, until=untils[s], history=history, regimes=watch.regimes, known=watch.stored
-        )
+        new, changed = _scan(name, **slice_key, until=untils[s], history=history, regimes=watch.regimes, stored=stored)
         report.new_setups[name] += new
         report.outcomes_changed[name] += changed
         report.scans[name] += 1

@@ -32,28 +32,26 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 from flask import current_app
-from sqlalchemy import inspect, or_, select
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy import select
 
 from app.core.indicators import wilder_atr
 from app.core.levels import production_level_arrays
 from app.core.patterns import STATUS_NAMES, PatternArrays, get_detector, zone_statuses
-from app.core.patterns.base import DIRECTION_CODES, DIRECTION_NAMES, PatternDetector
+from app.core.patterns.base import DIRECTION_NAMES, STATUS_ACTIVE, PatternDetector
 from app.core.regimes import regime_codes
 from app.extensions import db
 from app.models import Pattern, Symbol
 from app.services.candles.candle_store import (
-    candle_positions,
     candles_until,
     check_timeframe,
     find_symbol,
     load_candles,
+    stamp_positions,
 )
 from app.services.outcomes import tracker
 from app.services.params.production_params import production_by_regime
+from app.services.scanning.stored_zones import StoredZones
 from app.strategies import PATTERN, strategy_names
-
-FINAL_STATUSES = ("invalidated", "expired")
 
 logger = logging.getLogger(__name__)
 
@@ -102,14 +100,14 @@ def scan_slice(
     history: pd.DataFrame | None = None,
     follow: bool = True,
     regimes: np.ndarray | None = None,
-    known: set[tuple] | None = None,
+    zones: StoredZones | None = None,
 ) -> tuple[list[Pattern], SliceScan]:
     """``scan_detector`` that also returns what the scan did (the history replay's counts).
 
     ``follow=False``: publish only; the caller follows the slice's outcomes (``tracker.follow_all``, the whole scan).
     ``regimes``: the per-bar regime codes of ``history`` when the caller has them (the replay), else computed here.
-    ``known``: the identities (direction, detection candle) of every stored pattern of the slice when the caller
-    keeps them (the replay, updated after each scan), else read here.
+    ``zones``: the slice's stored identities and followed zones as the caller keeps them across scans going
+    forward in time (the replay, ``StoredZones``), else read here.
     """
     report = SliceScan(symbol=symbol, timeframe=timeframe, pattern_type=detector.pattern_type)
     symbol_row = find_symbol(symbol)
@@ -132,24 +130,32 @@ def scan_slice(
         Pattern.timeframe == timeframe,
         Pattern.pattern_type == detector.pattern_type,
     )
-    # Identities of everything stored (light tuples), ORM objects only for patterns still followed.
-    if known is None:
-        known = set(map(tuple, db.session.execute(select(Pattern.direction, Pattern.detected_at).where(*slice_filter))))
-    open_stored = _open_stored(slice_filter, until)
+    zones = zones if zones is not None else StoredZones()
+    zones.load(slice_filter, until)
+    followed = zones.followed(until)
     try:
         if until is not None:
             # The replay: the overlap guard sees each zone's status as of ``until``, not as a later step left it.
-            _update_statuses(detector, candles, open_stored, report)
+            _update_statuses(detector, candles, zones, followed, report)
         slice_key = {"symbol": symbol, "timeframe": timeframe, "strategy": detector.pattern_type}
         new = []
         for resolved, found in detections:
             stored = _store_new(
-                detector, symbol_row, timeframe, candles, found, known, open_stored, resolved.params, report
+                detector,
+                found,
+                symbol_row=symbol_row,
+                timeframe=timeframe,
+                candles=candles,
+                zones=zones,
+                followed=followed,
+                params=resolved.params,
+                report=report,
             )
             tracker.register(stored, resolved=resolved, **slice_key)
             new.extend(stored)
+        added = zones.add(new)
         # The replay's stored zones are up to date already (the same candles): only the new ones are left.
-        _update_statuses(detector, candles, new if until is not None else [*open_stored, *new], report)
+        _update_statuses(detector, candles, zones, added if until is not None else np.append(followed, added), report)
         if follow:
             report.outcomes_changed = tracker.follow_slice(**slice_key, candles=candles)
         db.session.commit()
@@ -159,41 +165,14 @@ def scan_slice(
     return new, report
 
 
-def _open_stored(slice_filter: tuple, until: datetime | None) -> list[Pattern]:
-    """The stored patterns still followed; with ``until`` (the replay) the ones followed then.
-
-    A replay run again finds rows a later step stored or closed: a pattern
-    detected after ``until`` was not known then, one closed after it was still followed.
-    """
-    still_open = Pattern.status.not_in(FINAL_STATUSES)
-    if until is None:
-        return _patterns(select(Pattern.id).where(*slice_filter, still_open))
-    followed_then = or_(still_open, Pattern.status_changed_at > until)
-    return _patterns(select(Pattern.id).where(*slice_filter, Pattern.detected_at <= until, followed_then))
-
-
-def _patterns(ids_query, chunk: int = 500) -> list[Pattern]:
-    """The patterns of ``ids_query`` (their ids) in id order: the ones the session holds loaded (the replay keeps
-    them, ``replay._rows_kept``) taken from it, the others loaded in one query per ``chunk`` ids."""
-    session = db.session()
-    rows, missing = {}, []
-    for pattern_id in db.session.scalars(ids_query):
-        held = session.identity_map.get(identity_key(Pattern, pattern_id))
-        if held is not None and not inspect(held).expired_attributes:
-            rows[pattern_id] = held
-        else:
-            missing.append(pattern_id)
-    for start in range(0, len(missing), chunk):
-        part = missing[start : start + chunk]
-        rows.update((p.id, p) for p in db.session.scalars(select(Pattern).where(Pattern.id.in_(part))))
-    return [rows[pattern_id] for pattern_id in sorted(rows)]
-
-
-def _store_new(detector, symbol_row, timeframe, candles, found, known, open_stored, params, report) -> list[Pattern]:
-    fresh = _not_stored(candles, found, known)
-    detected_at = dict(zip(fresh, _naive_utc(candles.index[found.index[fresh]]), strict=True))
-    active = [p for p in open_stored if p.status == "active"]
-    keep = [i for i in fresh if not _overlaps_active(detector, found, i, detected_at[i], active)]
+def _store_new(
+    detector, found, *, symbol_row, timeframe, candles, zones: StoredZones, followed: np.ndarray, params, report
+) -> list[Pattern]:
+    """Store the zones of ``found`` not stored yet that overlap no active followed zone; return them, flushed."""
+    stamps = candles.index[found.index].as_unit("ns").asi8
+    fresh = np.flatnonzero(~zones.is_stored(found.direction, stamps)).tolist()
+    active = followed[zones.status[followed] == STATUS_ACTIVE]
+    keep = [i for i in fresh if not _overlaps_active(detector, found, i, stamps[i], zones, active)]
     report.skipped_overlap += len(fresh) - len(keep)
     if not keep:
         return []
@@ -212,7 +191,7 @@ def _store_new(detector, symbol_row, timeframe, candles, found, known, open_stor
         swing_length=detector.swing_length,
     )
     new = []
-    for row, i in enumerate(keep):
+    for row, (i, detected_at) in enumerate(zip(keep, _naive_utc(candles.index[found.index[keep]]), strict=True)):
         pattern = Pattern(
             symbol_id=symbol_row.id,
             timeframe=timeframe,
@@ -220,7 +199,7 @@ def _store_new(detector, symbol_row, timeframe, candles, found, known, open_stor
             direction=DIRECTION_NAMES[int(found.direction[i])],
             zone_low=float(found.zone_low[i]),
             zone_high=float(found.zone_high[i]),
-            detected_at=detected_at[i],
+            detected_at=detected_at,
             status="active",
             **{name: _finite_or_none(values[row]) for name, values in levels.items()},
         )
@@ -231,55 +210,44 @@ def _store_new(detector, symbol_row, timeframe, candles, found, known, open_stor
     return new
 
 
-def _not_stored(candles: pd.DataFrame, found: PatternArrays, known: set[tuple]) -> list[int]:
-    """Positions in ``found`` of the patterns not stored yet (identity: direction, detection candle), by one
-    vectorized lookup per direction."""
-    stamps = candles.index[found.index].as_unit("ns").asi8
-    fresh = np.ones(len(found), np.bool_)
-    for code, name in DIRECTION_NAMES.items():
-        stored = pd.DatetimeIndex([at for direction, at in known if direction == name]).as_unit("ns").asi8
-        mine = found.direction == code
-        fresh[mine] = ~np.isin(stamps[mine], stored)
-    return np.flatnonzero(fresh).tolist()
-
-
-def _overlaps_active(detector, found: PatternArrays, i: int, detected_at, active: list[Pattern]) -> bool:
+def _overlaps_active(
+    detector, found: PatternArrays, i: int, detected_ns: int, zones: StoredZones, active: np.ndarray
+) -> bool:
+    """Whether zone ``i`` of ``found`` overlaps an active stored zone (positions ``active``) of its direction detected
+    before it by the detector's threshold of its height."""
     low, high = float(found.zone_low[i]), float(found.zone_high[i])
-    direction = DIRECTION_NAMES[int(found.direction[i])]
     height = high - low
-    for other in active:
-        if other.direction != direction or other.detected_at >= detected_at:
-            continue
-        overlap = min(high, other.zone_high) - max(low, other.zone_low)
-        if height > 0 and overlap >= detector.overlap_threshold * height:
-            return True
-    return False
+    if not height > 0:
+        return False
+    mine = active[(zones.direction[active] == found.direction[i]) & (zones.detected_ns[active] < detected_ns)]
+    overlap = np.minimum(high, zones.zone_high[mine]) - np.maximum(low, zones.zone_low[mine])
+    return bool(np.any(overlap >= detector.overlap_threshold * height))
 
 
-def _update_statuses(detector, candles: pd.DataFrame, patterns: list[Pattern], report: SliceScan) -> None:
-    if not patterns:
-        return
-    positions = candle_positions(candles, [p.detected_at for p in patterns])
+def _update_statuses(detector, candles: pd.DataFrame, zones: StoredZones, members: np.ndarray, report) -> None:
+    """Move the zones at ``members`` to the status ``zone_statuses`` gives them over ``candles``."""
+    positions = stamp_positions(candles, zones.detected_ns[members])
     # A pattern whose candle is no longer stored cannot be followed; leave it as it is.
-    followable = [(p, int(k)) for p, k in zip(patterns, positions.tolist(), strict=True) if k >= 0]
-    if not followable:
+    followable = positions >= 0
+    members, positions = members[followable], positions[followable]
+    if not len(members):
         return
     codes, at = zone_statuses(
-        direction=np.array([DIRECTION_CODES[p.direction] for p, _ in followable], np.int8),
-        zone_low=np.array([p.zone_low for p, _ in followable]),
-        zone_high=np.array([p.zone_high for p, _ in followable]),
-        detected_index=np.array([k for _, k in followable], np.int64),
+        direction=zones.direction[members],
+        zone_low=zones.zone_low[members],
+        zone_high=zones.zone_high[members],
+        detected_index=positions,
         high=candles["high"].to_numpy(),
         low=candles["low"].to_numpy(),
         close=candles["close"].to_numpy(),
         expiry_bars=detector.expiry_bars,
     )
-    for (pattern, _), code, bar in zip(followable, codes.tolist(), at.tolist(), strict=True):
-        status = STATUS_NAMES[code]
-        if status != pattern.status:
-            pattern.status = status
-            pattern.status_changed_at = _naive_utc(candles.index[[min(bar, len(candles) - 1)]])[0]
-            report.status_changes[status] += 1
+    changed = np.flatnonzero(codes != zones.status[members])
+    stamps = candles.index.as_unit("ns").asi8[np.minimum(at[changed], len(candles) - 1)]
+    for j, ns in zip(changed.tolist(), stamps.tolist(), strict=True):
+        status = STATUS_NAMES[int(codes[j])]
+        zones.set_status(int(members[j]), status, pd.Timestamp(ns).to_pydatetime())
+        report.status_changes[status] += 1
 
 
 def _finite_or_none(value: float) -> float | None:

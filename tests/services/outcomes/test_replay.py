@@ -282,22 +282,6 @@ def test_the_replay_keeps_loaded_rows_unexpired_only_while_it_runs(db, btc_daily
     assert all(inspect(p).expired_attributes for p in held)  # the default again once the replay ends
 
 
-def test_open_stored_zones_reload_rows_the_session_holds_expired(db, btc_daily):
-    detector = get_detector("imbalance")
-    pattern_scanner.scan_detector(detector, **SLICE)
-    open_filter = (Pattern.pattern_type == "imbalance",)
-    first = pattern_scanner._open_stored(open_filter, None)
-    assert first and [p.id for p in first] == sorted(p.id for p in first)
-    target = first[0]
-    db.session.execute(
-        Pattern.__table__.update().where(Pattern.id == target.id).values(status="expired")
-    )  # written behind the session: the held row is stale until expired
-    db.session.commit()  # expires every held row (the default outside a replay)
-    again = pattern_scanner._open_stored(open_filter, None)
-    assert target.id not in {p.id for p in again}
-    assert [p.id for p in again] == [p.id for p in first[1:]]
-
-
 @pytest.mark.parametrize("strategy", [n for n in strategy_names() if get_strategy(n).entry_order == TAKER])
 def test_a_one_position_replay_scans_the_step_before_only_for_a_back_dated_setup(db, btc_daily, strategy, monkeypatch):
     answers = []

@@ -1,0 +1,141 @@
+"""A slice's stored patterns as the pattern scanner works on them: their identities, and the zones it follows.
+
+A scan needs two things from what is stored: which detections are stored
+already (identity: direction and detection candle), and the zones still
+followed (not invalidated or expired), whose statuses it updates and against
+which it checks a new zone's overlap. ``StoredZones`` reads both on its first
+scan and keeps them as arrays. A live scan starts a new one every time; the
+history replay keeps one per slice for the whole replay, its scans
+(``add``, ``set_status``) keeping it current: during a replay nobody else
+writes the slice's patterns (``replay._rows_kept``), so the arrays are the
+stored rows without reading them again at every step.
+
+The zones followed as of ``until`` (the replay) are those detected by then
+and not closed by then (still open, or closed after ``until``: a replay run
+again finds rows a later step stored or closed). ``until`` never decreases
+from one scan to the next (the replay's steps are in time order): a zone
+closed by then is followed by no later scan and leaves the arrays.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import or_, select
+
+from app.core.patterns import STATUS_NAMES
+from app.core.patterns.base import DIRECTION_CODES, STATUS_EXPIRED, STATUS_INVALIDATED
+from app.extensions import db
+from app.models import Pattern
+
+FINAL_STATUSES = (STATUS_NAMES[STATUS_INVALIDATED], STATUS_NAMES[STATUS_EXPIRED])
+STATUS_CODES = {name: code for code, name in enumerate(STATUS_NAMES)}
+COLUMNS = ("direction", "zone_low", "zone_high", "detected_ns", "status", "changed_ns")  # one row per zone
+NEVER = np.iinfo(np.int64).min  # status_changed_at NULL: compares as "not after" any time, like SQL's NULL > t
+
+
+def naive_ns(when: list[datetime]) -> np.ndarray:
+    """Nanoseconds since the epoch of naive UTC datetimes (the candle index's ``asi8``)."""
+    return pd.DatetimeIndex(when).as_unit("ns").asi8
+
+
+class StoredZones:
+    """The stored identities of one slice's patterns, and its followed zones as arrays (see the module doc)."""
+
+    def __init__(self) -> None:
+        self.loaded = False
+        self.until_ns: int | None = None
+        # direction code -> the detection candles (ns) stored, sorted: membership is one searchsorted
+        self.identities = {code: np.empty(0, np.int64) for code in DIRECTION_CODES.values()}
+        self.patterns: list[Pattern] = []  # in id order; position p is row p of the arrays
+        self.direction = np.empty(0, np.int8)
+        self.zone_low = np.empty(0)
+        self.zone_high = np.empty(0)
+        self.detected_ns = np.empty(0, np.int64)
+        self.status = np.empty(0, np.int8)
+        self.changed_ns = np.empty(0, np.int64)
+
+    def load(self, slice_filter: tuple, until: datetime | None) -> None:
+        """Read the slice's identities and the zones a scan as of ``until`` (or a later one) may follow; once."""
+        if self.loaded:
+            return
+        self.loaded = True
+        rows = db.session.execute(select(Pattern.direction, Pattern.detected_at).where(*slice_filter)).all()
+        for name, code in DIRECTION_CODES.items():
+            self._know(code, naive_ns([at for direction, at in rows if direction == name]))
+        still_open = Pattern.status.not_in(FINAL_STATUSES)
+        followed = still_open if until is None else or_(still_open, Pattern.status_changed_at > until)
+        self._append(list(db.session.scalars(select(Pattern).where(*slice_filter, followed).order_by(Pattern.id))))
+
+    def is_stored(self, direction: np.ndarray, detected_ns: np.ndarray) -> np.ndarray:
+        """Whether each (direction code, detection candle ns) is a stored pattern's identity."""
+        stored = np.zeros(len(direction), np.bool_)
+        for code, stamps in self.identities.items():
+            mine = np.flatnonzero(direction == code)
+            at = np.searchsorted(stamps, detected_ns[mine])
+            inside = at < len(stamps)
+            stored[mine[inside]] = stamps[at[inside]] == detected_ns[mine[inside]]
+        return stored
+
+    def followed(self, until: datetime | None) -> np.ndarray:
+        """The positions of the zones followed as of ``until`` (None: every open zone), in id order.
+
+        With ``until``, first drops the zones closed by then (no later scan follows them); raises ``ValueError``
+        when ``until`` is before the previous scan's.
+        """
+        final = (self.status == STATUS_INVALIDATED) | (self.status == STATUS_EXPIRED)
+        if until is None:
+            return np.flatnonzero(~final)
+        until_ns = int(naive_ns([until])[0])
+        if self.until_ns is not None and until_ns < self.until_ns:
+            raise ValueError(f"scans sharing stored zones go forward in time: {until} is before the previous scan")
+        self.until_ns = until_ns
+        closed = final & (self.changed_ns <= until_ns)
+        if closed.any():
+            self._keep(~closed)
+            final = final[~closed]
+        return np.flatnonzero((self.detected_ns <= until_ns) & (~final | (self.changed_ns > until_ns)))
+
+    def add(self, patterns: list[Pattern]) -> np.ndarray:
+        """Add newly stored patterns (flushed, ids above every held one); return their positions."""
+        start = len(self.patterns)
+        self._append(patterns)
+        for code in self.identities:
+            self._know(code, self.detected_ns[start:][self.direction[start:] == code])
+        return np.arange(start, len(self.patterns))
+
+    def set_status(self, position: int, status: str, changed_at: datetime) -> None:
+        """Move a zone to ``status`` as of ``changed_at``: its row and the arrays."""
+        pattern = self.patterns[position]
+        pattern.status, pattern.status_changed_at = status, changed_at
+        self.status[position] = STATUS_CODES[status]
+        self.changed_ns[position] = int(naive_ns([changed_at])[0])
+
+    def _know(self, code: int, stamps: np.ndarray) -> None:
+        self.identities[code] = np.union1d(self.identities[code], stamps)
+
+    def _append(self, patterns: list[Pattern]) -> None:
+        if not patterns:
+            return
+        self.patterns.extend(patterns)
+        changed = [p.status_changed_at for p in patterns]
+        changed_ns = np.full(len(patterns), NEVER, np.int64)
+        known = [i for i, at in enumerate(changed) if at is not None]
+        changed_ns[known] = naive_ns([changed[i] for i in known])
+        columns = {
+            "direction": np.array([DIRECTION_CODES[p.direction] for p in patterns], np.int8),
+            "zone_low": np.array([p.zone_low for p in patterns], np.float64),
+            "zone_high": np.array([p.zone_high for p in patterns], np.float64),
+            "detected_ns": naive_ns([p.detected_at for p in patterns]),
+            "status": np.array([STATUS_CODES[p.status] for p in patterns], np.int8),
+            "changed_ns": changed_ns,
+        }
+        for name in COLUMNS:
+            setattr(self, name, np.concatenate([getattr(self, name), columns[name]]))
+
+    def _keep(self, mask: np.ndarray) -> None:
+        self.patterns = [p for p, keep in zip(self.patterns, mask.tolist(), strict=True) if keep]
+        for name in COLUMNS:
+            setattr(self, name, getattr(self, name)[mask])
