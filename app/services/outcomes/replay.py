@@ -70,7 +70,7 @@ from app.services.candles.candle_store import check_timeframe, find_symbol, load
 from app.services.optimizer.jobs import check_date
 from app.services.params.production_params import production_by_regime
 from app.services.scanning import pattern_scanner, signal_scanner
-from app.services.scanning.stored_zones import StoredZones
+from app.services.scanning.stored_setups import StoredSignals, StoredZones
 from app.strategies import PATTERN, get_strategy, strategy_names
 
 
@@ -116,13 +116,12 @@ def step_ends(stamps: pd.DatetimeIndex, *, start: pd.Timestamp, end: pd.Timestam
     return ends if len(ends) and ends[-1] == window[-1] else ends.append(window[-1:])
 
 
-def _scan(name: str, *, stored: Any, **scan: Any) -> tuple[int, int]:
-    """One production scan of one strategy (``scan``: the scanner's keywords; ``stored``: what the replay keeps of
-    the slice's stored setups, ``StoredZones`` or a signal scan's ``known``); return (new setups, outcomes changed)."""
+def _scan(name: str, **scan: Any) -> tuple[int, int]:
+    """One production scan of one strategy (``scan``: the scanner's keywords); return (new setups, outcomes changed)."""
     if get_strategy(name).kind == PATTERN:
-        new, scanned = pattern_scanner.scan_slice(get_detector(name), zones=stored, **scan)
+        new, scanned = pattern_scanner.scan_slice(get_detector(name), **scan)
         return len(new), scanned.outcomes_changed
-    scanned = signal_scanner.scan_signals(strategy=name, known=stored, **scan)
+    scanned = signal_scanner.scan_signals(strategy=name, **scan)
     return sum(scanned.new_by_direction.values()), scanned.outcomes_changed
 
 
@@ -260,7 +259,8 @@ def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, 
     positions = history.index.searchsorted(ends)
     one_position = get_strategy(name).entry_order == TAKER
     scanned = -1  # the last step scanned
-    stored = StoredZones() if watch.kind == PATTERN else watch.stored
+    # What the scans keep of the slice's stored setups from one step to the next (stored_setups).
+    stored = StoredZones() if watch.kind == PATTERN else StoredSignals(signal_scanner.DIRECTION_CODES)
 
     def scan(s: int) -> None:
         nonlocal scanned

@@ -50,7 +50,7 @@ from app.services.candles.candle_store import (
 )
 from app.services.outcomes import tracker
 from app.services.params.production_params import production_by_regime
-from app.services.scanning.stored_zones import StoredZones
+from app.services.scanning.stored_setups import StoredZones
 from app.strategies import PATTERN, strategy_names
 
 logger = logging.getLogger(__name__)
@@ -100,13 +100,13 @@ def scan_slice(
     history: pd.DataFrame | None = None,
     follow: bool = True,
     regimes: np.ndarray | None = None,
-    zones: StoredZones | None = None,
+    stored: StoredZones | None = None,
 ) -> tuple[list[Pattern], SliceScan]:
     """``scan_detector`` that also returns what the scan did (the history replay's counts).
 
     ``follow=False``: publish only; the caller follows the slice's outcomes (``tracker.follow_all``, the whole scan).
     ``regimes``: the per-bar regime codes of ``history`` when the caller has them (the replay), else computed here.
-    ``zones``: the slice's stored identities and followed zones as the caller keeps them across scans going
+    ``stored``: the slice's stored identities and followed zones as the caller keeps them across scans going
     forward in time (the replay, ``StoredZones``), else read here.
     """
     report = SliceScan(symbol=symbol, timeframe=timeframe, pattern_type=detector.pattern_type)
@@ -130,7 +130,7 @@ def scan_slice(
         Pattern.timeframe == timeframe,
         Pattern.pattern_type == detector.pattern_type,
     )
-    zones = zones if zones is not None else StoredZones()
+    zones = stored if stored is not None else StoredZones()
     zones.load(slice_filter, until)
     followed = zones.followed(until)
     try:
@@ -170,7 +170,7 @@ def _store_new(
 ) -> list[Pattern]:
     """Store the zones of ``found`` not stored yet that overlap no active followed zone; return them, flushed."""
     stamps = candles.index[found.index].as_unit("ns").asi8
-    fresh = np.flatnonzero(~zones.is_stored(found.direction, stamps)).tolist()
+    fresh = np.flatnonzero(~zones.identities.contains(found.direction, stamps)).tolist()
     active = followed[zones.status[followed] == STATUS_ACTIVE]
     keep = [i for i in fresh if not _overlaps_active(detector, found, i, stamps[i], zones, active)]
     report.skipped_overlap += len(fresh) - len(keep)

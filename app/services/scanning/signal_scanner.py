@@ -29,7 +29,6 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 
 from app.core.levels import TP3_EXTENSION
 from app.core.regimes import regime_codes
@@ -39,11 +38,13 @@ from app.models import Signal
 from app.services.candles.candle_store import candles_until, find_symbol, load_candles
 from app.services.outcomes import tracker
 from app.services.params.production_params import production_by_regime
+from app.services.scanning.stored_setups import StoredSignals
 from app.strategies import INDICATOR, get_strategy, strategy_names
 from app.strategies.indicator_base import pending_levels
 
 logger = logging.getLogger(__name__)
 DIRECTIONS = {1: "long", -1: "short"}
+DIRECTION_CODES = {name: code for code, name in DIRECTIONS.items()}
 
 
 @dataclass
@@ -68,7 +69,7 @@ def scan_signals(
     history: pd.DataFrame | None = None,
     follow: bool = True,
     regimes: np.ndarray | None = None,
-    known: set[tuple] | None = None,
+    stored: StoredSignals | None = None,
 ) -> SignalScan:
     """Publish the signals of one slice with the production parameters; return what changed.
 
@@ -77,8 +78,8 @@ def scan_signals(
     ``history``: the slice's stored candles loaded once by the caller (the replay), else read here.
     ``follow=False``: publish only; the caller follows the slice's outcomes (``tracker.follow_all``, the whole scan).
     ``regimes``: the per-bar regime codes of ``history`` when the caller has them (the replay), else computed here.
-    ``known``: the identities (direction, signal candle) of every stored signal of the slice when the caller keeps
-    them (the replay, updated after each scan), else read here.
+    ``stored``: the slice's stored identities and pending signals as the caller keeps them across scans (the
+    replay, ``StoredSignals``), else read here.
     """
     report = SignalScan(symbol=symbol, timeframe=timeframe, strategy=strategy)
     symbol_row = find_symbol(symbol)
@@ -90,16 +91,8 @@ def scan_signals(
     codes = regime_codes(candles, known=regimes) if len(by_regime) > 1 else None
     market = market_arrays(candles)
     slice_filter = (Signal.symbol_id == symbol_row.id, Signal.timeframe == timeframe, Signal.strategy == strategy)
-    # Identities of everything stored (light tuples), ORM objects only for the pending signals (they may enter).
-    stored = (
-        known
-        if known is not None
-        else set(map(tuple, db.session.execute(select(Signal.direction, Signal.signal_at).where(*slice_filter))))
-    )
-    pending = {
-        (s.direction, s.signal_at): s
-        for s in db.session.scalars(select(Signal).where(*slice_filter, Signal.status == "pending"))
-    }
+    stored = stored if stored is not None else StoredSignals(DIRECTION_CODES)
+    stored.load(slice_filter)
     try:
         slice_key = {"symbol": symbol, "timeframe": timeframe, "strategy": strategy}
         for resolved, group in by_regime:
@@ -107,9 +100,7 @@ def scan_signals(
             if codes is not None:  # only the signals whose detection bar's regime trades these parameters
                 chosen = group.trades_at(codes, levels["index"])
                 levels = {name: values[chosen] for name, values in levels.items()}
-            published = _publish(
-                symbol_row, timeframe, strategy, candles, levels, known=(stored, pending), report=report
-            )
+            published = _publish(symbol_row, timeframe, strategy, candles, levels, stored=stored, report=report)
             tracker.register(published, resolved=resolved, **slice_key)
         if follow:
             report.outcomes_changed = tracker.follow_slice(**slice_key, candles=candles)
@@ -120,25 +111,22 @@ def scan_signals(
     return report
 
 
-def _publish(symbol_row, timeframe, strategy, candles, levels, *, known, report) -> list[Signal]:
-    """Store the signals of ``levels`` not stored yet, make stored pending ones entered; return the new ones.
-
-    ``known``: (identities of the stored signals, the pending ones by identity).
-    """
-    stored, pending = known
-    signal_at = list(candles.index[levels["index"]].tz_convert("UTC").tz_localize(None).to_pydatetime())
-    directions = [DIRECTIONS[code] for code in levels["direction"].tolist()]
-    published = []
+def _publish(symbol_row, timeframe, strategy, candles, levels, *, stored: StoredSignals, report) -> list[Signal]:
+    """Store the signals of ``levels`` not stored yet, make stored pending ones entered; return the new ones."""
+    stamps = candles.index[levels["index"]].as_unit("ns").asi8
+    codes = levels["direction"]
+    waiting = np.zeros(len(codes), np.bool_)
+    for code, ns in stored.pending:
+        waiting |= (codes == code) & (stamps == ns)
     # Most of the history is stored and entered already: only new and still pending signals are read further.
-    for k, identity in enumerate(zip(directions, signal_at, strict=True)):
-        is_new = identity not in stored
-        waiting = None if is_new else pending.get(identity)
-        if not is_new and waiting is None:
-            continue
+    candidates = np.flatnonzero(~stored.identities.contains(codes, stamps) | waiting)
+    signal_at = _naive_utc(candles.index[levels["index"][candidates]])
+    published, changed = [], []
+    for k, when in zip(candidates.tolist(), signal_at, strict=True):
         values = {name: float(levels[name][k]) for name in ("entry", "stop_loss", "tp1", "tp2", "tp3")}
         status = "pending" if levels["pending"][k] else "entered"
-        direction, when = identity
-        if is_new:
+        direction = DIRECTIONS[int(codes[k])]
+        if not waiting[k]:
             signal = Signal(
                 symbol_id=symbol_row.id,
                 timeframe=timeframe,
@@ -150,14 +138,22 @@ def _publish(symbol_row, timeframe, strategy, candles, levels, *, known, report)
             )
             db.session.add(signal)
             published.append(signal)
+            changed.append(signal)
             report.new_by_direction[direction] += 1
         elif status == "entered":
-            waiting.status = status
+            signal = stored.pending[(int(codes[k]), int(stamps[k]))]
+            signal.status = status
             for name, value in values.items():
-                setattr(waiting, name, value)
+                setattr(signal, name, value)
+            changed.append(signal)
             report.entered += 1
     db.session.flush()
+    stored.published(changed)
     return published
+
+
+def _naive_utc(stamps: pd.DatetimeIndex) -> list[datetime]:
+    return list(stamps.tz_convert("UTC").tz_localize(None).to_pydatetime())
 
 
 def _levels(market, setups, params) -> dict[str, np.ndarray]:

@@ -9,7 +9,7 @@ from app.core.patterns import get_detector
 from app.models import Pattern
 from app.services.candles import candle_store
 from app.services.scanning import pattern_scanner
-from app.services.scanning.stored_zones import StoredZones, naive_ns
+from app.services.scanning.stored_setups import StoredZones, naive_ns
 
 SLICE = {"symbol": "BTC/USDT", "timeframe": "1d"}
 IMBALANCE = (Pattern.pattern_type == "imbalance",)
@@ -32,9 +32,9 @@ def test_every_stored_identity_is_known_and_only_those(scanned):
     zones = loaded()
     codes = np.array([1 if p.direction == "bullish" else -1 for p in scanned], np.int8)
     stamps = naive_ns([p.detected_at for p in scanned])
-    assert zones.is_stored(codes, stamps).all()
-    assert not zones.is_stored(-codes, stamps).any()  # the same candle, the other direction
-    assert not zones.is_stored(codes, stamps + 1).any()
+    assert zones.identities.contains(codes, stamps).all()
+    assert not zones.identities.contains(-codes, stamps).any()  # the same candle, the other direction
+    assert not zones.identities.contains(codes, stamps + 1).any()
 
 
 def test_a_live_scan_follows_every_open_zone_in_id_order(scanned):
@@ -74,7 +74,9 @@ def test_added_patterns_are_followed_and_known(scanned, db):
     (position,) = zones.add([new])
     assert zones.patterns[position] is new
     assert position in zones.followed(datetime(2000, 1, 1))
-    assert zones.is_stored(np.array([1 if new.direction == "bullish" else -1], np.int8), naive_ns([new.detected_at]))
+    assert zones.identities.contains(
+        np.array([1 if new.direction == "bullish" else -1], np.int8), naive_ns([new.detected_at])
+    )
 
 
 def test_rows_written_behind_the_session_are_read_again(scanned, db):

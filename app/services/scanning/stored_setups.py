@@ -1,14 +1,16 @@
-"""A slice's stored patterns as the pattern scanner works on them: their identities, and the zones it follows.
+"""What a scan needs of a slice's stored setups, read once: identities, the zones followed, the pending signals.
 
-A scan needs two things from what is stored: which detections are stored
-already (identity: direction and detection candle), and the zones still
-followed (not invalidated or expired), whose statuses it updates and against
-which it checks a new zone's overlap. ``StoredZones`` reads both on its first
-scan and keeps them as arrays. A live scan starts a new one every time; the
-history replay keeps one per slice for the whole replay, its scans
-(``add``, ``set_status``) keeping it current: during a replay nobody else
-writes the slice's patterns (``replay._rows_kept``), so the arrays are the
-stored rows without reading them again at every step.
+A scan publishes only detections not stored yet (identity: direction and
+detection candle, ``StoredIdentities``). The pattern scanner also updates
+the statuses of the zones still followed (not invalidated or expired) and
+checks a new zone's overlap against them (``StoredZones``); the signal
+scanner also enters the pending signals (``StoredSignals``). Each reads what
+it needs on its first scan and keeps it as arrays. A live scan starts a new
+one every time; the history replay keeps one per slice for the whole replay,
+its scans keeping it current (``add``, ``set_status``, ``published``):
+during a replay nobody else writes the slice's setups
+(``replay._rows_kept``), so the arrays are the stored rows without reading
+them again at every step.
 
 The zones followed as of ``until`` (the replay) are those detected by then
 and not closed by then (still open, or closed after ``until``: a replay run
@@ -28,7 +30,7 @@ from sqlalchemy import or_, select
 from app.core.patterns import STATUS_NAMES
 from app.core.patterns.base import DIRECTION_CODES, STATUS_EXPIRED, STATUS_INVALIDATED
 from app.extensions import db
-from app.models import Pattern
+from app.models import Pattern, Signal
 
 FINAL_STATUSES = (STATUS_NAMES[STATUS_INVALIDATED], STATUS_NAMES[STATUS_EXPIRED])
 STATUS_CODES = {name: code for code, name in enumerate(STATUS_NAMES)}
@@ -41,14 +43,43 @@ def naive_ns(when: list[datetime]) -> np.ndarray:
     return pd.DatetimeIndex(when).as_unit("ns").asi8
 
 
+class StoredIdentities:
+    """The identities of a slice's stored setups: per direction code, the detection candles (ns), sorted."""
+
+    def __init__(self, codes: dict[str, int]) -> None:
+        self.codes = codes  # direction name -> code
+        self.stamps = {code: np.empty(0, np.int64) for code in codes.values()}
+
+    def load(self, rows: list[tuple[str, datetime]]) -> None:
+        """Add stored (direction name, detection candle) rows."""
+        for name, code in self.codes.items():
+            self.stamps[code] = np.union1d(
+                self.stamps[code], naive_ns([at for direction, at in rows if direction == name])
+            )
+
+    def add(self, direction: np.ndarray, detected_ns: np.ndarray) -> None:
+        """Add the identities (direction codes, detection candles ns) of newly stored setups."""
+        for code in self.stamps:
+            self.stamps[code] = np.union1d(self.stamps[code], detected_ns[direction == code])
+
+    def contains(self, direction: np.ndarray, detected_ns: np.ndarray) -> np.ndarray:
+        """Whether each (direction code, detection candle ns) is stored: one searchsorted per direction."""
+        stored = np.zeros(len(direction), np.bool_)
+        for code, stamps in self.stamps.items():
+            mine = np.flatnonzero(direction == code)
+            at = np.searchsorted(stamps, detected_ns[mine])
+            inside = at < len(stamps)
+            stored[mine[inside]] = stamps[at[inside]] == detected_ns[mine[inside]]
+        return stored
+
+
 class StoredZones:
     """The stored identities of one slice's patterns, and its followed zones as arrays (see the module doc)."""
 
     def __init__(self) -> None:
         self.loaded = False
         self.until_ns: int | None = None
-        # direction code -> the detection candles (ns) stored, sorted: membership is one searchsorted
-        self.identities = {code: np.empty(0, np.int64) for code in DIRECTION_CODES.values()}
+        self.identities = StoredIdentities(DIRECTION_CODES)
         self.patterns: list[Pattern] = []  # in id order; position p is row p of the arrays
         self.direction = np.empty(0, np.int8)
         self.zone_low = np.empty(0)
@@ -62,22 +93,12 @@ class StoredZones:
         if self.loaded:
             return
         self.loaded = True
-        rows = db.session.execute(select(Pattern.direction, Pattern.detected_at).where(*slice_filter)).all()
-        for name, code in DIRECTION_CODES.items():
-            self._know(code, naive_ns([at for direction, at in rows if direction == name]))
+        self.identities.load(
+            db.session.execute(select(Pattern.direction, Pattern.detected_at).where(*slice_filter)).all()
+        )
         still_open = Pattern.status.not_in(FINAL_STATUSES)
         followed = still_open if until is None else or_(still_open, Pattern.status_changed_at > until)
         self._append(list(db.session.scalars(select(Pattern).where(*slice_filter, followed).order_by(Pattern.id))))
-
-    def is_stored(self, direction: np.ndarray, detected_ns: np.ndarray) -> np.ndarray:
-        """Whether each (direction code, detection candle ns) is a stored pattern's identity."""
-        stored = np.zeros(len(direction), np.bool_)
-        for code, stamps in self.identities.items():
-            mine = np.flatnonzero(direction == code)
-            at = np.searchsorted(stamps, detected_ns[mine])
-            inside = at < len(stamps)
-            stored[mine[inside]] = stamps[at[inside]] == detected_ns[mine[inside]]
-        return stored
 
     def followed(self, until: datetime | None) -> np.ndarray:
         """The positions of the zones followed as of ``until`` (None: every open zone), in id order.
@@ -102,8 +123,7 @@ class StoredZones:
         """Add newly stored patterns (flushed, ids above every held one); return their positions."""
         start = len(self.patterns)
         self._append(patterns)
-        for code in self.identities:
-            self._know(code, self.detected_ns[start:][self.direction[start:] == code])
+        self.identities.add(self.direction[start:], self.detected_ns[start:])
         return np.arange(start, len(self.patterns))
 
     def set_status(self, position: int, status: str, changed_at: datetime) -> None:
@@ -112,9 +132,6 @@ class StoredZones:
         pattern.status, pattern.status_changed_at = status, changed_at
         self.status[position] = STATUS_CODES[status]
         self.changed_ns[position] = int(naive_ns([changed_at])[0])
-
-    def _know(self, code: int, stamps: np.ndarray) -> None:
-        self.identities[code] = np.union1d(self.identities[code], stamps)
 
     def _append(self, patterns: list[Pattern]) -> None:
         if not patterns:
@@ -139,3 +156,35 @@ class StoredZones:
         self.patterns = [p for p, keep in zip(self.patterns, mask.tolist(), strict=True) if keep]
         for name in COLUMNS:
             setattr(self, name, getattr(self, name)[mask])
+
+
+class StoredSignals:
+    """The stored identities of one slice's signals and its pending signals by identity (see the module doc)."""
+
+    def __init__(self, codes: dict[str, int]) -> None:
+        self.loaded = False
+        self.codes = codes
+        self.identities = StoredIdentities(codes)
+        self.pending: dict[tuple[int, int], Signal] = {}  # (direction code, signal candle ns) -> the row
+
+    def load(self, slice_filter: tuple) -> None:
+        """Read the slice's identities and pending signals; once."""
+        if self.loaded:
+            return
+        self.loaded = True
+        self.identities.load(db.session.execute(select(Signal.direction, Signal.signal_at).where(*slice_filter)).all())
+        for signal in db.session.scalars(select(Signal).where(*slice_filter, Signal.status == "pending")):
+            self.pending[(self.codes[signal.direction], int(naive_ns([signal.signal_at])[0]))] = signal
+
+    def published(self, signals: list[Signal]) -> None:
+        """Take in what a scan stored or entered: new identities, pending signals added or entered."""
+        if not signals:
+            return
+        codes = np.array([self.codes[s.direction] for s in signals], np.int8)
+        stamps = naive_ns([s.signal_at for s in signals])
+        self.identities.add(codes, stamps)
+        for key, signal in zip(zip(codes.tolist(), stamps.tolist(), strict=True), signals, strict=True):
+            if signal.status == "pending":
+                self.pending[key] = signal
+            else:
+                self.pending.pop(key, None)
