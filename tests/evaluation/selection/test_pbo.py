@@ -212,3 +212,71 @@ def test_sixteen_blocks_with_ties_equal_fresh_sums_per_split(seed):
             ranks.append(1 + int(np.sum(oos_perf < oos_perf[chosen])))
         # back to the ranks: rank = (N + 1) / (1 + exp(-logit)), N = 40
         assert np.array_equal(np.rint(41 / (1 + np.exp(-report.logits))).astype(int), ranks)
+
+
+def _adversarial(n_blocks: int, n_trials: int, *, seed: int, scale: float = 1.0) -> np.ndarray:
+    """Noise and R-like sums with every kind of tie the keyed Sharpe comparisons must resolve exactly."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.normal(size=(n_blocks, n_trials))
+    shape = (n_blocks, n_trials // 3, 3)
+    trades = rng.choice([-1.0, 2.0, 1.5, 0.5], size=shape) * (rng.random(shape) < 0.4)
+    blocks[:, : n_trials // 3] = trades.sum(axis=2)  # trades' R summed per block: many equal sums
+    source = rng.integers(0, n_trials, size=n_trials)
+    picks = [rng.integers(0, n_trials, size=n_trials // 8) for _ in range(5)]
+    blocks[:, picks[0]] = blocks[:, source[picks[0]]]  # exact copies
+    blocks[:, picks[1]] = blocks[:, source[picks[1]]] * 2.0 ** rng.integers(-3, 4, size=picks[1].size)  # equal Sharpe
+    blocks[:, picks[2]] = blocks[:, source[picks[2]]] * (1 + rng.integers(-2, 3, size=picks[2].size) * 2.0**-52)
+    one_ulp = blocks[:, source[picks[3]]]
+    row = rng.integers(0, n_blocks, size=picks[3].size)
+    one_ulp[row, np.arange(picks[3].size)] = np.nextafter(one_ulp[row, np.arange(picks[3].size)], np.inf)
+    blocks[:, picks[3]] = one_ulp  # a copy but for one block, one ulp apart
+    blocks[:, picks[4]] = rng.choice([0.0, -1.0, -0.25], size=picks[4].size)  # flat: no trades, a steady loss
+    blocks[: n_blocks // 2, picks[4][::2]] = rng.choice([0.0, 1.0, 0.5])  # flat in some halves: 0 or +inf there
+    blocks[:, -1] = -0.5 + 6e-7 * rng.normal(size=n_blocks)  # nearly flat: -inf in some halves, about -1e6 in others
+    return blocks * scale
+
+
+def _exact_sharpe(blocks: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Each trial's Sharpe ratio over ``rows``, by the documented operations in their order (``_performance``)."""
+    k = len(rows)
+    total, squares = np.zeros(blocks.shape[1]), np.zeros(blocks.shape[1])
+    for row in rows:  # fresh sums, blocks in row order
+        total, squares = total + blocks[row], squares + blocks[row] * blocks[row]
+    exact = (k & (k - 1)) == 0
+    mean = total * (1.0 / k) if exact else total / k
+    variance = np.maximum(squares - total * mean, 0.0) / (k - 1)
+    noise = 1e-12 * squares
+    flat = variance - (noise * (1.0 / k) if exact else noise / k) <= 0.0
+    signed = np.where(total > 0.0, np.inf, np.where(total < 0.0, -np.inf, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(flat, signed, mean / np.sqrt(variance))
+
+
+@pytest.mark.parametrize(
+    ("n_blocks", "n_trials", "seed", "scale"),
+    [(8, 200, 0, 1.0), (8, 64, 1, 1e-40), (12, 96, 2, 3e25), (8, 40, 3, 1e100), (16, 60, 4, 1.0)],
+)
+def test_ties_near_ties_and_flat_trials_equal_the_exact_rules_bitwise(n_blocks, n_trials, seed, scale):
+    # The Sharpe kernel decides comparisons on cheap keys and computes the exact ratio only near ties: every rank,
+    # IS and OOS value must still be bitwise those of the exact rules (1e100: outside the keys' range).
+    blocks = _adversarial(n_blocks, n_trials, seed=seed, scale=scale)
+    report = probability_of_backtest_overfitting(blocks)
+    ranks, is_best, oos_best = [], [], []
+    for rows in cscv_splits(n_blocks):
+        is_perf = _exact_sharpe(blocks, rows)
+        oos_perf = _exact_sharpe(blocks, np.setdiff1d(np.arange(n_blocks), rows))
+        best = np.flatnonzero(is_perf == is_perf.max())
+        chosen = best[np.argmin(oos_perf[best])]
+        ranks.append(1 + int(np.sum(oos_perf < oos_perf[chosen])))
+        is_best.append(is_perf[chosen])
+        oos_best.append(oos_perf[chosen])
+    assert np.array_equal(np.rint((n_trials + 1) / (1 + np.exp(-report.logits))).astype(int), ranks)
+    x, y = np.array(is_best), np.array(oos_best)
+    assert report.prob_oos_loss == float(np.mean(y < 0.0))
+    finite = np.isfinite(x) & np.isfinite(y)
+    x, y = x[finite], y[finite]
+    assert x.size > 10 and np.ptp(x) > 0.0
+    dx = x - x.mean()
+    slope = float(np.sum(dx * (y - y.mean())) / np.sum(dx * dx))
+    assert report.degradation_slope == slope
+    assert report.degradation_intercept == float(y.mean() - slope * x.mean())
