@@ -56,19 +56,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import event, select
+from sqlalchemy import event
 
 from app.core.costs import TAKER
 from app.core.patterns import get_detector
-from app.core.patterns.base import DIRECTION_NAMES
 from app.core.regimes import candle_regimes
 from app.errors import ValidationError
 from app.evaluation.backtest import market_arrays
 from app.extensions import db
-from app.models import Pattern, Signal
 from app.services.candles.candle_store import check_timeframe, find_symbol, load_candles
 from app.services.optimizer.jobs import check_date
-from app.services.params.production_params import production_by_regime
+from app.services.params.production_params import ProductionTimeline
 from app.services.scanning import pattern_scanner, signal_scanner
 from app.services.scanning.stored_setups import StoredSignals, StoredZones
 from app.strategies import PATTERN, get_strategy, strategy_names
@@ -137,41 +135,34 @@ class PublishWatch:
     A pattern scan publishes only a pattern found by then and not stored; a
     signal scan only a usable signal not stored, one on candle ``k`` itself
     (pending, its levels indicative), or a stored pending signal entering.
+    What is stored is what the replay's scans keep (``stored``: their
+    ``StoredZones`` / ``StoredSignals``, current after each scan; the first
+    step is always scanned, so it is loaded before the watch is asked).
     """
 
-    def __init__(self, name: str, *, symbol: str, timeframe: str, history: pd.DataFrame) -> None:
-        self.name, self.symbol, self.timeframe = name, symbol, timeframe
+    def __init__(
+        self,
+        name: str,
+        *,
+        symbol: str,
+        timeframe: str,
+        history: pd.DataFrame,
+        stored: Any,
+        timeline: ProductionTimeline,
+    ) -> None:
+        self.name, self.symbol, self.timeframe, self.timeline = name, symbol, timeframe, timeline
         self.kind = get_strategy(name).kind
-        self.history = history
-        self.naive = list(history.index.tz_convert("UTC").tz_localize(None).to_pydatetime())
+        self.history, self.stored = history, stored
+        self.stamps = history.index.as_unit("ns").asi8
         self.regimes = candle_regimes(history).codes  # causal: every scan's prefix is exact
         self.market = market_arrays(history) if self.kind != PATTERN else None
-        self.detected: dict[str, tuple[np.ndarray, np.ndarray, list[tuple]]] = {}
-        self.unstored: dict[str, np.ndarray] = {}  # per parameter set: its setups not stored
-        self.positions: dict[str, dict[tuple, list[int]]] = {}  # per parameter set: identity -> its setups
-        self.stored: set[tuple] = set()
-        self.last_id = 0
-        self.stored_changed()
-
-    def stored_changed(self) -> None:
-        """A scan ran: add the setups it stored (rows are never deleted during a replay)."""
-        rows, self.pending = stored_since(
-            self.name, symbol=self.symbol, timeframe=self.timeframe, after_id=self.last_id
-        )
-        if rows:
-            added = [(direction, at) for _, direction, at in rows]
-            self.stored.update(added)
-            self.last_id = max(row[0] for row in rows)
-            for key, unstored in self.unstored.items():
-                positions = self.positions[key]
-                for identity in added:
-                    unstored[positions.get(identity, [])] = False
+        self.detected: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def may_publish(self, k: int, *, until: datetime) -> bool:
         index, usable, fresh = self._fresh(until)
         if self.kind == PATTERN:
             return bool(np.any(fresh & (index <= k)))
-        return self.pending or bool(np.any(fresh & ((usable & (index < k)) | (index == k))))
+        return bool(self.stored.pending) or bool(np.any(fresh & ((usable & (index < k)) | (index == k))))
 
     def back_dated(self, k: int, *, until: datetime) -> bool:
         """Whether a scan as of ``until`` finds a setup not stored that was detected at position ``k`` or before (a
@@ -182,66 +173,37 @@ class PublishWatch:
 
     def _fresh(self, until: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(index, usable levels, not stored) of the setups a scan as of ``until`` finds over the whole history."""
-        by_regime = production_by_regime(symbol=self.symbol, timeframe=self.timeframe, strategy=self.name, as_of=until)
+        by_regime = self.timeline.by_regime(until)
         key = json.dumps([(r.params, g.labels) for r, g in by_regime], sort_keys=True, default=str)
         if key not in self.detected:
             self.detected[key] = self._detect_by_regime(by_regime)
-        index, usable, identities = self.detected[key]
-        if key not in self.unstored:
-            self.unstored[key] = np.array([identity not in self.stored for identity in identities], np.bool_)
-            self.positions[key] = {}
-            for position, identity in enumerate(identities):
-                self.positions[key].setdefault(identity, []).append(position)
-        return index, usable, self.unstored[key]
+        index, usable, direction = self.detected[key]
+        return index, usable, ~self.stored.identities.contains(direction, self.stamps[index])
 
-    def _detect_by_regime(self, by_regime) -> tuple[np.ndarray, np.ndarray, list[tuple]]:
+    def _detect_by_regime(self, by_regime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What the scanners publish over the whole history: per parameter set, its detections at the bars whose
         regime trades it (docs/outcomes.md#trading-by-regime)."""
         parts = []
         for resolved, group in by_regime:
-            index, usable, identities = self._detect(resolved.params)
+            detected = self._detect(resolved.params)
             if len(by_regime) > 1:
-                chosen = group.trades_at(self.regimes, index)
-                index, usable = index[chosen], usable[chosen]
-                identities = [identity for identity, keep in zip(identities, chosen, strict=True) if keep]
-            parts.append((index, usable, identities))
-        return (
-            np.concatenate([p[0] for p in parts]),
-            np.concatenate([p[1] for p in parts]),
-            [identity for p in parts for identity in p[2]],
-        )
+                chosen = group.trades_at(self.regimes, detected[0])
+                detected = tuple(values[chosen] for values in detected)
+            parts.append(detected)
+        return tuple(np.concatenate([p[column] for p in parts]) for column in range(3))
 
-    def _detect(self, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, list[tuple]]:
-        """(index, usable levels, identity) of every setup over the whole history."""
+    def _detect(self, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(index, usable levels, direction code) of every setup over the whole history: what a setup is stored
+        under is its direction and its detection candle."""
         if self.kind == PATTERN:
             o, h, lo, c = (self.history[col].to_numpy() for col in ("open", "high", "low", "close"))
             found = get_detector(self.name).find(
                 o, h, lo, c, min_zone_pct=params["min_zone_pct"], use_overlap=params["use_overlap"]
             )
-            return found.index, np.ones(len(found), np.bool_), self._identities(found, DIRECTION_NAMES)
+            return found.index, np.ones(len(found), np.bool_), found.direction
         setups = get_strategy(self.name).setups(self.market, params)
         usable = np.isfinite(setups.entry) & np.isfinite(setups.stop) & np.isfinite(setups.target)
-        return setups.index, usable, self._identities(setups, signal_scanner.DIRECTIONS)
-
-    def _identities(self, found, names: dict[int, str]) -> list[tuple]:
-        """What the scanners store a setup under: (direction name, detection candle's open time)."""
-        return [(names[int(d)], self.naive[int(i)]) for d, i in zip(found.direction, found.index, strict=True)]
-
-
-def stored_since(name: str, *, symbol: str, timeframe: str, after_id: int) -> tuple[list[tuple], bool]:
-    """The slice's setups stored with an id above ``after_id`` as (id, direction, detection candle), and whether
-    a signal is pending."""
-    symbol_id = find_symbol(symbol).id
-    if get_strategy(name).kind == PATTERN:
-        where = (Pattern.symbol_id == symbol_id, Pattern.timeframe == timeframe, Pattern.pattern_type == name)
-        rows = db.session.execute(
-            select(Pattern.id, Pattern.direction, Pattern.detected_at).where(*where, Pattern.id > after_id)
-        )
-        return [tuple(row) for row in rows], False
-    where = (Signal.symbol_id == symbol_id, Signal.timeframe == timeframe, Signal.strategy == name)
-    rows = db.session.execute(select(Signal.id, Signal.direction, Signal.signal_at).where(*where, Signal.id > after_id))
-    pending = db.session.scalar(select(Signal.id).where(*where, Signal.status == "pending").limit(1))
-    return [tuple(row) for row in rows], pending is not None
+        return setups.index, usable, setups.direction
 
 
 def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, ends: pd.DatetimeIndex) -> None:
@@ -254,22 +216,25 @@ def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, 
     outcomes from any earlier follow (a later setup cannot change an earlier trade).
     """
     slice_key = {"symbol": report.symbol, "timeframe": report.timeframe}
-    watch = PublishWatch(name, **slice_key, history=history)
+    # What the scans keep of the slice's stored setups from one step to the next (stored_setups).
+    kind = get_strategy(name).kind
+    stored = StoredZones() if kind == PATTERN else StoredSignals(signal_scanner.DIRECTION_CODES)
+    timeline = ProductionTimeline(**slice_key, strategy=name)  # the sets applied over time, read once
+    watch = PublishWatch(name, **slice_key, history=history, stored=stored, timeline=timeline)
     untils = list(ends.tz_convert("UTC").tz_localize(None).to_pydatetime())
     positions = history.index.searchsorted(ends)
     one_position = get_strategy(name).entry_order == TAKER
     scanned = -1  # the last step scanned
-    # What the scans keep of the slice's stored setups from one step to the next (stored_setups).
-    stored = StoredZones() if watch.kind == PATTERN else StoredSignals(signal_scanner.DIRECTION_CODES)
 
     def scan(s: int) -> None:
         nonlocal scanned
-        new, changed = _scan(name, **slice_key, until=untils[s], history=history, regimes=watch.regimes, stored=stored)
+        new, changed = _scan(
+            name, **slice_key, until=untils[s], history=history, regimes=watch.regimes, stored=stored, timeline=timeline
+        )
         report.new_setups[name] += new
         report.outcomes_changed[name] += changed
         report.scans[name] += 1
         scanned = s
-        watch.stored_changed()
 
     for s, k in enumerate(positions):
         if s in (0, len(untils) - 1) or watch.may_publish(int(k), until=untils[s]):

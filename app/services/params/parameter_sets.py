@@ -9,6 +9,7 @@ optimal-parameter cache of this process, so the next lookup sees it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -98,6 +99,16 @@ def row_as_of(*, symbol: str, timeframe: str, strategy: str, at) -> ProductionPa
         .order_by(ProductionParameterSet.applied_at.desc(), ProductionParameterSet.id.desc())
         .limit(1)
     )
+
+
+def applied_times(*, symbol: str, timeframe: str, strategy: str) -> list[tuple[datetime, int]]:
+    """Every set of a slice as (applied_at, id), in that order: ``row_as_of`` at ``at`` is the last one up to it."""
+    rows = db.session.execute(
+        select(ProductionParameterSet.applied_at, ProductionParameterSet.id)
+        .where(*_market(ProductionParameterSet, symbol, timeframe, strategy))
+        .order_by(ProductionParameterSet.applied_at, ProductionParameterSet.id)
+    )
+    return [tuple(row) for row in rows]
 
 
 def active_set(*, symbol: str, timeframe: str, strategy: str) -> dict[str, Any] | None:

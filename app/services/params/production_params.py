@@ -8,11 +8,14 @@ changes the next scan's levels, and every caller follows.
 
 from __future__ import annotations
 
+import bisect
+import math
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from app.core.regimes import RegimeParameters, regime_parameters
+from app.services.params import parameter_sets
 from app.services.params.optimal_parameters import ResolvedParameters, get_parameters
 
 
@@ -49,3 +52,28 @@ def production_by_regime(
         (base if group.regime is None else replace(base, params=dict(group.params), regime=group.regime), group)
         for group in groups
     ]
+
+
+class ProductionTimeline:
+    """``production_by_regime`` of one slice as of any time, its set history read once (the history replay).
+
+    The replay asks, at every step, for the set applied by the step's end. The
+    slice's sets (``applied_at``, id) are read once; the set applied by
+    ``as_of`` is the last of them up to it (``parameter_sets.row_as_of``'s
+    rule), and each set is resolved once, by ``production_by_regime`` itself at
+    the first time it is asked for, so it is the same resolution. Assumes no
+    set is applied to the slice meanwhile (during a replay nobody does).
+    """
+
+    def __init__(self, *, symbol: str, timeframe: str, strategy: str) -> None:
+        self.slice = {"symbol": symbol, "timeframe": timeframe, "strategy": strategy}
+        self.applied = parameter_sets.applied_times(**self.slice)
+        self.resolved: dict[int | None, list[tuple[ResolvedParameters, RegimeParameters]]] = {}
+
+    def by_regime(self, as_of: datetime) -> list[tuple[ResolvedParameters, RegimeParameters]]:
+        """``production_by_regime(..., as_of=as_of)`` (copies: the parameters are the caller's to change)."""
+        last = bisect.bisect_right(self.applied, (as_of, math.inf)) - 1
+        set_id = self.applied[last][1] if last >= 0 else None
+        if set_id not in self.resolved:
+            self.resolved[set_id] = production_by_regime(**self.slice, as_of=as_of)
+        return [(replace(resolved, params=dict(resolved.params)), group) for resolved, group in self.resolved[set_id]]

@@ -49,7 +49,7 @@ from app.services.candles.candle_store import (
     stamp_positions,
 )
 from app.services.outcomes import tracker
-from app.services.params.production_params import production_by_regime
+from app.services.params.production_params import ProductionTimeline, production_by_regime
 from app.services.scanning.stored_setups import StoredZones
 from app.strategies import PATTERN, strategy_names
 
@@ -100,12 +100,15 @@ def scan_slice(
     history: pd.DataFrame | None = None,
     follow: bool = True,
     regimes: np.ndarray | None = None,
+    timeline: ProductionTimeline | None = None,
     stored: StoredZones | None = None,
 ) -> tuple[list[Pattern], SliceScan]:
     """``scan_detector`` that also returns what the scan did (the history replay's counts).
 
     ``follow=False``: publish only; the caller follows the slice's outcomes (``tracker.follow_all``, the whole scan).
     ``regimes``: the per-bar regime codes of ``history`` when the caller has them (the replay), else computed here.
+    ``timeline``: the slice's production sets over time as the caller keeps them (the replay,
+    ``ProductionTimeline``), else resolved here.
     ``stored``: the slice's stored identities and followed zones as the caller keeps them across scans going
     forward in time (the replay, ``StoredZones``), else read here.
     """
@@ -115,7 +118,11 @@ def scan_slice(
     report.candles = len(candles)
     if candles.empty:
         return [], report
-    by_regime = production_by_regime(symbol=symbol, timeframe=timeframe, strategy=detector.pattern_type, as_of=until)
+    by_regime = (
+        timeline.by_regime(until)
+        if timeline is not None
+        else production_by_regime(symbol=symbol, timeframe=timeframe, strategy=detector.pattern_type, as_of=until)
+    )
     codes = regime_codes(candles, known=regimes) if len(by_regime) > 1 else None
     o, h, lo, c = (candles[col].to_numpy() for col in ("open", "high", "low", "close"))
     detections = []
@@ -246,7 +253,7 @@ def _update_statuses(detector, candles: pd.DataFrame, zones: StoredZones, member
     stamps = candles.index.as_unit("ns").asi8[np.minimum(at[changed], len(candles) - 1)]
     for j, ns in zip(changed.tolist(), stamps.tolist(), strict=True):
         status = STATUS_NAMES[int(codes[j])]
-        zones.set_status(int(members[j]), status, pd.Timestamp(ns).to_pydatetime())
+        zones.set_status(int(members[j]), status, ns)
         report.status_changes[status] += 1
 
 

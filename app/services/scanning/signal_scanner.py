@@ -37,7 +37,7 @@ from app.extensions import db
 from app.models import Signal
 from app.services.candles.candle_store import candles_until, find_symbol, load_candles
 from app.services.outcomes import tracker
-from app.services.params.production_params import production_by_regime
+from app.services.params.production_params import ProductionTimeline, production_by_regime
 from app.services.scanning.stored_setups import StoredSignals
 from app.strategies import INDICATOR, get_strategy, strategy_names
 from app.strategies.indicator_base import pending_levels
@@ -69,6 +69,7 @@ def scan_signals(
     history: pd.DataFrame | None = None,
     follow: bool = True,
     regimes: np.ndarray | None = None,
+    timeline: ProductionTimeline | None = None,
     stored: StoredSignals | None = None,
 ) -> SignalScan:
     """Publish the signals of one slice with the production parameters; return what changed.
@@ -78,6 +79,8 @@ def scan_signals(
     ``history``: the slice's stored candles loaded once by the caller (the replay), else read here.
     ``follow=False``: publish only; the caller follows the slice's outcomes (``tracker.follow_all``, the whole scan).
     ``regimes``: the per-bar regime codes of ``history`` when the caller has them (the replay), else computed here.
+    ``timeline``: the slice's production sets over time as the caller keeps them (the replay,
+    ``ProductionTimeline``), else resolved here.
     ``stored``: the slice's stored identities and pending signals as the caller keeps them across scans (the
     replay, ``StoredSignals``), else read here.
     """
@@ -87,7 +90,11 @@ def scan_signals(
     report.candles = len(candles)
     if candles.empty:
         return report
-    by_regime = production_by_regime(symbol=symbol, timeframe=timeframe, strategy=strategy, as_of=until)
+    by_regime = (
+        timeline.by_regime(until)
+        if timeline is not None
+        else production_by_regime(symbol=symbol, timeframe=timeframe, strategy=strategy, as_of=until)
+    )
     codes = regime_codes(candles, known=regimes) if len(by_regime) > 1 else None
     market = market_arrays(candles)
     slice_filter = (Signal.symbol_id == symbol_row.id, Signal.timeframe == timeframe, Signal.strategy == strategy)

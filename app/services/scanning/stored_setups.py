@@ -126,12 +126,12 @@ class StoredZones:
         self.identities.add(self.direction[start:], self.detected_ns[start:])
         return np.arange(start, len(self.patterns))
 
-    def set_status(self, position: int, status: str, changed_at: datetime) -> None:
-        """Move a zone to ``status`` as of ``changed_at``: its row and the arrays."""
+    def set_status(self, position: int, status: str, changed_ns: int) -> None:
+        """Move a zone to ``status`` as of the candle opened at ``changed_ns``: its row and the arrays."""
         pattern = self.patterns[position]
-        pattern.status, pattern.status_changed_at = status, changed_at
+        pattern.status, pattern.status_changed_at = status, pd.Timestamp(changed_ns).to_pydatetime()
         self.status[position] = STATUS_CODES[status]
-        self.changed_ns[position] = int(naive_ns([changed_at])[0])
+        self.changed_ns[position] = changed_ns
 
     def _append(self, patterns: list[Pattern]) -> None:
         if not patterns:
