@@ -253,7 +253,7 @@ def _update_statuses(detector, candles: pd.DataFrame, zones: StoredZones, member
     stamps = candles.index.as_unit("ns").asi8[np.minimum(at[changed], len(candles) - 1)]
     for j, ns in zip(changed.tolist(), stamps.tolist(), strict=True):
         status = STATUS_NAMES[int(codes[j])]
-        zones.set_status(int(members[j]), status, ns)
+        zones.set_status(int(members[j]), status, changed_ns=ns)
         report.status_changes[status] += 1
 
 

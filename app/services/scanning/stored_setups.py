@@ -126,7 +126,7 @@ class StoredZones:
         self.identities.add(self.direction[start:], self.detected_ns[start:])
         return np.arange(start, len(self.patterns))
 
-    def set_status(self, position: int, status: str, changed_ns: int) -> None:
+    def set_status(self, position: int, status: str, *, changed_ns: int) -> None:
         """Move a zone to ``status`` as of the candle opened at ``changed_ns``: its row and the arrays."""
         pattern = self.patterns[position]
         pattern.status, pattern.status_changed_at = status, pd.Timestamp(changed_ns).to_pydatetime()

@@ -58,7 +58,7 @@ def test_as_of_a_date_only_zones_detected_by_then_and_not_closed_by_then(scanned
 def test_a_status_set_moves_the_row_and_the_arrays(scanned):
     zones = loaded(datetime(2000, 1, 1))
     position = int(np.flatnonzero(zones.status == 0)[0])
-    zones.set_status(position, "expired", int(naive_ns([datetime(2000, 1, 2)])[0]))
+    zones.set_status(position, "expired", changed_ns=int(naive_ns([datetime(2000, 1, 2)])[0]))
     assert zones.patterns[position].status == "expired"
     assert zones.patterns[position].status_changed_at == datetime(2000, 1, 2)
     held = len(zones.patterns)
