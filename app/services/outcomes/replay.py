@@ -68,7 +68,7 @@ from app.services.candles.candle_store import check_timeframe, find_symbol, load
 from app.services.optimizer.jobs import check_date
 from app.services.params.production_params import ProductionTimeline
 from app.services.scanning import pattern_scanner, signal_scanner
-from app.services.scanning.stored_setups import StoredSignals, StoredZones
+from app.services.scanning.stored_setups import StoredSignals, StoredZones, naive_utc
 from app.strategies import PATTERN, get_strategy, strategy_names
 
 
@@ -221,7 +221,7 @@ def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, 
     stored = StoredZones() if kind == PATTERN else StoredSignals(signal_scanner.DIRECTION_CODES)
     timeline = ProductionTimeline(**slice_key, strategy=name)  # the sets applied over time, read once
     watch = PublishWatch(name, **slice_key, history=history, stored=stored, timeline=timeline)
-    untils = list(ends.tz_convert("UTC").tz_localize(None).to_pydatetime())
+    untils = naive_utc(ends)
     positions = history.index.searchsorted(ends)
     one_position = get_strategy(name).entry_order == TAKER
     scanned = -1  # the last step scanned

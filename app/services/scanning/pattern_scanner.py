@@ -50,7 +50,7 @@ from app.services.candles.candle_store import (
 )
 from app.services.outcomes import tracker
 from app.services.params.production_params import ProductionTimeline, production_by_regime
-from app.services.scanning.stored_setups import StoredZones
+from app.services.scanning.stored_setups import StoredZones, naive_utc
 from app.strategies import PATTERN, strategy_names
 
 logger = logging.getLogger(__name__)
@@ -68,10 +68,6 @@ class SliceScan:
     status_changes: Counter = field(default_factory=Counter)
     skipped_overlap: int = 0
     outcomes_changed: int = 0
-
-
-def _naive_utc(stamps: pd.DatetimeIndex) -> list:
-    return list(stamps.tz_convert("UTC").tz_localize(None).to_pydatetime())
 
 
 def scan_detector(
@@ -198,7 +194,7 @@ def _store_new(
         swing_length=detector.swing_length,
     )
     new = []
-    for row, (i, detected_at) in enumerate(zip(keep, _naive_utc(candles.index[found.index[keep]]), strict=True)):
+    for row, (i, detected_at) in enumerate(zip(keep, naive_utc(candles.index[found.index[keep]]), strict=True)):
         pattern = Pattern(
             symbol_id=symbol_row.id,
             timeframe=timeframe,

@@ -38,7 +38,7 @@ from app.models import Signal
 from app.services.candles.candle_store import candles_until, find_symbol, load_candles
 from app.services.outcomes import tracker
 from app.services.params.production_params import ProductionTimeline, production_by_regime
-from app.services.scanning.stored_setups import StoredSignals
+from app.services.scanning.stored_setups import StoredSignals, naive_utc
 from app.strategies import INDICATOR, get_strategy, strategy_names
 from app.strategies.indicator_base import pending_levels
 
@@ -127,7 +127,7 @@ def _publish(symbol_row, timeframe, strategy, candles, levels, *, stored: Stored
         waiting |= (codes == code) & (stamps == ns)
     # Most of the history is stored and entered already: only new and still pending signals are read further.
     candidates = np.flatnonzero(~stored.identities.contains(codes, stamps) | waiting)
-    signal_at = _naive_utc(candles.index[levels["index"][candidates]])
+    signal_at = naive_utc(candles.index[levels["index"][candidates]])
     published, changed = [], []
     for k, when in zip(candidates.tolist(), signal_at, strict=True):
         values = {name: float(levels[name][k]) for name in ("entry", "stop_loss", "tp1", "tp2", "tp3")}
@@ -157,10 +157,6 @@ def _publish(symbol_row, timeframe, strategy, candles, levels, *, stored: Stored
     db.session.flush()
     stored.published(changed)
     return published
-
-
-def _naive_utc(stamps: pd.DatetimeIndex) -> list[datetime]:
-    return list(stamps.tz_convert("UTC").tz_localize(None).to_pydatetime())
 
 
 def _levels(market, setups, params) -> dict[str, np.ndarray]:

@@ -38,6 +38,11 @@ COLUMNS = ("direction", "zone_low", "zone_high", "detected_ns", "status", "chang
 NEVER = np.iinfo(np.int64).min  # status_changed_at NULL: compares as "not after" any time, like SQL's NULL > t
 
 
+def naive_utc(stamps: pd.DatetimeIndex) -> list[datetime]:
+    """Candle open times as the naive UTC datetimes the tables store."""
+    return list(stamps.tz_convert("UTC").tz_localize(None).to_pydatetime())
+
+
 def naive_ns(when: list[datetime]) -> np.ndarray:
     """Nanoseconds since the epoch of naive UTC datetimes (the candle index's ``asi8``)."""
     return pd.DatetimeIndex(when).as_unit("ns").asi8
