@@ -144,13 +144,11 @@ class PublishWatch:
         self,
         name: str,
         *,
-        symbol: str,
-        timeframe: str,
         history: pd.DataFrame,
-        stored: Any,
+        stored: StoredZones | StoredSignals,
         timeline: ProductionTimeline,
     ) -> None:
-        self.name, self.symbol, self.timeframe, self.timeline = name, symbol, timeframe, timeline
+        self.name, self.timeline = name, timeline
         self.kind = get_strategy(name).kind
         self.history, self.stored = history, stored
         self.stamps = history.index.as_unit("ns").asi8
@@ -220,7 +218,7 @@ def _replay_strategy(name: str, report: ReplayReport, *, history: pd.DataFrame, 
     kind = get_strategy(name).kind
     stored = StoredZones() if kind == PATTERN else StoredSignals(signal_scanner.DIRECTION_CODES)
     timeline = ProductionTimeline(**slice_key, strategy=name)  # the sets applied over time, read once
-    watch = PublishWatch(name, **slice_key, history=history, stored=stored, timeline=timeline)
+    watch = PublishWatch(name, history=history, stored=stored, timeline=timeline)
     untils = naive_utc(ends)
     positions = history.index.searchsorted(ends)
     one_position = get_strategy(name).entry_order == TAKER

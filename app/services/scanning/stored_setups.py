@@ -168,7 +168,6 @@ class StoredSignals:
 
     def __init__(self, codes: dict[str, int]) -> None:
         self.loaded = False
-        self.codes = codes
         self.identities = StoredIdentities(codes)
         self.pending: dict[tuple[int, int], Signal] = {}  # (direction code, signal candle ns) -> the row
 
@@ -179,13 +178,13 @@ class StoredSignals:
         self.loaded = True
         self.identities.load(db.session.execute(select(Signal.direction, Signal.signal_at).where(*slice_filter)).all())
         for signal in db.session.scalars(select(Signal).where(*slice_filter, Signal.status == "pending")):
-            self.pending[(self.codes[signal.direction], int(naive_ns([signal.signal_at])[0]))] = signal
+            self.pending[(self.identities.codes[signal.direction], int(naive_ns([signal.signal_at])[0]))] = signal
 
     def published(self, signals: list[Signal]) -> None:
         """Take in what a scan stored or entered: new identities, pending signals added or entered."""
         if not signals:
             return
-        codes = np.array([self.codes[s.direction] for s in signals], np.int8)
+        codes = np.array([self.identities.codes[s.direction] for s in signals], np.int8)
         stamps = naive_ns([s.signal_at for s in signals])
         self.identities.add(codes, stamps)
         for key, signal in zip(zip(codes.tolist(), stamps.tolist(), strict=True), signals, strict=True):
